@@ -1,0 +1,124 @@
+/* cli.h - what the arca commands share: the global options, the repository handle,
+ * output helpers and exit codes. */
+#ifndef ARCA_CLI_H
+#define ARCA_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "backup.h"
+
+/* Exit codes (documented in arca(1)). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FATAL = 1,
+    EXIT_USAGE = 2,
+    EXIT_PARTIAL = 3,        /* backup done, some files could not be read */
+    EXIT_NO_REPO = 10,
+    EXIT_LOCKED = 11,
+    EXIT_WRONG_PASS = 12,
+};
+
+typedef struct cli {
+    const char *prog;
+    const char *command;
+    const char *repo_location;
+    const char *password_file;
+    const char *new_password_file;
+    const char *cache_dir;
+    bool no_cache;
+    const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
+    long ceph_timeout, ceph_inflight;
+    long threads;
+    long long retry_lock_ms;
+    bool json;
+    int verbosity;           /* -1 quiet, 0 default, 1+ verbose */
+    bool tty_out, tty_err;   /* stdout / stderr are terminals */
+    bool progress_shown;
+    bk_repo *repo;
+} cli;
+
+typedef int (*cmd_fn)(cli *c, int argc, char **argv);
+
+typedef struct command {
+    const char *name;
+    cmd_fn run;
+    const char *synopsis;
+    const char *help;        /* description and options */
+} command;
+
+extern const command *const commands[];
+
+/* Print "arca: " + message to stderr. */
+void cli_err(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error: message, hint, returns EXIT_USAGE. */
+int cli_usage(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Map a library error to an exit code after printing the handle's message. */
+int cli_fail(cli *c, int code);
+int cli_exit_code(int code);
+/* Informational output: to stdout, only on a terminal or with -v, never with -q. */
+void cli_info(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open the repository given by -r/ARCA_REPOSITORY with the passphrase.  lock: 0 none,
+ * 1 shared, 2 exclusive.  Returns an exit code (EXIT_OK on success). */
+int cli_open(cli *c, int lock);
+/* Create a new handle with the global options applied (no open). */
+int cli_new_repo(cli *c);
+
+/* Passphrases (password.c): the result lives in locked memory; free with
+ * cli_password_free. */
+enum { PASS_EXISTING, PASS_INIT, PASS_NEW };
+/* PASS_EXISTING: --password-file, ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND, prompt;
+ * PASS_INIT: the same sources, a prompt asks twice; PASS_NEW: --new-password-file,
+ * ARCA_NEW_PASSWORD_FILE, or a prompt that asks twice. */
+int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len);
+void cli_password_free(char *p, size_t len);
+
+/* Parse the command's options together with the global ones.  opts ends with a zero
+ * entry; handler is called for each command option (return non-zero = usage error).
+ * On success *ret_optind is the index of the first operand in argv. */
+typedef int (*opt_handler)(cli *c, int opt, const char *arg, void *ctx);
+int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct option *opts,
+              opt_handler handler, void *ctx, int *ret_optind);
+
+/* Values. */
+int cli_parse_size(const char *s, uint64_t *ret);       /* 16M, 1G, 512k, 100 */
+int cli_parse_duration(const char *s, long long *ret_ms); /* 30s, 5m, 2h, 1d, 100ms */
+void cli_format_bytes(uint64_t n, char *out, size_t len);
+void cli_format_duration(double secs, char *out, size_t len);
+
+/* Snapshot filters from --host/--tag/--path. */
+typedef struct cli_filter {
+    const char *hosts[64];
+    const char *paths[64];
+    const char *tags[64];
+    size_t nhosts, npaths, ntags;
+} cli_filter;
+int cli_filter_opt(cli_filter *f, int opt, const char *arg);   /* 0 handled, 1 not a filter option */
+bk_filter cli_filter_get(const cli_filter *f);
+/* Find a snapshot argument; prints the error.  Returns an exit code. */
+int cli_find_snapshot(cli *c, const char *arg, const cli_filter *f, bk_snapshot **ret);
+
+/* JSON helpers: print and free. */
+void cli_json_print(json_t *j);
+json_t *cli_snapshot_json(const bk_snapshot *s);
+json_t *cli_summary_json(const bk_summary *s);
+json_t *cli_node_json(const bk_node_info *n);
+
+/* Progress line on stderr when it is a terminal (progress.c). */
+void cli_progress(const bk_progress *p, void *userdata);
+void cli_progress_done(cli *c);
+void cli_item_error(const char *path, int code, const char *msg, void *userdata);
+void cli_log(bk_log_level level, const char *msg, void *userdata);
+
+/* Print a path safely (control characters escaped) to f. */
+void cli_print_path(FILE *f, const char *p, size_t len);
+
+#define FILTER_OPTIONS \
+    { "host", required_argument, NULL, 'H' }, \
+    { "tag", required_argument, NULL, 't' }, \
+    { "path", required_argument, NULL, 'P' }
+
+#endif

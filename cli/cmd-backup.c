@@ -1,0 +1,186 @@
+/* cmd-backup.c - arca backup: save paths or a stream as a new snapshot. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum { O_TAG = 1, O_HOST, O_EXCLUDE, O_EXCLUDE_FILE, O_PARENT, O_FORCE, O_TIME, O_STDIN,
+       O_STDIN_NAME, O_CHUNK_AVG };
+
+static const struct option opts[] = {
+    { "tag", required_argument, NULL, O_TAG },
+    { "host", required_argument, NULL, O_HOST },
+    { "exclude", required_argument, NULL, O_EXCLUDE },
+    { "exclude-file", required_argument, NULL, O_EXCLUDE_FILE },
+    { "one-file-system", no_argument, NULL, 'x' },
+    { "parent", required_argument, NULL, O_PARENT },
+    { "force", no_argument, NULL, O_FORCE },
+    { "time", required_argument, NULL, O_TIME },
+    { "dry-run", no_argument, NULL, 'n' },
+    { "stdin", no_argument, NULL, O_STDIN },
+    { "stdin-name", required_argument, NULL, O_STDIN_NAME },
+    { "chunk-size-avg", required_argument, NULL, O_CHUNK_AVG },
+    { 0 },
+};
+
+struct backup_opts {
+    bk_backup *b;
+    bool stdin_mode;
+    const char *stdin_name;
+    bool dry_run;
+};
+
+static int on_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    struct backup_opts *o = ctx;
+    bk_backup *b = o->b;
+    int r = 0;
+    switch (opt) {
+    case O_TAG: {
+        /* "a,b" adds two tags */
+        char *copy = strdup(arg), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t && r == 0; t = strtok_r(NULL, ",", &save))
+            r = bk_backup_set_str(b, BK_BACKUP_TAG, t);
+        free(copy);
+        break;
+    }
+    case O_HOST: r = bk_backup_set_str(b, BK_BACKUP_HOST, arg); break;
+    case O_EXCLUDE: r = bk_backup_set_str(b, BK_BACKUP_EXCLUDE, arg); break;
+    case O_EXCLUDE_FILE:
+        r = bk_backup_set_str(b, BK_BACKUP_EXCLUDE_FILE, arg);
+        if (r < 0) {
+            cli_err(c, "cannot read exclude file %s: %s", arg, strerror(-r));
+            return EXIT_USAGE;
+        }
+        break;
+    case 'x': r = bk_backup_set_int(b, BK_BACKUP_ONE_FILE_SYSTEM, 1); break;
+    case O_PARENT: r = bk_backup_set_str(b, BK_BACKUP_PARENT, arg); break;
+    case O_FORCE: r = bk_backup_set_int(b, BK_BACKUP_NO_PARENT, 1); break;
+    case O_TIME: {
+        int64_t t;
+        int32_t ns, tz;
+        if (bk_parse_time(arg, &t, &ns, &tz) < 0)
+            return cli_usage(c, "--time: expected \"YYYY-MM-DD HH:MM:SS\" or RFC 3339, got '%s'", arg);
+        bk_backup_set_int(b, BK_BACKUP_TIME, t);
+        bk_backup_set_int(b, BK_BACKUP_TIME_NSEC, ns);
+        r = bk_backup_set_int(b, BK_BACKUP_TZ_OFFSET, tz);
+        break;
+    }
+    case 'n': o->dry_run = true; r = bk_backup_set_int(b, BK_BACKUP_DRY_RUN, 1); break;
+    case O_STDIN: o->stdin_mode = true; break;
+    case O_STDIN_NAME: o->stdin_name = arg; break;
+    case O_CHUNK_AVG: {
+        uint64_t v;
+        if (cli_parse_size(arg, &v) < 0 || bk_backup_set_int(b, BK_BACKUP_CHUNK_AVG, (int64_t)v) < 0)
+            return cli_usage(c, "--chunk-size-avg: expected a power of two from 256 to 8M, got '%s'", arg);
+        return 0;
+    }
+    default:
+        return cli_usage(c, "unknown option");
+    }
+    if (r < 0) {
+        cli_err(c, "%s", strerror(-r));
+        return EXIT_FATAL;
+    }
+    return 0;
+}
+
+static void print_summary(cli *c, const bk_snapshot *s, bool dry_run)
+{
+    const bk_summary *m = &s->summary;
+    char added[32], total[32], dur[32];
+    cli_format_bytes(m->bytes_added, added, sizeof(added));
+    cli_format_bytes(m->total_bytes, total, sizeof(total));
+    cli_format_duration(m->duration, dur, sizeof(dur));
+    cli_info(c, "Files: %llu new, %llu changed, %llu unchanged\n",
+             (unsigned long long)m->files_new, (unsigned long long)m->files_changed,
+             (unsigned long long)m->files_unchanged);
+    cli_info(c, "Dirs:  %llu new, %llu changed, %llu unchanged\n",
+             (unsigned long long)m->dirs_new, (unsigned long long)m->dirs_changed,
+             (unsigned long long)m->dirs_unchanged);
+    cli_info(c, "%s %s to the repository (%llu files, %s processed in %s)\n",
+             dry_run ? "Would add" : "Added", added, (unsigned long long)m->total_files, total, dur);
+    if (!dry_run) {
+        char id[BK_ID_HEX];
+        bk_id_hex(&s->id, id);
+        cli_info(c, "snapshot %.8s saved\n", id);
+    }
+}
+
+static int run(cli *c, int argc, char **argv)
+{
+    bk_backup *b = NULL;
+    if (bk_backup_new(&b) < 0)
+        return EXIT_FATAL;
+    struct backup_opts o = { .b = b };
+    int first;
+    int e = cli_parse(c, argc, argv, "xn", opts, on_opt, &o, &first);
+    if (e == 0 && (o.stdin_mode || o.stdin_name)) {
+        if (first < argc) {
+            e = cli_usage(c, "--stdin takes no paths");
+        } else {
+            bk_backup_set_str(b, BK_BACKUP_STDIN_NAME, o.stdin_name ? o.stdin_name : "stdin");
+            bk_backup_set_int(b, BK_BACKUP_STDIN_FD, STDIN_FILENO);
+        }
+    } else if (e == 0 && first >= argc) {
+        e = cli_usage(c, "give the paths to back up (or --stdin)");
+    }
+    for (int i = first; e == 0 && i < argc; i++)
+        bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
+    if (e == 0)
+        e = cli_open(c, o.dry_run ? 0 : 1);
+    if (e) {
+        bk_backup_free(b);
+        return e;
+    }
+    bk_backup_set_progress(b, cli_progress, c);
+    bk_backup_set_item_error(b, cli_item_error, c);
+    bk_snapshot *snap = NULL;
+    int r = bk_backup_run(b, c->repo, &snap);
+    bk_backup_free(b);
+    cli_progress_done(c);
+    if (r < 0)
+        return cli_fail(c, r);
+    if (c->json) {
+        char id[BK_ID_HEX];
+        bk_id_hex(&snap->id, id);
+        json_t *j = json_object();
+        json_object_set_new(j, "snapshot_id", o.dry_run ? json_null() : json_string(id));
+        json_object_set_new(j, "short_id", o.dry_run ? json_null() : json_stringn(id, 8));
+        json_object_set_new(j, "dry_run", json_boolean(o.dry_run));
+        json_object_set_new(j, "changed", json_boolean(!o.dry_run));
+        json_object_set_new(j, "summary", cli_summary_json(&snap->summary));
+        cli_json_print(j);
+    } else {
+        print_summary(c, snap, o.dry_run);
+    }
+    int rc = snap->summary.errors ? EXIT_PARTIAL : EXIT_OK;
+    if (rc == EXIT_PARTIAL)
+        cli_err(c, "%llu entries could not be read (see above); the snapshot holds the rest",
+                (unsigned long long)snap->summary.errors);
+    bk_snapshot_free(snap);
+    return rc;
+}
+
+const command cmd_backup = {
+    "backup", run, "backup [options] PATH... | backup --stdin [--stdin-name NAME]",
+    "Save files and directories (or a stream from standard input) as a new snapshot.\n"
+    "Files unchanged since the parent snapshot (same host and paths) are not read again.\n\n"
+    "Options:\n"
+    "      --tag TAG              tag the snapshot (repeat, or a,b)\n"
+    "      --host HOST            host name to record (default: this host)\n"
+    "      --exclude PATTERN      skip matching entries (repeat): 'name-glob',\n"
+    "                             '/absolute/glob', 'relative/glob'\n"
+    "      --exclude-file FILE    patterns from FILE, one per line, # comments\n"
+    "  -x, --one-file-system      do not cross into other file systems\n"
+    "      --parent SNAPSHOT      compare with this snapshot instead of the latest\n"
+    "      --force                read every file (no parent)\n"
+    "      --time TIME            snapshot time (\"2024-01-31 23:00:00\" or RFC 3339)\n"
+    "  -n, --dry-run              read and chunk, but write nothing\n"
+    "      --stdin                back up standard input as one file\n"
+    "      --stdin-name NAME      its name in the snapshot (default stdin), e.g. /db/x.sql\n"
+    "      --chunk-size-avg SIZE  average chunk size for the stream (power of 2, e.g. 64K)\n\n"
+    "Exit status 3: the snapshot was saved, but some entries could not be read.\n",
+};

@@ -1,0 +1,44 @@
+/* cmd-dump.c - arca dump: one file to standard output, or a directory as tar. */
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct option opts[] = {
+    FILTER_OPTIONS,
+    { 0 },
+};
+
+static int on_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    if (cli_filter_opt(ctx, opt, arg) == 0)
+        return 0;
+    return cli_usage(c, "unknown option");
+}
+
+static int run(cli *c, int argc, char **argv)
+{
+    cli_filter f = { 0 };
+    int first;
+    int e = cli_parse(c, argc, argv, "", opts, on_opt, &f, &first);
+    if (e)
+        return e;
+    if (argc - first != 2)
+        return cli_usage(c, "usage: dump SNAPSHOT PATH");
+    if ((e = cli_open(c, 1)))
+        return e;
+    bk_snapshot *s;
+    if ((e = cli_find_snapshot(c, argv[first], &f, &s)))
+        return e;
+    fflush(stdout);
+    int r = bk_dump(c->repo, s, argv[first + 1], STDOUT_FILENO);
+    bk_snapshot_free(s);
+    if (r < 0)
+        return cli_fail(c, r);
+    return EXIT_OK;
+}
+
+const command cmd_dump = {
+    "dump", run, "dump SNAPSHOT PATH",
+    "Write the content of the file PATH to standard output, or, if PATH is a directory,\n"
+    "a tar (pax) archive of it with full metadata.\n",
+};

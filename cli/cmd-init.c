@@ -1,0 +1,111 @@
+/* cmd-init.c - arca init: create a repository. */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct init_opts {
+    uint64_t kdf_mem, pack_size, chunk_min, chunk_avg, chunk_max;
+    long kdf_ops, compression;
+};
+
+enum { O_KDF_MEM = 1, O_KDF_OPS, O_PACK_SIZE, O_COMPRESSION, O_CHUNK_MIN, O_CHUNK_AVG, O_CHUNK_MAX };
+
+static const struct option opts[] = {
+    { "kdf-memory", required_argument, NULL, O_KDF_MEM },
+    { "kdf-ops", required_argument, NULL, O_KDF_OPS },
+    { "pack-size", required_argument, NULL, O_PACK_SIZE },
+    { "compression", required_argument, NULL, O_COMPRESSION },
+    { "chunk-min", required_argument, NULL, O_CHUNK_MIN },
+    { "chunk-avg", required_argument, NULL, O_CHUNK_AVG },
+    { "chunk-max", required_argument, NULL, O_CHUNK_MAX },
+    { 0 },
+};
+
+static int on_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    struct init_opts *o = ctx;
+    uint64_t *size = NULL;
+    switch (opt) {
+    case O_KDF_MEM: size = &o->kdf_mem; break;
+    case O_PACK_SIZE: size = &o->pack_size; break;
+    case O_CHUNK_MIN: size = &o->chunk_min; break;
+    case O_CHUNK_AVG: size = &o->chunk_avg; break;
+    case O_CHUNK_MAX: size = &o->chunk_max; break;
+    case O_KDF_OPS:
+    case O_COMPRESSION: {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*end || end == arg || v < 0 || v > 100)
+            return cli_usage(c, "expected a small number, got '%s'", arg);
+        if (opt == O_KDF_OPS)
+            o->kdf_ops = v;
+        else
+            o->compression = v;
+        return 0;
+    }
+    default:
+        return cli_usage(c, "unknown option");
+    }
+    if (cli_parse_size(arg, size) < 0)
+        return cli_usage(c, "invalid size '%s' (e.g. 16M, 512K)", arg);
+    return 0;
+}
+
+static int set(cli *c, int option, int64_t v, const char *name)
+{
+    int r = bk_repo_set_int(c->repo, option, v);
+    if (r < 0)
+        return cli_usage(c, "--%s: value out of range", name);
+    return 0;
+}
+
+static int run(cli *c, int argc, char **argv)
+{
+    struct init_opts o = { .compression = -1 };
+    int optind_;
+    int e = cli_parse(c, argc, argv, "", opts, on_opt, &o, &optind_);
+    if (e)
+        return e;
+    if (optind_ < argc)
+        return cli_usage(c, "init takes no arguments");
+    if ((e = cli_new_repo(c)))
+        return e;
+    if ((o.kdf_mem && (e = set(c, BK_REPO_KDF_MEMORY, (int64_t)o.kdf_mem, "kdf-memory"))) ||
+        (o.kdf_ops && (e = set(c, BK_REPO_KDF_OPS, o.kdf_ops, "kdf-ops"))) ||
+        (o.pack_size && (e = set(c, BK_REPO_PACK_SIZE, (int64_t)o.pack_size, "pack-size"))) ||
+        (o.compression >= 0 && (e = set(c, BK_REPO_COMPRESSION, o.compression, "compression"))) ||
+        (o.chunk_min && (e = set(c, BK_REPO_CHUNK_MIN, (int64_t)o.chunk_min, "chunk-min"))) ||
+        (o.chunk_avg && (e = set(c, BK_REPO_CHUNK_AVG, (int64_t)o.chunk_avg, "chunk-avg"))) ||
+        (o.chunk_max && (e = set(c, BK_REPO_CHUNK_MAX, (int64_t)o.chunk_max, "chunk-max"))))
+        return e;
+    char *pass;
+    size_t len;
+    if ((e = cli_password_get(c, PASS_INIT, &pass, &len)))
+        return e;
+    int r = bk_repo_init(c->repo, c->repo_location, pass, len);
+    cli_password_free(pass, len);
+    if (r < 0)
+        return cli_fail(c, r);
+    if (c->json) {
+        cli_json_print(json_pack("{s:s, s:s, s:b}", "id", bk_repo_id(c->repo), "location",
+                                 c->repo_location, "changed", 1));
+    } else {
+        cli_info(c, "created repository %.8s at %s\n", bk_repo_id(c->repo), c->repo_location);
+        cli_info(c, "Keep the passphrase safe: without it the data cannot be read.\n");
+    }
+    return EXIT_OK;
+}
+
+const command cmd_init = {
+    "init", run, "init [--kdf-memory SIZE] [--kdf-ops N] [--pack-size SIZE] [--compression N]",
+    "Create a new repository at -r REPO.  The passphrase comes from --password-file,\n"
+    "ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND or a prompt.\n\n"
+    "Options:\n"
+    "      --kdf-memory SIZE      Argon2id memory for the key slot (default 64M)\n"
+    "      --kdf-ops N            Argon2id passes (default 3)\n"
+    "      --pack-size SIZE       pack target size (default 16M)\n"
+    "      --compression N        zstd level, 0 = off (default 3)\n"
+    "      --chunk-min/--chunk-avg/--chunk-max SIZE\n"
+    "                             chunker sizes for files (default 512K/1M/8M)\n",
+};

@@ -1,0 +1,447 @@
+/* main.c - arca: the command table, global options, opening the repository, exit codes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
+    cmd_dump, cmd_check, cmd_key, cmd_stats;
+
+const command *const commands[] = {
+    &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
+    &cmd_check, &cmd_key, &cmd_stats, NULL,
+};
+
+enum {
+    OPT_PASSWORD_FILE = 1000,
+    OPT_NEW_PASSWORD_FILE,
+    OPT_CACHE_DIR,
+    OPT_NO_CACHE,
+    OPT_CEPH_CONF,
+    OPT_CEPH_ID,
+    OPT_CEPH_NAME,
+    OPT_KEYRING,
+    OPT_CEPH_TIMEOUT,
+    OPT_CEPH_INFLIGHT,
+    OPT_DATA_POOL,
+    OPT_JSON,
+    OPT_RETRY_LOCK,
+    OPT_THREADS,
+    OPT_VERSION,
+};
+
+static const struct option global_opts[] = {
+    { "repo", required_argument, NULL, 'r' },
+    { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+    { "new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE },
+    { "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+    { "no-cache", no_argument, NULL, OPT_NO_CACHE },
+    { "ceph-conf", required_argument, NULL, OPT_CEPH_CONF },
+    { "ceph-id", required_argument, NULL, OPT_CEPH_ID },
+    { "ceph-name", required_argument, NULL, OPT_CEPH_NAME },
+    { "keyring", required_argument, NULL, OPT_KEYRING },
+    { "ceph-timeout", required_argument, NULL, OPT_CEPH_TIMEOUT },
+    { "ceph-inflight", required_argument, NULL, OPT_CEPH_INFLIGHT },
+    { "data-pool", required_argument, NULL, OPT_DATA_POOL },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "retry-lock", required_argument, NULL, OPT_RETRY_LOCK },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { 0 },
+};
+#define GLOBAL_SHORT "r:qvh"
+
+static const char global_help[] =
+    "Global options (before or after the command):\n"
+    "  -r, --repo REPO            repository: a directory, or rados:POOL[/NAMESPACE]\n"
+    "                             (default: $ARCA_REPOSITORY)\n"
+    "      --password-file FILE   read the passphrase from FILE ($ARCA_PASSWORD_FILE);\n"
+    "                             or $ARCA_PASSWORD_COMMAND, or a prompt on a terminal\n"
+    "      --new-password-file F  the new passphrase for init, key add, key passwd\n"
+    "                             ($ARCA_NEW_PASSWORD_FILE)\n"
+    "      --cache-dir DIR        local cache ($XDG_CACHE_HOME/arca)\n"
+    "      --no-cache             do not use the local cache\n"
+    "      --ceph-conf FILE       ceph.conf ($CEPH_CONF); $CEPH_ARGS is honoured\n"
+    "      --ceph-id ID           cephx user (without client.), --ceph-name NAME the full name\n"
+    "      --keyring FILE         cephx keyring\n"
+    "      --ceph-timeout SEC     limit for every cluster operation (default 30)\n"
+    "      --ceph-inflight N      concurrent RADOS writes (default 8)\n"
+    "      --data-pool POOL       pool for pack objects (e.g. erasure coded)\n"
+    "      --json                 machine-readable output\n"
+    "  -q, --quiet                only errors\n"
+    "  -v, --verbose              more output (repeat for more)\n"
+    "      --retry-lock DURATION  wait up to DURATION for a lock (30s, 5m)\n"
+    "      --threads N            worker threads (default: CPUs)\n"
+    "  -h, --help                 help\n";
+
+static void usage_all(FILE *f)
+{
+    fprintf(f, "usage: arca [global options] COMMAND [options] [arguments]\n\n"
+               "Encrypted, deduplicated backups into Ceph RADOS or a local directory.\n\n"
+               "Commands:\n");
+    for (const command *const *cmd = commands; *cmd; cmd++)
+        fprintf(f, "  %s\n", (*cmd)->synopsis);
+    fprintf(f, "  help [COMMAND]\n\n%s\n"
+               "Exit status: 0 ok, 1 error, 2 usage, 3 backup with unreadable files,\n"
+               "10 no repository, 11 locked, 12 wrong passphrase.  See arca(1).\n",
+            global_help);
+}
+
+static const command *find_command(const char *name)
+{
+    for (const command *const *cmd = commands; *cmd; cmd++)
+        if (strcmp((*cmd)->name, name) == 0)
+            return *cmd;
+    return NULL;
+}
+
+static void command_help(const command *cmd, FILE *f)
+{
+    fprintf(f, "usage: arca %s\n\n%s\n%s", cmd->synopsis, cmd->help, global_help);
+}
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+static void vmsg(cli *c, const char *fmt, va_list ap)
+{
+    cli_progress_done(c);
+    fprintf(stderr, "arca: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_err(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(c, fmt, ap);
+    va_end(ap);
+}
+
+int cli_usage(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(c, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try 'arca help %s'.\n", c->command ? c->command : "");
+    return EXIT_USAGE;
+}
+
+void cli_info(cli *c, const char *fmt, ...)
+{
+    if (c->verbosity < 0 || (!c->tty_out && c->verbosity < 1))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+int cli_exit_code(int code)
+{
+    switch (code) {
+    case 0: return EXIT_OK;
+    case -EKEYREJECTED: return EXIT_WRONG_PASS;
+    case -EBUSY: return EXIT_LOCKED;
+    }
+    return EXIT_FATAL;
+}
+
+int cli_fail(cli *c, int code)
+{
+    const char *msg = c->repo ? bk_repo_errmsg(c->repo) : "";
+    if (!msg || !*msg)
+        msg = strerror(-code);
+    cli_err(c, "%s", msg);
+    return cli_exit_code(code);
+}
+
+void cli_log(bk_log_level level, const char *msg, void *userdata)
+{
+    cli *c = userdata;
+    if (level == BK_LOG_ERROR || (level == BK_LOG_WARNING && c->verbosity >= 0) ||
+        (level == BK_LOG_INFO && c->verbosity >= 1) || c->verbosity >= 2) {
+        cli_progress_done(c);
+        fprintf(stderr, "arca: %s%s\n", level == BK_LOG_WARNING ? "warning: " : "", msg);
+    }
+}
+
+void cli_item_error(const char *path, int code, const char *msg, void *userdata)
+{
+    cli *c = userdata;
+    cli_progress_done(c);
+    fprintf(stderr, "arca: ");
+    cli_print_path(stderr, path, strlen(path));
+    fprintf(stderr, ": %s\n", msg);
+}
+
+/* ---- options -------------------------------------------------------------------------------- */
+
+static int parse_long(cli *c, const char *name, const char *s, long min, long max, long *ret)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max)
+        return cli_usage(c, "--%s: expected a number from %ld to %ld, got '%s'", name, min, max, s);
+    *ret = v;
+    return 0;
+}
+
+/* 0 handled, 1 not a global option, else an exit code */
+static int global_opt(cli *c, int opt, const char *arg)
+{
+    long long ms;
+    switch (opt) {
+    case 'r': c->repo_location = arg; return 0;
+    case OPT_PASSWORD_FILE: c->password_file = arg; return 0;
+    case OPT_NEW_PASSWORD_FILE: c->new_password_file = arg; return 0;
+    case OPT_CACHE_DIR: c->cache_dir = arg; return 0;
+    case OPT_NO_CACHE: c->no_cache = true; return 0;
+    case OPT_CEPH_CONF: c->ceph_conf = arg; return 0;
+    case OPT_CEPH_ID: c->ceph_id = arg; return 0;
+    case OPT_CEPH_NAME: c->ceph_name = arg; return 0;
+    case OPT_KEYRING: c->keyring = arg; return 0;
+    case OPT_CEPH_TIMEOUT: return parse_long(c, "ceph-timeout", arg, 1, 86400, &c->ceph_timeout);
+    case OPT_CEPH_INFLIGHT: return parse_long(c, "ceph-inflight", arg, 1, 256, &c->ceph_inflight);
+    case OPT_DATA_POOL: c->data_pool = arg; return 0;
+    case OPT_JSON: c->json = true; return 0;
+    case 'q': c->verbosity = -1; return 0;
+    case 'v': c->verbosity = c->verbosity < 0 ? 1 : c->verbosity + 1; return 0;
+    case OPT_RETRY_LOCK:
+        if (cli_parse_duration(arg, &ms) < 0)
+            return cli_usage(c, "--retry-lock: invalid duration '%s' (e.g. 30s, 5m, 1h)", arg);
+        c->retry_lock_ms = ms;
+        return 0;
+    case OPT_THREADS: return parse_long(c, "threads", arg, 1, 256, &c->threads);
+    }
+    return 1;
+}
+
+int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct option *opts,
+              opt_handler handler, void *ctx, int *ret_optind)
+{
+    size_t ng = sizeof(global_opts) / sizeof(global_opts[0]) - 1, nc = 0;
+    while (opts && opts[nc].name)
+        nc++;
+    struct option *all = calloc(ng + nc + 1, sizeof(*all));
+    char *sopts = malloc(strlen(shortopts) + sizeof(GLOBAL_SHORT) + 2);
+    if (!all || !sopts) {
+        free(all);
+        free(sopts);
+        return EXIT_FATAL;
+    }
+    memcpy(all, global_opts, ng * sizeof(*all));
+    if (nc)
+        memcpy(all + ng, opts, nc * sizeof(*all));
+    sprintf(sopts, ":%s%s", GLOBAL_SHORT, shortopts);
+    int ret = 0;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int longidx = -1;
+        int opt = getopt_long(argc, argv, sopts, all, &longidx);
+        if (opt == -1)
+            break;
+        if (opt == '?') {
+            ret = optopt ? cli_usage(c, "unknown option -%c", optopt)
+                         : cli_usage(c, "unknown option %s", argv[optind - 1]);
+            break;
+        }
+        if (opt == ':') {
+            ret = cli_usage(c, "option %s needs a value", argv[optind - 1]);
+            break;
+        }
+        if (opt == 'h') {
+            const command *cmd = find_command(c->command);
+            if (cmd)
+                command_help(cmd, stdout);
+            ret = -1;   /* done, exit 0 */
+            break;
+        }
+        int g = global_opt(c, opt, optarg);
+        if (g == 0)
+            continue;
+        if (g != 1) {
+            ret = g;
+            break;
+        }
+        ret = handler ? handler(c, opt, optarg, ctx) : cli_usage(c, "unknown option");
+        if (ret)
+            break;
+    }
+    free(all);
+    free(sopts);
+    *ret_optind = optind;
+    return ret;
+}
+
+/* ---- repository ------------------------------------------------------------------------------ */
+
+int cli_new_repo(cli *c)
+{
+    c->repo = bk_repo_new();
+    if (!c->repo) {
+        cli_err(c, "cannot initialise (out of memory, or libsodium failed)");
+        return EXIT_FATAL;
+    }
+    bk_repo *r = c->repo;
+    bk_repo_set_log(r, cli_log, c);
+    if (c->cache_dir)
+        bk_repo_set_str(r, BK_REPO_CACHE_DIR, c->cache_dir);
+    if (c->no_cache)
+        bk_repo_set_int(r, BK_REPO_NO_CACHE, 1);
+    const char *conf = c->ceph_conf ? c->ceph_conf : getenv("CEPH_CONF");
+    if (conf)
+        bk_repo_set_str(r, BK_REPO_CEPH_CONF, conf);
+    if (c->ceph_id)
+        bk_repo_set_str(r, BK_REPO_CEPH_ID, c->ceph_id);
+    if (c->ceph_name)
+        bk_repo_set_str(r, BK_REPO_CEPH_NAME, c->ceph_name);
+    if (c->keyring)
+        bk_repo_set_str(r, BK_REPO_CEPH_KEYRING, c->keyring);
+    if (c->data_pool)
+        bk_repo_set_str(r, BK_REPO_DATA_POOL, c->data_pool);
+    if (c->ceph_timeout)
+        bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
+    if (c->ceph_inflight)
+        bk_repo_set_int(r, BK_REPO_CEPH_INFLIGHT, c->ceph_inflight);
+    if (c->threads)
+        bk_repo_set_int(r, BK_REPO_THREADS, c->threads);
+    if (c->retry_lock_ms)
+        bk_repo_set_int(r, BK_REPO_LOCK_WAIT, c->retry_lock_ms);
+    if (!c->repo_location)
+        c->repo_location = getenv("ARCA_REPOSITORY");
+    if (!c->repo_location || !*c->repo_location) {
+        cli_err(c, "no repository given: use -r REPO or set ARCA_REPOSITORY");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cli_open(cli *c, int lock)
+{
+    int e = cli_new_repo(c);
+    if (e)
+        return e;
+    char *pass;
+    size_t len;
+    e = cli_password_get(c, PASS_EXISTING, &pass, &len);
+    if (e)
+        return e;
+    int r = bk_repo_open(c->repo, c->repo_location, pass, len);
+    cli_password_free(pass, len);
+    if (r == -ENOENT) {
+        cli_err(c, "%s", bk_repo_errmsg(c->repo));
+        return EXIT_NO_REPO;
+    }
+    if (r < 0)
+        return cli_fail(c, r);
+    if (lock) {
+        r = bk_repo_lock(c->repo, lock == 2);
+        if (r < 0)
+            return cli_fail(c, r);
+    }
+    return EXIT_OK;
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static int cmd_help(cli *c, int argc, char **argv)
+{
+    if (argc > 1) {
+        const command *cmd = find_command(argv[1]);
+        if (!cmd)
+            return cli_usage(c, "no command '%s'", argv[1]);
+        command_help(cmd, stdout);
+        return EXIT_OK;
+    }
+    usage_all(stdout);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = { .prog = "arca" };
+    c.tty_out = isatty(STDOUT_FILENO);
+    c.tty_err = isatty(STDERR_FILENO);
+    if (bk_library_init() < 0) {
+        fprintf(stderr, "arca: cannot initialise libsodium\n");
+        return EXIT_FATAL;
+    }
+    /* global options before the command */
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && argv[i][1]) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_all(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("arca %s (repository format %d)\n", bk_version(), BK_FORMAT_VERSION);
+            return EXIT_OK;
+        }
+        /* parse exactly this option (and its value) with getopt */
+        int sub_argc = 2;
+        char *sub[4] = { argv[0], argv[i], NULL, NULL };
+        const struct option *o = NULL;
+        bool needs_value = false;
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (o = global_opts; o->name; o++)
+                if (strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0)
+                    break;
+            needs_value = o->name && o->has_arg == required_argument && !eq;
+        } else {
+            needs_value = a[1] == 'r' && a[2] == 0;
+        }
+        if (needs_value && i + 1 < argc) {
+            sub[2] = argv[i + 1];
+            sub_argc = 3;
+        }
+        c.command = NULL;
+        int idx;
+        int e = cli_parse(&c, sub_argc, sub, "", NULL, NULL, NULL, &idx);
+        if (e)
+            return e < 0 ? EXIT_OK : e;
+        i += sub_argc - 1;
+    }
+    if (i >= argc) {
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    c.command = argv[i];
+    if (strcmp(c.command, "help") == 0)
+        return cmd_help(&c, argc - i, argv + i);
+    if (strcmp(c.command, "version") == 0) {
+        printf("arca %s (repository format %d)\n", bk_version(), BK_FORMAT_VERSION);
+        return EXIT_OK;
+    }
+    const command *cmd = find_command(c.command);
+    if (!cmd) {
+        fprintf(stderr, "arca: unknown command '%s'\n", c.command);
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    int rc = cmd->run(&c, argc - i, argv + i);
+    cli_progress_done(&c);
+    bk_repo_free(c.repo);
+    fflush(stdout);
+    if (ferror(stdout) && rc == EXIT_OK) {
+        fprintf(stderr, "arca: cannot write output: %s\n", strerror(errno));
+        rc = EXIT_FATAL;
+    }
+    return rc < 0 ? EXIT_OK : rc;
+}

@@ -1,0 +1,352 @@
+/* backup.h - the public API of libbackup, the library behind the arca backup tool.
+ *
+ * Conventions: every function that can fail returns 0 or a negative errno; the message
+ * that explains it is kept on the handle (bk_repo_errmsg).  The library never prints and
+ * never exits.  Objects follow _new -> _set -> _run -> _free; _free(NULL) is a no-op.
+ * Unless stated otherwise, a handle is used by one thread at a time; the library runs its
+ * own worker threads internally.  Strings returned through structs are owned by the
+ * struct and freed with it. */
+#ifndef BACKUP_H
+#define BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BK_API __attribute__((visibility("default")))
+#define BK_WARN_UNUSED __attribute__((warn_unused_result))
+
+#define BK_VERSION_STRING "0.1.0"
+#define BK_FORMAT_VERSION 1
+
+/* ---- ids ---------------------------------------------------------------------------- */
+
+#define BK_ID_LEN 32
+#define BK_ID_HEX 65          /* 64 hex digits and a NUL */
+#define BK_SHORT_ID_LEN 8     /* hex digits shown by default */
+
+typedef struct bk_id {
+    uint8_t b[BK_ID_LEN];
+} bk_id;
+
+BK_API void bk_id_hex(const bk_id *id, char out[BK_ID_HEX]);
+/* 64 hex digits; -EINVAL otherwise. */
+BK_API int bk_id_parse(const char *hex, bk_id *ret);
+BK_API bool bk_id_is_zero(const bk_id *id);
+BK_API int bk_id_cmp(const bk_id *a, const bk_id *b);
+
+/* ---- library ---------------------------------------------------------------------- */
+
+/* Initialise libsodium; idempotent, thread-safe.  0 or a negative errno. */
+BK_API int bk_library_init(void);
+BK_API const char *bk_version(void);
+
+typedef enum bk_log_level {
+    BK_LOG_ERROR = 0,
+    BK_LOG_WARNING = 1,
+    BK_LOG_INFO = 2,
+    BK_LOG_DEBUG = 3,
+} bk_log_level;
+
+typedef void (*bk_log_fn)(bk_log_level level, const char *msg, void *userdata);
+
+/* ---- repository --------------------------------------------------------------------- */
+
+typedef struct bk_repo bk_repo;
+
+/* Options of a repository handle, set before init/open.  String options copy the value. */
+enum bk_repo_option {
+    BK_REPO_CACHE_DIR = 100,        /* str: cache directory (default $XDG_CACHE_HOME/arca) */
+    BK_REPO_NO_CACHE = 101,         /* int: 1 = do not use a local cache */
+    BK_REPO_CEPH_CONF = 200,        /* str: ceph.conf path */
+    BK_REPO_CEPH_ID = 201,          /* str: cephx user without "client." */
+    BK_REPO_CEPH_NAME = 202,        /* str: full entity name, "client.backup" */
+    BK_REPO_CEPH_KEYRING = 203,     /* str: keyring path */
+    BK_REPO_CEPH_TIMEOUT = 204,     /* int: seconds for mon/osd ops and connect */
+    BK_REPO_CEPH_INFLIGHT = 205,    /* int: concurrent RADOS writes */
+    BK_REPO_DATA_POOL = 206,        /* str: pool for pack objects (may be erasure coded) */
+    BK_REPO_KDF_MEMORY = 300,       /* int: Argon2id memory for new key slots, bytes */
+    BK_REPO_KDF_OPS = 301,          /* int: Argon2id passes for new key slots */
+    BK_REPO_PACK_SIZE = 400,        /* int: pack target size, bytes (init stores it) */
+    BK_REPO_COMPRESSION = 401,      /* int: zstd level, 0 = none (init stores it) */
+    BK_REPO_CHUNK_MIN = 402,        /* int: chunker minimum (init) */
+    BK_REPO_CHUNK_AVG = 403,        /* int: chunker average (init) */
+    BK_REPO_CHUNK_MAX = 404,        /* int: chunker maximum (init) */
+    BK_REPO_THREADS = 410,          /* int: worker threads (default: online CPUs) */
+    BK_REPO_LOCK_WAIT = 500,        /* int: milliseconds to retry a held lock (default 0) */
+    BK_REPO_READ_ONLY = 501,        /* int: 1 = never write (no lock objects either) */
+};
+
+BK_API bk_repo *bk_repo_new(void);
+BK_API void bk_repo_free(bk_repo *repo);
+BK_API int bk_repo_set_str(bk_repo *repo, int option, const char *value);
+BK_API int bk_repo_set_int(bk_repo *repo, int option, int64_t value);
+BK_API void bk_repo_set_log(bk_repo *repo, bk_log_fn fn, void *userdata);
+
+/* location: a directory path, or "rados:POOL[/NAMESPACE]".  The passphrase is copied into
+ * locked memory and wiped after use.
+ * init: -EEXIST if a repository is there already.
+ * open: -ENOENT no repository, -EKEYREJECTED wrong passphrase, -EPROTONOSUPPORT a format
+ * this version does not know. */
+BK_API int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen) BK_WARN_UNUSED;
+BK_API int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t passlen) BK_WARN_UNUSED;
+/* The reason for the last failure ("" if none), and its code. */
+BK_API const char *bk_repo_errmsg(const bk_repo *repo);
+BK_API int bk_repo_errcode(const bk_repo *repo);
+BK_API void bk_repo_clear_error(bk_repo *repo);
+/* Repository id (64 hex digits) of an open repository. */
+BK_API const char *bk_repo_id(const bk_repo *repo);
+
+/* Locks: shared for backup/check/restore, exclusive for prune and key removal.  A lock
+ * held by a live process gives -EBUSY (after BK_REPO_LOCK_WAIT ms of retrying); locks
+ * whose holder died lapse by themselves.  Unlocking happens in bk_repo_free too. */
+BK_API int bk_repo_lock(bk_repo *repo, bool exclusive) BK_WARN_UNUSED;
+BK_API int bk_repo_unlock(bk_repo *repo);
+
+/* ---- snapshots ---------------------------------------------------------------------- */
+
+typedef struct bk_summary {
+    uint64_t files_new, files_changed, files_unchanged;
+    uint64_t dirs_new, dirs_changed, dirs_unchanged;
+    uint64_t bytes_new, bytes_changed, bytes_unchanged;   /* file sizes by category */
+    uint64_t bytes_read;           /* content actually read (unchanged files are skipped) */
+    uint64_t blobs_added;          /* new blobs written */
+    uint64_t bytes_added;          /* bytes added to the repository (packs, index, snapshot) */
+    uint64_t bytes_added_raw;      /* plaintext size of the new blobs */
+    uint64_t total_files, total_dirs, total_bytes;
+    uint64_t errors;               /* entries that could not be read */
+    double duration;               /* seconds */
+} bk_summary;
+
+typedef struct bk_snapshot {
+    bk_id id;
+    int64_t time;                  /* seconds since the epoch */
+    int32_t time_nsec;
+    int32_t tz_offset;             /* seconds east of UTC at backup time */
+    char *host;
+    char *username;
+    uint32_t uid, gid;
+    char **paths;
+    size_t npaths;
+    char **tags;
+    size_t ntags;
+    bk_id tree;
+    bool has_parent;
+    bk_id parent;
+    uint32_t chunk_min, chunk_avg, chunk_max;   /* chunker parameters used */
+    char *program;                 /* "arca 0.1.0" */
+    bool has_summary;
+    bk_summary summary;
+} bk_snapshot;
+
+/* Filters, as restic's: a snapshot matches when its host is one of hosts (if any), it
+ * has every path of paths (if any), and one of the tag groups (each group: tags that must
+ * all be present) matches (if any). */
+typedef struct bk_filter {
+    const char *const *hosts;
+    size_t nhosts;
+    const char *const *paths;
+    size_t npaths;
+    const char *const *tag_groups;  /* each entry "a,b" = a and b */
+    size_t ntag_groups;
+} bk_filter;
+
+/* All snapshots, oldest first.  Free with bk_snapshots_free. */
+BK_API int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret,
+                             size_t *ret_n) BK_WARN_UNUSED;
+BK_API void bk_snapshots_free(bk_snapshot **v, size_t n);
+BK_API void bk_snapshot_free(bk_snapshot *s);
+BK_API bool bk_snapshot_match(const bk_snapshot *s, const bk_filter *filter);
+/* arg: a full id, a unique prefix (at least 4 hex digits), or "latest" (the newest that
+ * matches filter).  -ENOENT none, -EINVAL ambiguous or malformed. */
+BK_API int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *filter,
+                            bk_snapshot **ret) BK_WARN_UNUSED;
+/* RFC 3339 with nanoseconds and offset, "2026-11-25T12:30:11.123456789+01:00". */
+BK_API void bk_snapshot_time_str(const bk_snapshot *s, char out[48]);
+/* Parse "YYYY-MM-DD HH:MM[:SS]" (local time) or RFC 3339. */
+BK_API int bk_parse_time(const char *s, int64_t *ret_time, int32_t *ret_nsec, int32_t *ret_tz);
+
+/* ---- nodes (ls, diff) --------------------------------------------------------------- */
+
+typedef enum bk_node_type {
+    BK_NODE_FILE = 1,
+    BK_NODE_DIR = 2,
+    BK_NODE_SYMLINK = 3,
+    BK_NODE_FIFO = 4,
+    BK_NODE_CHARDEV = 5,
+    BK_NODE_BLOCKDEV = 6,
+    BK_NODE_SOCKET = 7,
+} bk_node_type;
+
+typedef struct bk_node_info {
+    const char *path;              /* absolute path inside the snapshot, "/etc/hosts" */
+    size_t path_len;               /* names may hold any byte but '/' and NUL */
+    bk_node_type type;
+    uint32_t mode;                 /* permission bits (07777) */
+    uint32_t uid, gid;
+    const char *user, *group;      /* may be "" */
+    uint64_t size;
+    int64_t mtime, ctime;
+    uint32_t mtime_nsec, ctime_nsec;
+    uint64_t inode, device, nlink, rdev;
+    const char *link_target;       /* symlinks */
+    size_t nxattrs;
+    bool has_acl;
+    const bk_id *subtree;          /* directories */
+    size_t nchunks;                /* files: pieces of content (blobs and holes) */
+} bk_node_info;
+
+typedef int (*bk_node_fn)(const bk_node_info *node, void *userdata);
+
+/* List the snapshot's entries under path ("/" or NULL = everything).  recursive=false lists
+ * the entry and, for a directory, its direct children. */
+BK_API int bk_ls(bk_repo *repo, const bk_snapshot *snap, const char *path, bool recursive,
+                 bk_node_fn fn, void *userdata) BK_WARN_UNUSED;
+
+typedef enum bk_diff_kind {
+    BK_DIFF_ADDED = '+',
+    BK_DIFF_REMOVED = '-',
+    BK_DIFF_MODIFIED = 'M',        /* content changed */
+    BK_DIFF_META = 'U',            /* metadata only */
+    BK_DIFF_TYPE = 'T',            /* file type changed */
+} bk_diff_kind;
+
+typedef int (*bk_diff_fn)(bk_diff_kind kind, const bk_node_info *old_node,
+                          const bk_node_info *new_node, void *userdata);
+/* Compares two snapshots tree by tree; identical subtrees are skipped without reading. */
+BK_API int bk_diff(bk_repo *repo, const bk_snapshot *a, const bk_snapshot *b, bk_diff_fn fn,
+                   void *userdata) BK_WARN_UNUSED;
+
+/* ---- progress ----------------------------------------------------------------------- */
+
+typedef struct bk_progress {
+    uint64_t files_done, files_total;   /* total 0 when unknown */
+    uint64_t bytes_done, bytes_total;
+    uint64_t bytes_added;
+    uint64_t errors;
+    const char *current;                /* may be NULL */
+    double elapsed;
+} bk_progress;
+
+typedef void (*bk_progress_fn)(const bk_progress *p, void *userdata);
+
+/* A problem with one entry (unreadable file...): the run goes on, the entry is skipped. */
+typedef void (*bk_item_error_fn)(const char *path, int code, const char *msg, void *userdata);
+
+/* ---- backup ------------------------------------------------------------------------- */
+
+typedef struct bk_backup bk_backup;
+
+enum bk_backup_option {
+    BK_BACKUP_PATH = 100,           /* str, repeatable: file or directory to save */
+    BK_BACKUP_TAG = 101,            /* str, repeatable */
+    BK_BACKUP_HOST = 102,           /* str: host name recorded (default: this host) */
+    BK_BACKUP_EXCLUDE = 103,        /* str, repeatable: glob pattern */
+    BK_BACKUP_EXCLUDE_FILE = 104,   /* str, repeatable: file with one pattern per line */
+    BK_BACKUP_PARENT = 105,         /* str: snapshot to compare with (id, prefix, latest) */
+    BK_BACKUP_STDIN_NAME = 106,     /* str: name of the file made from the stdin stream */
+    BK_BACKUP_TIME = 200,           /* int: snapshot time, seconds since the epoch */
+    BK_BACKUP_TZ_OFFSET = 201,      /* int: seconds east of UTC recorded with the time */
+    BK_BACKUP_ONE_FILE_SYSTEM = 202,/* int: 1 = stay on the file system of each path */
+    BK_BACKUP_DRY_RUN = 203,        /* int: 1 = read and chunk, write nothing */
+    BK_BACKUP_STDIN_FD = 204,       /* int: read the stream from this descriptor */
+    BK_BACKUP_CHUNK_AVG = 205,      /* int: average chunk size for streams (power of 2) */
+    BK_BACKUP_NO_PARENT = 206,      /* int: 1 = read every file */
+    BK_BACKUP_TIME_NSEC = 207,      /* int */
+};
+
+/* A backup job is described first (options), then run against an open repository. */
+BK_API int bk_backup_new(bk_backup **ret) BK_WARN_UNUSED;
+BK_API void bk_backup_free(bk_backup *b);
+BK_API int bk_backup_set_str(bk_backup *b, int option, const char *value);
+BK_API int bk_backup_set_int(bk_backup *b, int option, int64_t value);
+BK_API void bk_backup_set_progress(bk_backup *b, bk_progress_fn fn, void *userdata);
+BK_API void bk_backup_set_item_error(bk_backup *b, bk_item_error_fn fn, void *userdata);
+/* Runs the backup (takes no lock: call bk_repo_lock first).  On success *ret_snap (may be NULL) gets the snapshot written (or that
+ * would be written, with --dry-run).  Entries that could not be read are reported through
+ * the item error callback and counted in summary.errors; the run still succeeds. */
+BK_API int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap) BK_WARN_UNUSED;
+
+/* ---- restore and dump ----------------------------------------------------------------- */
+
+typedef struct bk_restore bk_restore;
+
+enum bk_restore_option {
+    BK_RESTORE_TARGET = 100,        /* str: directory to restore into */
+    BK_RESTORE_INCLUDE = 101,       /* str, repeatable: path or glob inside the snapshot */
+    BK_RESTORE_EXCLUDE = 102,       /* str, repeatable */
+    BK_RESTORE_DRY_RUN = 200,       /* int */
+    BK_RESTORE_DELETE = 201,        /* int: remove what the snapshot does not have */
+    BK_RESTORE_VERIFY = 202,        /* int: re-read and compare after writing */
+    BK_RESTORE_NO_OWNER = 203,      /* int: do not restore owners even as root */
+};
+
+typedef struct bk_restore_stats {
+    uint64_t files_restored, files_unchanged, dirs, others, deleted;
+    uint64_t bytes_written, bytes_fetched, bytes_reused;
+    uint64_t packs_fetched;
+    uint64_t errors;
+    double duration;
+} bk_restore_stats;
+
+BK_API int bk_restore_new(bk_repo *repo, const bk_snapshot *snap, bk_restore **ret) BK_WARN_UNUSED;
+BK_API void bk_restore_free(bk_restore *r);
+BK_API int bk_restore_set_str(bk_restore *r, int option, const char *value);
+BK_API int bk_restore_set_int(bk_restore *r, int option, int64_t value);
+BK_API void bk_restore_set_progress(bk_restore *r, bk_progress_fn fn, void *userdata);
+BK_API void bk_restore_set_item_error(bk_restore *r, bk_item_error_fn fn, void *userdata);
+BK_API int bk_restore_run(bk_restore *r, bk_restore_stats *ret_stats) BK_WARN_UNUSED;
+
+/* Write one file's content, or a directory as a pax tar stream, to fd. */
+BK_API int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd) BK_WARN_UNUSED;
+
+/* ---- check, stats, keys ----------------------------------------------------------------- */
+
+enum bk_check_option {
+    BK_CHECK_READ_DATA = 1,          /* decrypt and re-hash every blob */
+};
+
+typedef struct bk_check_result {
+    uint64_t snapshots, trees, blobs, packs, index_objects;
+    uint64_t errors;                 /* problems found (each reported through the log) */
+    uint64_t bytes_read;
+} bk_check_result;
+
+/* Problems found are reported at BK_LOG_ERROR, naming the object; the function returns
+ * 0 when it ran (inspect ret->errors) or a negative errno when it could not. */
+BK_API int bk_check(bk_repo *repo, unsigned flags, bk_check_result *ret) BK_WARN_UNUSED;
+
+typedef struct bk_stats {
+    uint64_t snapshots;
+    uint64_t packs, pack_bytes;
+    uint64_t blobs, blob_bytes_raw, blob_bytes_stored;
+    uint64_t data_blobs, tree_blobs;
+    uint64_t index_objects;
+} bk_stats;
+BK_API int bk_stats_get(bk_repo *repo, bk_stats *ret) BK_WARN_UNUSED;
+
+typedef struct bk_key_info {
+    char id[BK_ID_HEX];
+    bool current;                    /* the slot that opened this handle */
+    int64_t created;
+    char host[256];
+    char user[256];
+} bk_key_info;
+
+BK_API int bk_key_list(bk_repo *repo, bk_key_info **ret, size_t *ret_n) BK_WARN_UNUSED;
+/* Adds a slot for pass; *ret_id (may be NULL) gets its id. */
+BK_API int bk_key_add(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;
+/* id or unique prefix; refuses to remove the current slot (-EBUSY) or the last one. */
+BK_API int bk_key_remove(bk_repo *repo, const char *id) BK_WARN_UNUSED;
+/* Replace the current slot by one for pass. */
+BK_API int bk_key_passwd(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+/* backend.h - the storage vtable.  A repository is a set of named objects of a few types;
+ * a backend stores them (local directory, RADOS pool).  A new store is one file that
+ * fills a bk_backend_ops table. */
+#ifndef BK_BACKEND_H
+#define BK_BACKEND_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "error.h"
+
+typedef enum bk_obj_type {
+    BK_OBJ_CONFIG = 0,
+    BK_OBJ_KEY,
+    BK_OBJ_DATA,
+    BK_OBJ_INDEX,
+    BK_OBJ_SNAPSHOT,
+    BK_OBJ_LOCK,
+    BK_OBJ_TYPE_COUNT
+} bk_obj_type;
+
+const char *bk_obj_type_name(bk_obj_type t);   /* "config", "keys", "data", ... */
+
+typedef struct bk_backend bk_backend;
+typedef int (*bk_list_fn)(const char *name, uint64_t size, void *ctx);
+/* Completion of an asynchronous put: 0, or a negative errno (-ETIMEDOUT: outcome unknown). */
+typedef void (*bk_put_done_fn)(int result, void *ctx);
+
+/* Connection settings shared by backends (the repository options). */
+typedef struct bk_backend_conf {
+    const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
+    int ceph_timeout;            /* seconds, 0 = default */
+    int ceph_inflight;           /* 0 = default */
+} bk_backend_conf;
+
+typedef struct bk_backend_ops {
+    const char *scheme;
+    /* Create-exclusive write of a whole object: -EEXIST if the name exists. */
+    int (*put)(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n);
+    /* Start a put; done runs later in any thread.  May block while too many are in
+     * flight.  NULL: the caller uses put. */
+    int (*put_async)(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n,
+                     bk_put_done_fn done, void *ctx);
+    /* Wait until every started put completed (their done callbacks ran). */
+    int (*flush)(bk_backend *be);
+    /* Append [off, off+len) of an object to out; len 0 = to the end.  -ENOENT if missing,
+     * -ENODATA if the object is shorter than asked. */
+    int (*get)(bk_backend *be, bk_obj_type t, const char *name, uint64_t off, size_t len, bk_buf *out);
+    int (*stat)(bk_backend *be, bk_obj_type t, const char *name, uint64_t *ret_size);
+    /* -ENOENT if missing. */
+    int (*remove)(bk_backend *be, bk_obj_type t, const char *name);
+    /* fn once per object of type t (any order).  A non-zero return of fn stops the listing
+     * and is returned (a positive one means "found, stop"). */
+    int (*list)(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx);
+    /* Repository lock (one per handle); info describes the holder for other processes.
+     * -EBUSY if held in a conflicting mode by a live holder.  The lock lapses when the
+     * process dies. */
+    int (*lock)(bk_backend *be, bool exclusive, const char *info);
+    int (*unlock)(bk_backend *be);
+    /* Describe current holders (for messages); appends text to out. */
+    int (*lock_holders)(bk_backend *be, bk_buf *out);
+    /* Largest object and single write the store accepts (0 = no limit). */
+    uint64_t (*max_object_size)(bk_backend *be);
+    void (*close)(bk_backend *be);
+} bk_backend_ops;
+
+struct bk_backend {
+    const bk_backend_ops *ops;
+    char *location;              /* for messages */
+};
+
+/* Open the backend for location ("rados:pool/ns" or a path).  create makes the layout
+ * (for init).  Errors are explained in err. */
+int bk_backend_open(const char *location, const bk_backend_conf *conf, bool create,
+                    bk_error *err, bk_backend **ret) BK_MUST_CHECK;
+void bk_backend_close(bk_backend *be);
+
+int bk_backend_local_open(const char *path, bool create, bk_error *err, bk_backend **ret);
+int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool create,
+                          bk_error *err, bk_backend **ret);
+
+/* Dispatch helpers. */
+static inline int bk_be_put(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n)
+{
+    return be->ops->put(be, t, name, p, n);
+}
+static inline int bk_be_get(bk_backend *be, bk_obj_type t, const char *name, uint64_t off,
+                            size_t len, bk_buf *out)
+{
+    return be->ops->get(be, t, name, off, len, out);
+}
+static inline int bk_be_stat(bk_backend *be, bk_obj_type t, const char *name, uint64_t *ret)
+{
+    return be->ops->stat(be, t, name, ret);
+}
+static inline int bk_be_remove(bk_backend *be, bk_obj_type t, const char *name)
+{
+    return be->ops->remove(be, t, name);
+}
+static inline int bk_be_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+{
+    return be->ops->list(be, t, fn, ctx);
+}
+
+#endif

@@ -1,0 +1,398 @@
+/* backend_local.c - a repository in a local directory.
+ * Layout: config, keys/<id>, data/<2 hex>/<id>, index/<id>, snapshots/<id>, locks/.
+ * Writes go to a temporary file that is fsynced and then hard-linked to its name: link()
+ * fails if the name exists, which makes every write create-exclusive and atomic. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "backend.h"
+#include "util.h"
+
+typedef struct local_be {
+    bk_backend base;
+    int root;                    /* directory fd */
+    int lock_fd;                 /* locks/lock with an OFD lock while held */
+    int info_fd;                 /* locks/<name>, write-locked: who holds it */
+    char lock_info_name[80];
+} local_be;
+
+static local_be *downcast(bk_backend *be)
+{
+    return (local_be *)be;
+}
+
+#define TMP_PREFIX ".tmp-"
+
+static int obj_path(bk_obj_type t, const char *name, char *out, size_t n)
+{
+    int k;
+    if (t == BK_OBJ_CONFIG)
+        k = snprintf(out, n, "config");
+    else if (t == BK_OBJ_DATA)
+        k = strlen(name) < 2 ? -1 : snprintf(out, n, "data/%.2s/%s", name, name);
+    else
+        k = snprintf(out, n, "%s/%s", bk_obj_type_name(t), name);
+    if (k < 0 || (size_t)k >= n || strchr(name, '/') || name[0] == '.')
+        return -EINVAL;
+    return 0;
+}
+
+static int dir_of(const char *path, char *out, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(out, n, ".");
+        return 0;
+    }
+    snprintf(out, n, "%.*s", (int)(slash - path), path);
+    return 0;
+}
+
+static int fsync_dir(int root, const char *dir)
+{
+    int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int local_put(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n)
+{
+    local_be *l = downcast(be);
+    char path[512], dir[512], tmp[600];
+    int r = obj_path(t, name, path, sizeof(path));
+    if (r < 0)
+        return r;
+    dir_of(path, dir, sizeof(dir));
+    uint8_t rnd[8];
+    randombytes_buf(rnd, sizeof(rnd));
+    char rh[17];
+    bk_hex(rnd, sizeof(rnd), rh);
+    snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s", dir, rh);
+
+    int fd = openat(l->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0 && errno == ENOENT && t == BK_OBJ_DATA) {
+        /* the fan-out directory is made on first use */
+        if (mkdirat(l->root, dir, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        fd = openat(l->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    }
+    if (fd < 0)
+        return -errno;
+    r = bk_write_full(fd, p, n);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && linkat(l->root, tmp, l->root, path, 0) < 0)
+        r = -errno;
+    unlinkat(l->root, tmp, 0);
+    if (r == 0)
+        r = fsync_dir(l->root, dir);
+    return r;
+}
+
+static int local_get(bk_backend *be, bk_obj_type t, const char *name, uint64_t off, size_t len,
+                     bk_buf *out)
+{
+    local_be *l = downcast(be);
+    char path[512];
+    int r = obj_path(t, name, path, sizeof(path));
+    if (r < 0)
+        return r;
+    int fd = openat(l->root, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (off > (uint64_t)st.st_size) {
+        r = -ENODATA;
+        goto out;
+    }
+    if (len == 0)
+        len = (size_t)((uint64_t)st.st_size - off);
+    else if (off + len > (uint64_t)st.st_size) {
+        r = -ENODATA;
+        goto out;
+    }
+    r = bk_buf_reserve(out, len);
+    if (r < 0)
+        goto out;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t k = pread(fd, out->data + out->len + got, len - got, (off_t)(off + got));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (k == 0) {
+            r = -ENODATA;
+            goto out;
+        }
+        got += (size_t)k;
+    }
+    out->len += len;
+out:
+    close(fd);
+    return r;
+}
+
+static int local_stat(bk_backend *be, bk_obj_type t, const char *name, uint64_t *ret)
+{
+    local_be *l = downcast(be);
+    char path[512];
+    int r = obj_path(t, name, path, sizeof(path));
+    if (r < 0)
+        return r;
+    struct stat st;
+    if (fstatat(l->root, path, &st, 0) < 0)
+        return -errno;
+    *ret = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int local_remove(bk_backend *be, bk_obj_type t, const char *name)
+{
+    local_be *l = downcast(be);
+    char path[512], dir[512];
+    int r = obj_path(t, name, path, sizeof(path));
+    if (r < 0)
+        return r;
+    if (unlinkat(l->root, path, 0) < 0)
+        return -errno;
+    dir_of(path, dir, sizeof(dir));
+    return fsync_dir(l->root, dir);
+}
+
+static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
+{
+    int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (errno = 0, de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;   /* ".", "..", temporary files */
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;   /* removed meanwhile */
+            r = -errno;
+            break;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        r = fn(de->d_name, (uint64_t)st.st_size, ctx);
+    }
+    if (r == 0 && errno)
+        r = -errno;
+    closedir(d);
+    return r;
+}
+
+static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+{
+    local_be *l = downcast(be);
+    if (t == BK_OBJ_CONFIG) {
+        uint64_t size;
+        int r = local_stat(be, t, "config", &size);
+        if (r == -ENOENT)
+            return 0;
+        return r < 0 ? r : fn("config", size, ctx);
+    }
+    if (t != BK_OBJ_DATA)
+        return list_dir(l->root, bk_obj_type_name(t), fn, ctx);
+    for (unsigned i = 0; i < 256; i++) {
+        char dir[16];
+        snprintf(dir, sizeof(dir), "data/%02x", i);
+        int r = list_dir(l->root, dir, fn, ctx);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Locks: an open-file-description lock on locks/lock (shared or exclusive), which the
+ * kernel drops when the process dies, however it dies.  A small file locks/<random>
+ * describes the holder for messages; the holder keeps it write-locked too, so a file
+ * whose lock can be taken belongs to a dead process and is removed when seen. */
+static int try_lock(int fd, bool exclusive)
+{
+    struct flock fl = { .l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    return (errno == EAGAIN || errno == EACCES) ? -EBUSY : -errno;
+}
+
+static int local_lock(bk_backend *be, bool exclusive, const char *info)
+{
+    local_be *l = downcast(be);
+    if (l->lock_fd >= 0)
+        return -EALREADY;
+    int fd = openat(l->root, "locks/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int r = try_lock(fd, exclusive);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    l->lock_fd = fd;
+    uint8_t rnd[8];
+    randombytes_buf(rnd, sizeof(rnd));
+    char rh[17];
+    bk_hex(rnd, sizeof(rnd), rh);
+    snprintf(l->lock_info_name, sizeof(l->lock_info_name), "%s", rh);
+    char path[128];
+    snprintf(path, sizeof(path), "locks/%s", rh);
+    int ifd = openat(l->root, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (ifd >= 0) {
+        if (try_lock(ifd, true) == 0 && bk_write_full(ifd, info, strlen(info)) == 0) {
+            l->info_fd = ifd;
+        } else {
+            unlinkat(l->root, path, 0);
+            close(ifd);
+            l->lock_info_name[0] = 0;
+        }
+    }
+    return 0;
+}
+
+static int local_unlock(bk_backend *be)
+{
+    local_be *l = downcast(be);
+    if (l->lock_fd < 0)
+        return 0;
+    if (l->lock_info_name[0]) {
+        char path[128];
+        snprintf(path, sizeof(path), "locks/%s", l->lock_info_name);
+        unlinkat(l->root, path, 0);
+        l->lock_info_name[0] = 0;
+        close(l->info_fd);
+        l->info_fd = -1;
+    }
+    close(l->lock_fd);   /* drops the OFD lock */
+    l->lock_fd = -1;
+    return 0;
+}
+
+struct holders_ctx {
+    local_be *l;
+    bk_buf *out;
+};
+
+static int holder_one(const char *name, uint64_t size, void *ctx)
+{
+    struct holders_ctx *h = ctx;
+    if (strcmp(name, "lock") == 0 || strcmp(name, h->l->lock_info_name) == 0)
+        return 0;
+    char path[128];
+    snprintf(path, sizeof(path), "locks/%s", name);
+    int fd = openat(h->l->root, path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (try_lock(fd, true) == 0) {
+        unlinkat(h->l->root, path, 0);   /* its holder is gone */
+        close(fd);
+        return 0;
+    }
+    char buf[512];
+    size_t got = 0;
+    bk_read_full(fd, buf, sizeof(buf) - 1, &got);
+    close(fd);
+    buf[got] = 0;
+    if (h->out->len && bk_buf_append(h->out, "; ", 2) < 0)
+        return -ENOMEM;
+    return bk_buf_append(h->out, buf, strlen(buf));
+}
+
+static int local_lock_holders(bk_backend *be, bk_buf *out)
+{
+    struct holders_ctx h = { downcast(be), out };
+    return list_dir(h.l->root, "locks", holder_one, &h);
+}
+
+static uint64_t local_max_object_size(bk_backend *be)
+{
+    return 0;
+}
+
+static void local_close(bk_backend *be)
+{
+    local_be *l = downcast(be);
+    local_unlock(be);
+    if (l->root >= 0)
+        close(l->root);
+    free(be->location);
+    free(l);
+}
+
+static const bk_backend_ops local_ops = {
+    .scheme = "local",
+    .put = local_put,
+    .put_async = NULL,
+    .flush = NULL,
+    .get = local_get,
+    .stat = local_stat,
+    .remove = local_remove,
+    .list = local_list,
+    .lock = local_lock,
+    .unlock = local_unlock,
+    .lock_holders = local_lock_holders,
+    .max_object_size = local_max_object_size,
+    .close = local_close,
+};
+
+static const char *const subdirs[] = { "keys", "data", "index", "snapshots", "locks" };
+
+int bk_backend_local_open(const char *path, bool create, bk_error *err, bk_backend **ret)
+{
+    if (create) {
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return bk_error_set(err, -errno, "cannot create %s: %s", path, strerror(errno));
+    }
+    int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        int e = errno;
+        return bk_error_set(err, -e, "%s: %s", path, e == ENOENT ? "no repository there" : strerror(e));
+    }
+    if (create) {
+        for (size_t i = 0; i < BK_ELEMENTSOF(subdirs); i++)
+            if (mkdirat(root, subdirs[i], 0700) < 0 && errno != EEXIST) {
+                int e = errno;
+                close(root);
+                return bk_error_set(err, -e, "cannot create %s/%s: %s", path, subdirs[i], strerror(e));
+            }
+    }
+    local_be *l = calloc(1, sizeof(*l));
+    if (!l) {
+        close(root);
+        return -ENOMEM;
+    }
+    l->base.ops = &local_ops;
+    l->base.location = strdup(path);
+    l->root = root;
+    l->lock_fd = -1;
+    l->info_fd = -1;
+    *ret = &l->base;
+    return 0;
+}

@@ -1,0 +1,340 @@
+/* check.c - verify a repository: index objects, packs (headers against the index, or
+ * every byte with --read-data), snapshots and every tree and blob they reference.
+ * Problems are logged at BK_LOG_ERROR, each naming the object, and counted. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "repo.h"
+#include "util.h"
+
+typedef struct pack_ref {
+    bk_id id;
+    bk_pack_entry *blobs;        /* as the index lists them (sorted by offset) */
+    size_t n;
+    bk_id index;                 /* the index object that lists it */
+    uint64_t size;               /* from the listing, 0 if missing */
+    bool listed;
+} pack_ref;
+
+typedef struct checker {
+    bk_repo *repo;
+    unsigned flags;
+    bk_check_result *res;
+    pthread_mutex_t mu;
+    bk_idmap packs;              /* pack id -> size_t index into refs */
+    pack_ref *refs;
+    size_t nrefs, cap;
+    size_t next;                 /* work queue position */
+    bk_idmap trees_seen;
+} checker;
+
+static void problem(checker *c, const char *fmt, ...) BK_PRINTF(2, 3);
+static void problem(checker *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&c->mu);
+    c->res->errors++;
+    pthread_mutex_unlock(&c->mu);
+    bk_repo_log(c->repo, BK_LOG_ERROR, "%s", msg);
+}
+
+/* ---- index objects ---------------------------------------------------------------------- */
+
+struct idx_list {
+    checker *c;
+};
+
+static int by_offset(const void *a, const void *b)
+{
+    const bk_pack_entry *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int check_one_index(const char *name, uint64_t size, void *ctx)
+{
+    checker *c = ctx;
+    uint8_t *plain;
+    size_t len;
+    int r = bk_repo_load_object(c->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        problem(c, "%s", bk_repo_errmsg(c->repo));
+        bk_repo_clear_error(c->repo);
+        return 0;
+    }
+    bk_index_obj o;
+    r = bk_index_obj_decode(plain, len, &o);
+    free(plain);
+    if (r < 0) {
+        problem(c, "index/%s is malformed", name);
+        return r == -ENOMEM ? r : 0;
+    }
+    c->res->index_objects++;
+    bk_id iid;
+    bk_id_parse(name, &iid);
+    for (size_t i = 0; i < o.npacks; i++) {
+        size_t *slot;
+        r = bk_idmap_put(&c->packs, &o.packs[i].id, (void **)&slot);
+        if (r < 0)
+            break;
+        if (r == 0)
+            continue;   /* listed by another index object too (prune's new index) */
+        if (c->nrefs == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 256;
+            pack_ref *v = realloc(c->refs, cap * sizeof(*v));
+            if (!v) {
+                r = -ENOMEM;
+                break;
+            }
+            c->refs = v;
+            c->cap = cap;
+        }
+        *slot = c->nrefs;
+        pack_ref *p = &c->refs[c->nrefs++];
+        memset(p, 0, sizeof(*p));
+        p->id = o.packs[i].id;
+        p->blobs = o.packs[i].blobs;
+        p->n = o.packs[i].n;
+        p->index = iid;
+        o.packs[i].blobs = NULL;
+        if (p->n > 1)
+            qsort(p->blobs, p->n, sizeof(bk_pack_entry), by_offset);
+    }
+    bk_index_obj_free(&o);
+    return r < 0 ? r : 0;
+}
+
+struct listed {
+    checker *c;
+};
+
+static int on_pack_listed(const char *name, uint64_t size, void *ctx)
+{
+    checker *c = ctx;
+    bk_id id;
+    if (bk_id_parse(name, &id) < 0)
+        return 0;
+    size_t *slot = bk_idmap_get(&c->packs, &id);
+    if (!slot) {
+        bk_repo_log(c->repo, BK_LOG_WARNING, "pack %s is in no index (left by an interrupted "
+                    "backup or prune; prune removes it)", name);
+        return 0;
+    }
+    c->refs[*slot].listed = true;
+    c->refs[*slot].size = size;
+    return 0;
+}
+
+/* ---- packs -------------------------------------------------------------------------------- */
+
+static void compare_header(checker *c, pack_ref *p, const bk_pack_entry *hdr, size_t n)
+{
+    char hex[BK_ID_HEX], ihex[BK_ID_HEX];
+    bk_id_hex(&p->id, hex);
+    bk_id_hex(&p->index, ihex);
+    /* every index entry must be in the header, at the same place */
+    size_t j = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        while (j < n && hdr[j].offset < p->blobs[i].offset)
+            j++;
+        if (j >= n || hdr[j].offset != p->blobs[i].offset || bk_id_cmp(&hdr[j].id, &p->blobs[i].id) ||
+            hdr[j].stored_len != p->blobs[i].stored_len || hdr[j].raw_len != p->blobs[i].raw_len ||
+            hdr[j].kind != p->blobs[i].kind) {
+            char bhex[BK_ID_HEX];
+            bk_id_hex(&p->blobs[i].id, bhex);
+            problem(c, "pack %s: header disagrees with index/%s about blob %s", hex, ihex, bhex);
+            return;
+        }
+    }
+}
+
+static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
+{
+    bk_repo *repo = c->repo;
+    char hex[BK_ID_HEX];
+    bk_id_hex(&p->id, hex);
+    if (!p->listed) {
+        char ihex[BK_ID_HEX];
+        bk_id_hex(&p->index, ihex);
+        problem(c, "pack %s (listed in index/%s) is missing", hex, ihex);
+        return;
+    }
+    bool full = c->flags & BK_CHECK_READ_DATA;
+    bk_buf b = BK_BUF_INIT;
+    uint64_t tail = full ? p->size : BK_MIN(p->size, (uint64_t)BK_PACK_TAIL_GUESS);
+    int r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - tail, (size_t)tail, &b);
+    bk_pack_entry *hdr = NULL;
+    size_t n = 0, need = 0;
+    if (r == 0) {
+        r = bk_pack_parse_header(repo->keys, b.data, b.len, p->size, &hdr, &n, &need);
+        if (r == -EAGAIN) {
+            b.len = 0;
+            r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - need, need, &b);
+            if (r == 0)
+                r = bk_pack_parse_header(repo->keys, b.data, b.len, p->size, &hdr, &n, &need);
+        }
+        if (r < 0 && r != -ENOMEM && r != -EIO) {
+            problem(c, "pack %s: header does not decode (corrupt pack)", hex);
+            bk_buf_free(&b);
+            return;
+        }
+    }
+    if (r < 0) {
+        problem(c, "pack %s: cannot read: %s", hex, strerror(-r));
+        bk_buf_free(&b);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->res->bytes_read += b.len;
+    pthread_mutex_unlock(&c->mu);
+    compare_header(c, p, hdr, n);
+    if (full) {
+        bk_id got;
+        bk_hash(b.data, b.len, &got);
+        if (bk_id_cmp(&got, &p->id) != 0)
+            problem(c, "pack %s: content does not match its name (corrupt pack)", hex);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *out = malloc(hdr[i].raw_len ? hdr[i].raw_len : 1);
+            if (!out || bk_blob_decode(repo->keys, z, hdr[i].kind, &hdr[i].id, b.data + hdr[i].offset,
+                                       hdr[i].stored_len, out, hdr[i].raw_len) < 0) {
+                if (bad++ < 5) {
+                    char bhex[BK_ID_HEX];
+                    bk_id_hex(&hdr[i].id, bhex);
+                    problem(c, "pack %s: blob %s is corrupt", hex, bhex);
+                }
+            }
+            free(out);
+        }
+        if (bad > 5)
+            problem(c, "pack %s: %zu more corrupt blobs", hex, bad - 5);
+    }
+    free(hdr);
+    bk_buf_free(&b);
+}
+
+static void *pack_worker(void *arg)
+{
+    checker *c = arg;
+    bk_zctx *z = bk_zctx_new(0);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        size_t i = c->next++;
+        pthread_mutex_unlock(&c->mu);
+        if (i >= c->nrefs)
+            break;
+        check_pack(c, &c->refs[i], z);
+    }
+    bk_zctx_free(z);
+    return NULL;
+}
+
+/* ---- snapshots and trees ------------------------------------------------------------------- */
+
+static int check_tree(checker *c, const bk_id *id, const char *snap)
+{
+    char hex[BK_ID_HEX];
+    int r = bk_idmap_put(&c->trees_seen, id, NULL);
+    if (r <= 0)
+        return r;
+    c->res->trees++;
+    bk_id_hex(id, hex);
+    const bk_index_entry *e = bk_index_lookup(&c->repo->index, id);
+    if (!e || e->kind != BK_KIND_TREE) {
+        problem(c, "tree %s (snapshot %.8s) is not in the index", hex, snap);
+        return 0;
+    }
+    bk_tree t;
+    r = bk_repo_load_tree(c->repo, id, &t);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        problem(c, "%s (snapshot %.8s)", bk_repo_errmsg(c->repo), snap);
+        bk_repo_clear_error(c->repo);
+        return 0;
+    }
+    for (size_t i = 0; r >= 0 && i < t.n; i++) {
+        const bk_node *n = &t.nodes[i];
+        if (n->type == BK_NODE_DIR) {
+            r = check_tree(c, &n->subtree, snap);
+            continue;
+        }
+        for (size_t j = 0; j < n->ncontent; j++) {
+            if (n->content[j].hole)
+                continue;
+            const bk_index_entry *be = bk_index_lookup(&c->repo->index, &n->content[j].id);
+            if (!be || be->kind != BK_KIND_DATA) {
+                char bhex[BK_ID_HEX];
+                bk_id_hex(&n->content[j].id, bhex);
+                problem(c, "data blob %s of %s in tree %s (snapshot %.8s) is not in the index",
+                        bhex, n->name, hex, snap);
+                break;
+            }
+        }
+    }
+    bk_tree_free(&t);
+    return r < 0 ? r : 0;
+}
+
+static int check_one_snapshot(const char *name, uint64_t size, void *ctx)
+{
+    checker *c = ctx;
+    bk_snapshot *s;
+    int r = bk_repo_load_snapshot(c->repo, name, &s);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        problem(c, "%s", bk_repo_errmsg(c->repo));
+        bk_repo_clear_error(c->repo);
+        return 0;
+    }
+    c->res->snapshots++;
+    r = check_tree(c, &s->tree, name);
+    bk_snapshot_free(s);
+    return r;
+}
+
+int bk_check(bk_repo *repo, unsigned flags, bk_check_result *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    checker c = { .repo = repo, .flags = flags, .res = ret };
+    pthread_mutex_init(&c.mu, NULL);
+    bk_idmap_init(&c.packs, sizeof(size_t));
+    bk_idmap_init(&c.trees_seen, 0);
+    int r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);
+    if (r == 0)
+        r = bk_repo_load_index(repo);
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
+    if (r == 0) {
+        ret->packs = c.nrefs;
+        ret->blobs = repo->index.blobs.count;
+        int nt = bk_repo_threads(repo) + 2;
+        pthread_t th[66];
+        int started = 0;
+        for (; started < nt && started < 66; started++)
+            if (pthread_create(&th[started], NULL, pack_worker, &c) != 0)
+                break;
+        if (started == 0)
+            pack_worker(&c);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+    }
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, check_one_snapshot, &c);
+    if (r < 0 && bk_repo_errcode(repo) == 0)
+        bk_repo_error(repo, r, "check could not run: %s", strerror(-r));
+    for (size_t i = 0; i < c.nrefs; i++)
+        free(c.refs[i].blobs);
+    free(c.refs);
+    bk_idmap_free(&c.packs);
+    bk_idmap_free(&c.trees_seen);
+    pthread_mutex_destroy(&c.mu);
+    return r;
+}

@@ -1,0 +1,263 @@
+/* crypto.c - keys, blob ids, sealed boxes and Argon2id key slots (libsodium). */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+
+#include "crypto.h"
+#include "util.h"
+
+int bk_crypto_init(void)
+{
+    return sodium_init() < 0 ? -EIO : 0;
+}
+
+static int derive(bk_keys *k)
+{
+    /* Subkeys are independent of each other: leaking the id key (say) says nothing about
+     * the AEAD key.  crypto_kdf is BLAKE2b with a context and a subkey number. */
+    static const char ctx[crypto_kdf_CONTEXTBYTES] = { 'a', 'r', 'c', 'a', 'k', 'e', 'y', 's' };
+    if (crypto_kdf_derive_from_key(k->aead, sizeof(k->aead), 1, ctx, k->master) != 0 ||
+        crypto_kdf_derive_from_key(k->id, sizeof(k->id), 2, ctx, k->master) != 0 ||
+        crypto_kdf_derive_from_key(k->gear, sizeof(k->gear), 3, ctx, k->master) != 0)
+        return -EIO;
+    return 0;
+}
+
+static bk_keys *keys_alloc(void)
+{
+    bk_keys *k = sodium_malloc(sizeof(*k));
+    if (k)
+        sodium_memzero(k, sizeof(*k));
+    return k;
+}
+
+int bk_keys_new_random(bk_keys **ret)
+{
+    bk_keys *k = keys_alloc();
+    if (!k)
+        return -ENOMEM;
+    randombytes_buf(k->master, sizeof(k->master));
+    int r = derive(k);
+    if (r < 0) {
+        bk_keys_free(k);
+        return r;
+    }
+    *ret = k;
+    return 0;
+}
+
+int bk_keys_from_master(const uint8_t master[BK_KEY_LEN], bk_keys **ret)
+{
+    bk_keys *k = keys_alloc();
+    if (!k)
+        return -ENOMEM;
+    memcpy(k->master, master, BK_KEY_LEN);
+    int r = derive(k);
+    if (r < 0) {
+        bk_keys_free(k);
+        return r;
+    }
+    *ret = k;
+    return 0;
+}
+
+void bk_keys_free(bk_keys *k)
+{
+    sodium_free(k);   /* wipes the memory; NULL is fine */
+}
+
+void bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret)
+{
+    crypto_generichash(ret->b, BK_ID_LEN, p, n, k->id, sizeof(k->id));
+}
+
+void bk_hash(const void *p, size_t n, bk_id *ret)
+{
+    crypto_generichash(ret->b, BK_ID_LEN, p, n, NULL, 0);
+}
+
+#define AD_MAX (4 + 3 + BK_ID_LEN)
+
+static size_t make_ad(uint8_t ad[AD_MAX], bk_kind kind, uint8_t enc, const bk_id *ad_id)
+{
+    memcpy(ad, "arca", 4);
+    ad[4] = BK_FORMAT_VERSION;
+    ad[5] = (uint8_t)kind;
+    ad[6] = enc;
+    if (!ad_id)
+        return 7;
+    memcpy(ad + 7, ad_id->b, BK_ID_LEN);
+    return AD_MAX;
+}
+
+void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+                const void *payload, size_t n, uint8_t *dst)
+{
+    uint8_t ad[AD_MAX];
+    size_t adlen = make_ad(ad, kind, enc, ad_id);
+    dst[0] = enc;
+    randombytes_buf(dst + 1, BK_NONCE_LEN);
+    unsigned long long clen;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(dst + BK_SEAL_HDR, &clen, payload, n, ad, adlen,
+                                               NULL, dst + 1, k->aead);
+}
+
+int bk_seal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+            const void *payload, size_t n, bk_buf *out)
+{
+    int r = bk_buf_reserve(out, n + BK_SEAL_OVERHEAD);
+    if (r < 0)
+        return r;
+    bk_seal_to(k, kind, ad_id, enc, payload, n, out->data + out->len);
+    out->len += n + BK_SEAL_OVERHEAD;
+    return 0;
+}
+
+int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *box, size_t n,
+              void *dst, uint8_t *ret_enc, size_t *ret_len)
+{
+    const uint8_t *b = box;
+    if (n < BK_SEAL_OVERHEAD)
+        return -EBADMSG;
+    uint8_t ad[AD_MAX];
+    size_t adlen = make_ad(ad, kind, b[0], ad_id);
+    unsigned long long mlen;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &mlen, NULL, b + BK_SEAL_HDR,
+                                                   n - BK_SEAL_HDR, ad, adlen, b + 1, k->aead) != 0)
+        return -EBADMSG;
+    *ret_enc = b[0];
+    *ret_len = (size_t)mlen;
+    return 0;
+}
+
+/* ---- key slots ------------------------------------------------------------------------ */
+
+#define SLOT_SALT_LEN crypto_pwhash_SALTBYTES
+
+static int slot_kek(const char *pass, size_t passlen, const uint8_t *salt,
+                    const bk_kdf_params *kdf, uint8_t *kek)
+{
+    if (kdf->opslimit < crypto_pwhash_OPSLIMIT_MIN || kdf->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+        kdf->memlimit < crypto_pwhash_MEMLIMIT_MIN || kdf->memlimit > ((uint64_t)4 << 30))
+        return -EBADMSG;
+    if (crypto_pwhash(kek, BK_KEY_LEN, pass, passlen, salt, kdf->opslimit, (size_t)kdf->memlimit,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return -ENOMEM;   /* libsodium fails here only when it cannot get the memory */
+    return 0;
+}
+
+int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
+                      const char *host, const char *user, int64_t created, bk_buf *out)
+{
+    uint8_t salt[SLOT_SALT_LEN];
+    uint8_t box[BK_KEY_LEN + BK_SEAL_OVERHEAD];
+    randombytes_buf(salt, sizeof(salt));
+
+    bk_keys *kek = keys_alloc();   /* only ->aead is used: the wrapping key */
+    if (!kek)
+        return -ENOMEM;
+    int r = slot_kek(pass, passlen, salt, kdf, kek->aead);
+    if (r < 0) {
+        bk_keys_free(kek);
+        return r;
+    }
+    bk_seal_to(kek, BK_KIND_KEY_SLOT, NULL, BK_ENC_RAW, k->master, BK_KEY_LEN, box);
+    bk_keys_free(kek);
+
+    char salthex[2 * SLOT_SALT_LEN + 1], boxhex[2 * sizeof(box) + 1], when[48];
+    bk_hex(salt, sizeof(salt), salthex);
+    bk_hex(box, sizeof(box), boxhex);
+    bk_time_format(created, 0, 0, when);
+    json_t *o = json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
+                          "version", BK_FORMAT_VERSION, "kdf", "argon2id13",
+                          "opslimit", (json_int_t)kdf->opslimit, "memlimit", (json_int_t)kdf->memlimit,
+                          "salt", salthex, "key", boxhex, "created", when,
+                          "host", host ? host : "", "username", user ? user : "");
+    if (!o)
+        return -ENOMEM;
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s)
+        return -ENOMEM;
+    r = bk_buf_append(out, s, strlen(s));
+    if (r == 0)
+        r = bk_buf_put_u8(out, '\n');
+    free(s);
+    return r;
+}
+
+/* Parses a slot; on success fills info, salt and box. */
+static int slot_parse(const void *slot, size_t n, bk_keyslot_info *info, uint8_t *salt,
+                      uint8_t *box)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(slot, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return -EBADMSG;
+    int r = -EBADMSG;
+    json_int_t version, ops, mem;
+    const char *kdf, *salthex, *boxhex, *created, *host = "", *user = "";
+    if (json_unpack(o, "{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s?s, s?s}", "version", &version,
+                    "kdf", &kdf, "opslimit", &ops, "memlimit", &mem, "salt", &salthex,
+                    "key", &boxhex, "created", &created, "host", &host, "username", &user) != 0)
+        goto out;
+    if (version != BK_FORMAT_VERSION) {
+        r = -EPROTONOSUPPORT;
+        goto out;
+    }
+    if (strcmp(kdf, "argon2id13") != 0 || ops <= 0 || mem <= 0)
+        goto out;
+    if (salt && bk_unhex(salthex, salt, SLOT_SALT_LEN) < 0)
+        goto out;
+    if (box && bk_unhex(boxhex, box, BK_KEY_LEN + BK_SEAL_OVERHEAD) < 0)
+        goto out;
+    int32_t nsec, tz;
+    if (bk_parse_time(created, &info->created, &nsec, &tz) < 0)
+        goto out;
+    info->kdf.opslimit = (uint64_t)ops;
+    info->kdf.memlimit = (uint64_t)mem;
+    snprintf(info->host, sizeof(info->host), "%s", host);
+    snprintf(info->user, sizeof(info->user), "%s", user);
+    r = 0;
+out:
+    json_decref(o);
+    return r;
+}
+
+int bk_keyslot_parse_info(const void *slot, size_t n, bk_keyslot_info *ret)
+{
+    return slot_parse(slot, n, ret, NULL, NULL);
+}
+
+int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen, bk_keys **ret)
+{
+    bk_keyslot_info info;
+    uint8_t salt[SLOT_SALT_LEN], box[BK_KEY_LEN + BK_SEAL_OVERHEAD];
+    int r = slot_parse(slot, n, &info, salt, box);
+    if (r < 0)
+        return r;
+    bk_keys *kek = keys_alloc(), *k = keys_alloc();
+    if (!kek || !k) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = slot_kek(pass, passlen, salt, &info.kdf, kek->aead);
+    if (r < 0)
+        goto out;
+    uint8_t enc;
+    size_t len;
+    if (bk_unseal(kek, BK_KIND_KEY_SLOT, NULL, box, sizeof(box), k->master, &enc, &len) < 0 ||
+        len != BK_KEY_LEN || enc != BK_ENC_RAW) {
+        r = -EKEYREJECTED;
+        goto out;
+    }
+    r = derive(k);
+    if (r == 0) {
+        *ret = k;
+        k = NULL;
+    }
+out:
+    bk_keys_free(kek);
+    bk_keys_free(k);
+    return r;
+}

@@ -1,0 +1,95 @@
+/* crypto.h - repository keys, keyed blob ids, sealed (encrypted + authenticated) objects. */
+#ifndef BK_CRYPTO_H
+#define BK_CRYPTO_H
+
+#include <stdbool.h>
+
+#include "backup.h"
+#include "buf.h"
+#include "macro.h"
+
+#define BK_KEY_LEN 32
+#define BK_NONCE_LEN 24   /* crypto_aead_xchacha20poly1305_ietf_NPUBBYTES */
+#define BK_TAG_LEN 16     /* crypto_aead_xchacha20poly1305_ietf_ABYTES */
+#define BK_SEAL_OVERHEAD (1 + BK_NONCE_LEN + BK_TAG_LEN)
+
+/* What a sealed box holds; part of the associated data, so a box of one kind never opens
+ * as another (a tree blob cannot pose as a data blob, an index as a snapshot). */
+typedef enum bk_kind {
+    BK_KIND_DATA = 1,
+    BK_KIND_TREE = 2,
+    BK_KIND_CONFIG = 16,
+    BK_KIND_INDEX = 17,
+    BK_KIND_SNAPSHOT = 18,
+    BK_KIND_PACK_HEADER = 19,
+    BK_KIND_KEY_SLOT = 20,
+    BK_KIND_LOCK = 21,
+} bk_kind;
+
+static inline bool bk_kind_is_blob(unsigned k) { return k == BK_KIND_DATA || k == BK_KIND_TREE; }
+
+/* Payload encodings of a sealed box. */
+enum { BK_ENC_RAW = 0, BK_ENC_ZSTD = 1 };
+
+/* The repository's secrets; lives in sodium_malloc'd, mlocked memory. */
+typedef struct bk_keys {
+    uint8_t master[BK_KEY_LEN];   /* the only secret stored (wrapped) in key slots */
+    uint8_t aead[BK_KEY_LEN];     /* XChaCha20-Poly1305 */
+    uint8_t id[BK_KEY_LEN];       /* keyed BLAKE2b for blob ids */
+    uint8_t gear[BK_KEY_LEN];     /* seed of the chunker's gear table */
+} bk_keys;
+
+int bk_crypto_init(void);
+/* New random master key (and derived subkeys). */
+int bk_keys_new_random(bk_keys **ret);
+/* Keys from a known master (key slot unwrap, tests). */
+int bk_keys_from_master(const uint8_t master[BK_KEY_LEN], bk_keys **ret);
+void bk_keys_free(bk_keys *k);
+
+/* Blob id: keyed BLAKE2b-256 of the plaintext. */
+void bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret);
+/* Object id: unkeyed BLAKE2b-256 of stored bytes (names of packs, index, snapshot objects). */
+void bk_hash(const void *p, size_t n, bk_id *ret);
+
+/* Sealed box: enc(1) || nonce(24) || ciphertext || tag(16), XChaCha20-Poly1305-IETF.
+ * enc says how the payload is encoded (raw, zstd); it is not secret but authenticated, as
+ * part of the associated data "arca" || format version || kind || enc [|| blob id].
+ * ad_id binds blobs to their id (NULL for objects that are not blobs). */
+#define BK_SEAL_HDR (1 + BK_NONCE_LEN)
+/* Writes n + BK_SEAL_OVERHEAD bytes to dst. */
+void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+                const void *payload, size_t n, uint8_t *dst);
+/* Appends the box to out. */
+int bk_seal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+            const void *payload, size_t n, bk_buf *out) BK_MUST_CHECK;
+/* Verifies and decrypts into dst (capacity n - BK_SEAL_OVERHEAD).  -EBADMSG if the box is
+ * too short or does not authenticate (wrong key, kind, id, or a flipped bit). */
+int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *box, size_t n,
+              void *dst, uint8_t *ret_enc, size_t *ret_len) BK_MUST_CHECK;
+
+/* Password hashing parameters of a key slot. */
+typedef struct bk_kdf_params {
+    uint64_t opslimit;
+    uint64_t memlimit;
+} bk_kdf_params;
+
+#define BK_KDF_DEFAULT_OPS 3
+#define BK_KDF_DEFAULT_MEM (64u << 20)
+
+/* Key slot (JSON, stored unencrypted in keys/<id>): wraps the master key with a key derived
+ * from a passphrase by Argon2id.  Encoding allocates *ret. */
+int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
+                      const char *host, const char *user, int64_t created, bk_buf *out) BK_MUST_CHECK;
+/* -EKEYREJECTED for a wrong passphrase, -EBADMSG for a malformed slot. */
+int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen,
+                    bk_keys **ret) BK_MUST_CHECK;
+/* Parse the descriptive fields of a slot without the passphrase. */
+typedef struct bk_keyslot_info {
+    int64_t created;
+    char host[256];
+    char user[256];
+    bk_kdf_params kdf;
+} bk_keyslot_info;
+int bk_keyslot_parse_info(const void *slot, size_t n, bk_keyslot_info *ret) BK_MUST_CHECK;
+
+#endif

@@ -1,0 +1,355 @@
+/* fetcher.c - planned, parallel blob fetching.
+ *
+ * Planning assigns every distinct blob to a task: the pack that holds it.  Tasks are
+ * numbered by their first use, so fetching them in order feeds the consumer in order.
+ * A worker may start task k if k is at most the consumer's frontier (the highest task
+ * any use so far needed) or the tasks between the frontier and k hold no more than the
+ * window's worth of bytes: the consumer never waits for a task the window holds back,
+ * and memory stays bounded by the window plus blobs kept for later uses. */
+#include <pthread.h>
+
+#include "fetcher.h"
+
+#define RUN_GAP (256u << 10)   /* read across gaps smaller than this */
+
+typedef struct blobinfo {
+    uint32_t task;
+    uint32_t refs;             /* planned uses not yet released */
+    uint32_t offset, stored_len, raw_len;
+    uint8_t kind;
+    uint8_t state;             /* 0 waiting, 1 ready, 2 failed */
+    int error;
+    uint8_t *data;
+} blobinfo;
+
+typedef struct task {
+    uint32_t packno;
+    bk_id *blobs;
+    size_t n, cap;
+    uint64_t bytes;
+} task;
+
+struct bk_fetcher {
+    bk_repo *repo;
+    bk_idmap blobs;            /* id -> blobinfo */
+    bk_idmap packtask;         /* pack id -> uint32 task number */
+    task *tasks;
+    size_t ntasks, tasks_cap;
+    uint32_t *use_frontier;    /* per use: highest task needed up to it */
+    size_t nuses, uses_cap;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    size_t next_task;          /* next task to start */
+    size_t consumed;           /* uses released */
+    uint64_t window;
+    bool stop;
+    pthread_t *threads;
+    int nthreads;
+    bk_fetch_stats stats;
+};
+
+int bk_fetcher_new(bk_repo *repo, bk_fetcher **ret)
+{
+    int r = bk_repo_load_index(repo);
+    if (r < 0)
+        return r;
+    bk_fetcher *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->repo = repo;
+    bk_idmap_init(&f->blobs, sizeof(blobinfo));
+    bk_idmap_init(&f->packtask, sizeof(uint32_t));
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->window = BK_MAX((uint64_t)64 << 20, 4 * (uint64_t)repo->config.pack_size);
+    *ret = f;
+    return 0;
+}
+
+int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
+{
+    blobinfo *bi;
+    int r = bk_idmap_put(&f->blobs, id, (void **)&bi);
+    if (r < 0)
+        return r;
+    if (r == 1) {
+        const bk_index_entry *e = bk_index_lookup(&f->repo->index, id);
+        if (!e) {
+            char hex[BK_ID_HEX];
+            bk_id_hex(id, hex);
+            bi->state = 2;
+            bi->error = -ENOENT;
+            return bk_repo_error(f->repo, -ENOENT, "blob %s is not in the index: the "
+                                 "repository is damaged (run arca check)", hex);
+        }
+        bi->offset = e->offset;
+        bi->stored_len = e->stored_len;
+        bi->raw_len = e->raw_len;
+        bi->kind = e->kind;
+        uint32_t *tno;
+        r = bk_idmap_put(&f->packtask, bk_index_pack_id(&f->repo->index, e->pack), (void **)&tno);
+        if (r < 0)
+            return r;
+        if (r == 1) {
+            if (f->ntasks == f->tasks_cap) {
+                size_t cap = f->tasks_cap ? f->tasks_cap * 2 : 64;
+                task *t = realloc(f->tasks, cap * sizeof(*t));
+                if (!t)
+                    return -ENOMEM;
+                f->tasks = t;
+                f->tasks_cap = cap;
+            }
+            memset(&f->tasks[f->ntasks], 0, sizeof(task));
+            f->tasks[f->ntasks].packno = e->pack;
+            *tno = (uint32_t)f->ntasks++;
+        }
+        task *t = &f->tasks[*tno];
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            bk_id *v = realloc(t->blobs, cap * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            t->blobs = v;
+            t->cap = cap;
+        }
+        t->blobs[t->n++] = *id;
+        t->bytes += e->raw_len;
+        /* bi may have moved: look it up again */
+        bi = bk_idmap_get(&f->blobs, id);
+        bi->task = *tno;
+    }
+    if (bi->state == 2)
+        return bi->error;
+    bi->refs++;
+    if (f->nuses == f->uses_cap) {
+        size_t cap = f->uses_cap ? f->uses_cap * 2 : 256;
+        uint32_t *v = realloc(f->use_frontier, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        f->use_frontier = v;
+        f->uses_cap = cap;
+    }
+    uint32_t prev = f->nuses ? f->use_frontier[f->nuses - 1] : 0;
+    f->use_frontier[f->nuses++] = BK_MAX(prev, bi->task);
+    return 0;
+}
+
+int bk_fetcher_plan(bk_fetcher *f, const bk_content *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].hole)
+            continue;
+        int r = bk_fetcher_plan_blob(f, &c[i].id);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int by_offset(const void *a, const void *b, void *ctx)
+{
+    bk_fetcher *f = ctx;
+    const blobinfo *x = bk_idmap_get(&f->blobs, a), *y = bk_idmap_get(&f->blobs, b);
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Fetch one run of blobs [from, to) of a task (sorted by offset) and decode them. */
+static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to, bk_buf *buf)
+{
+    bk_repo *repo = f->repo;
+    blobinfo *first = bk_idmap_get(&f->blobs, &t->blobs[from]);
+    blobinfo *last = bk_idmap_get(&f->blobs, &t->blobs[to - 1]);
+    uint64_t off = first->offset, end = (uint64_t)last->offset + last->stored_len;
+    char pack[BK_ID_HEX];
+    bk_id_hex(bk_index_pack_id(&repo->index, t->packno), pack);
+    buf->len = 0;
+    int r = bk_be_get(repo->be, BK_OBJ_DATA, pack, off, (size_t)(end - off), buf);
+    pthread_mutex_lock(&f->mu);
+    f->stats.requests++;
+    f->stats.bytes_fetched += r == 0 ? buf->len : 0;
+    pthread_mutex_unlock(&f->mu);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot read data/%s: %s", pack, strerror(-r));
+    for (size_t i = from; i < to; i++) {
+        pthread_mutex_lock(&f->mu);
+        blobinfo *bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
+        blobinfo info = *bi;
+        pthread_mutex_unlock(&f->mu);
+        uint8_t *data = malloc(info.raw_len ? info.raw_len : 1);
+        int e = data ? 0 : -ENOMEM;
+        if (e == 0)
+            e = bk_blob_decode(repo->keys, z, info.kind, &t->blobs[i], buf->data + (info.offset - off),
+                               info.stored_len, data, info.raw_len);
+        if (e < 0) {
+            char hex[BK_ID_HEX];
+            bk_id_hex(&t->blobs[i], hex);
+            bk_repo_error(repo, e, "blob %s in data/%s is corrupt", hex, pack);
+            free(data);
+            data = NULL;
+        }
+        pthread_mutex_lock(&f->mu);
+        bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
+        if (bi->refs == 0) {
+            free(data);   /* skipped meanwhile */
+            bi->state = 1;
+        } else {
+            bi->data = data;
+            bi->state = e < 0 ? 2 : 1;
+            bi->error = e;
+        }
+        pthread_cond_broadcast(&f->cond);
+        pthread_mutex_unlock(&f->mu);
+    }
+    return 0;
+}
+
+static void fail_task(bk_fetcher *f, task *t, size_t from, size_t to, int err)
+{
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = from; i < to; i++) {
+        blobinfo *bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
+        bi->state = 2;
+        bi->error = err;
+    }
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static bool may_start(bk_fetcher *f, size_t k)
+{
+    size_t frontier = f->consumed < f->nuses ? f->use_frontier[f->consumed] : f->ntasks;
+    if (k <= frontier)
+        return true;
+    uint64_t ahead = 0;
+    for (size_t i = frontier + 1; i <= k; i++)
+        ahead += f->tasks[i].bytes;
+    return ahead <= f->window;
+}
+
+static void *worker(void *arg)
+{
+    bk_fetcher *f = arg;
+    bk_zctx *z = bk_zctx_new(0);
+    bk_buf buf = BK_BUF_INIT;
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        while (!f->stop && f->next_task < f->ntasks && !may_start(f, f->next_task))
+            pthread_cond_wait(&f->cond, &f->mu);
+        if (f->stop || f->next_task >= f->ntasks) {
+            pthread_mutex_unlock(&f->mu);
+            break;
+        }
+        task *t = &f->tasks[f->next_task++];
+        f->stats.packs++;
+        pthread_mutex_unlock(&f->mu);
+
+        /* sort by offset (only this worker touches the task now) */
+        if (t->n > 1)
+            qsort_r(t->blobs, t->n, sizeof(bk_id), by_offset, f);
+        size_t from = 0;
+        while (from < t->n) {
+            size_t to = from + 1;
+            blobinfo *prev = bk_idmap_get(&f->blobs, &t->blobs[from]);
+            while (to < t->n) {
+                blobinfo *next = bk_idmap_get(&f->blobs, &t->blobs[to]);
+                if ((uint64_t)next->offset > (uint64_t)prev->offset + prev->stored_len + RUN_GAP)
+                    break;
+                prev = next;
+                to++;
+            }
+            int r = z ? fetch_run(f, z, t, from, to, &buf) : -ENOMEM;
+            if (r < 0)
+                fail_task(f, t, from, to, r);
+            from = to;
+        }
+    }
+    bk_buf_free(&buf);
+    bk_zctx_free(z);
+    return NULL;
+}
+
+int bk_fetcher_start(bk_fetcher *f)
+{
+    f->nthreads = bk_repo_threads(f->repo) + 2;
+    f->threads = calloc((size_t)f->nthreads, sizeof(pthread_t));
+    if (!f->threads)
+        return -ENOMEM;
+    /* the idmap must not grow while workers read it: planning is over */
+    for (int i = 0; i < f->nthreads; i++)
+        if (pthread_create(&f->threads[i], NULL, worker, f) != 0) {
+            f->nthreads = i;
+            return -EAGAIN;
+        }
+    return 0;
+}
+
+int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *ret_len)
+{
+    pthread_mutex_lock(&f->mu);
+    blobinfo *bi = bk_idmap_get(&f->blobs, id);
+    if (!bi) {
+        pthread_mutex_unlock(&f->mu);
+        return -ENOENT;
+    }
+    while (bi->state == 0)
+        pthread_cond_wait(&f->cond, &f->mu);
+    int r = bi->state == 2 ? bi->error : 0;
+    *ret = bi->data;
+    *ret_len = bi->raw_len;
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
+void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
+{
+    pthread_mutex_lock(&f->mu);
+    blobinfo *bi = bk_idmap_get(&f->blobs, id);
+    if (bi && bi->refs > 0 && --bi->refs == 0) {
+        free(bi->data);
+        bi->data = NULL;
+    }
+    f->consumed++;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from)
+{
+    for (size_t i = from; i < n; i++)
+        if (!c[i].hole)
+            bk_fetcher_release(f, &c[i].id);
+}
+
+void bk_fetcher_stats_get(bk_fetcher *f, bk_fetch_stats *ret)
+{
+    pthread_mutex_lock(&f->mu);
+    *ret = f->stats;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void bk_fetcher_free(bk_fetcher *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+    for (int i = 0; i < f->nthreads; i++)
+        pthread_join(f->threads[i], NULL);
+    free(f->threads);
+    size_t pos = 0;
+    void *v;
+    while (bk_idmap_next(&f->blobs, &pos, NULL, &v))
+        free(((blobinfo *)v)->data);
+    bk_idmap_free(&f->blobs);
+    bk_idmap_free(&f->packtask);
+    for (size_t i = 0; i < f->ntasks; i++)
+        free(f->tasks[i].blobs);
+    free(f->tasks);
+    free(f->use_frontier);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cond);
+    free(f);
+}

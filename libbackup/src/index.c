@@ -1,0 +1,239 @@
+/* index.c - blob index and index object encoding.
+ * Index object plaintext: version (u8), uvarint count + ids of superseded index objects,
+ * uvarint pack count, then per pack: id, uvarint blob count, per blob: kind (u8), uvarint
+ * offset, uvarint stored length, uvarint raw length, blob id. */
+#include "index.h"
+
+#define MAX_BLOBS_PER_PACK (1u << 24)
+
+void bk_index_init(bk_index *idx)
+{
+    memset(idx, 0, sizeof(*idx));
+    bk_idmap_init(&idx->blobs, sizeof(bk_index_entry));
+    bk_idmap_init(&idx->packmap, sizeof(uint32_t));
+}
+
+void bk_index_free(bk_index *idx)
+{
+    bk_idmap_free(&idx->blobs);
+    bk_idmap_free(&idx->packmap);
+    free(idx->packs);
+    idx->packs = NULL;
+    idx->npacks = idx->packs_cap = 0;
+}
+
+int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no)
+{
+    uint32_t *no;
+    int r = bk_idmap_put(&idx->packmap, pack, (void **)&no);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        *ret_no = *no;
+        return 0;
+    }
+    if (idx->npacks == idx->packs_cap) {
+        size_t cap = idx->packs_cap ? idx->packs_cap * 2 : 64;
+        bk_id *p = realloc(idx->packs, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;   /* the packmap entry stays, pointing at an unused number */
+        idx->packs = p;
+        idx->packs_cap = cap;
+    }
+    idx->packs[idx->npacks] = *pack;
+    *no = (uint32_t)idx->npacks;
+    *ret_no = *no;
+    idx->npacks++;
+    return 0;
+}
+
+int bk_index_add(bk_index *idx, uint32_t packno, const bk_pack_entry *e)
+{
+    bk_index_entry *v;
+    int r = bk_idmap_put(&idx->blobs, &e->id, (void **)&v);
+    if (r <= 0)
+        return r;
+    v->pack = packno;
+    v->offset = e->offset;
+    v->stored_len = e->stored_len;
+    v->raw_len = e->raw_len;
+    v->kind = e->kind;
+    return 0;
+}
+
+const bk_index_entry *bk_index_lookup(const bk_index *idx, const bk_id *id)
+{
+    return bk_idmap_get(&idx->blobs, id);
+}
+
+int bk_index_obj_encode(const bk_index_obj *o, bk_buf *out)
+{
+    int r = bk_buf_put_u8(out, BK_INDEX_VERSION);
+    if (r == 0)
+        r = bk_buf_put_uvarint(out, o->nsupersedes);
+    for (size_t i = 0; r == 0 && i < o->nsupersedes; i++)
+        r = bk_buf_append(out, o->supersedes[i].b, BK_ID_LEN);
+    if (r == 0)
+        r = bk_buf_put_uvarint(out, o->npacks);
+    for (size_t i = 0; r == 0 && i < o->npacks; i++) {
+        const bk_index_pack *p = &o->packs[i];
+        r = bk_buf_append(out, p->id.b, BK_ID_LEN);
+        if (r == 0)
+            r = bk_buf_put_uvarint(out, p->n);
+        for (size_t j = 0; r == 0 && j < p->n; j++) {
+            const bk_pack_entry *e = &p->blobs[j];
+            r = bk_buf_put_u8(out, e->kind);
+            if (r == 0)
+                r = bk_buf_put_uvarint(out, e->offset);
+            if (r == 0)
+                r = bk_buf_put_uvarint(out, e->stored_len);
+            if (r == 0)
+                r = bk_buf_put_uvarint(out, e->raw_len);
+            if (r == 0)
+                r = bk_buf_append(out, e->id.b, BK_ID_LEN);
+        }
+    }
+    return r;
+}
+
+static int read_u32(bk_reader *rd, uint32_t *ret)
+{
+    uint64_t v;
+    if (bk_read_uvarint(rd, &v) < 0 || v > UINT32_MAX)
+        return -EBADMSG;
+    *ret = (uint32_t)v;
+    return 0;
+}
+
+static int read_id(bk_reader *rd, bk_id *ret)
+{
+    const uint8_t *p;
+    if (bk_read_raw(rd, BK_ID_LEN, &p) < 0)
+        return -EBADMSG;
+    memcpy(ret->b, p, BK_ID_LEN);
+    return 0;
+}
+
+int bk_index_obj_parse(const uint8_t *p, size_t n, const bk_index_visitor *v)
+{
+    bk_reader rd = bk_reader_make(p, n);
+    uint8_t version;
+    uint64_t count;
+    if (bk_read_u8(&rd, &version) < 0)
+        return -EBADMSG;
+    if (version != BK_INDEX_VERSION)
+        return -EPROTONOSUPPORT;
+    if (bk_read_uvarint(&rd, &count) < 0 || count > rd.left / BK_ID_LEN)
+        return -EBADMSG;
+    for (uint64_t i = 0; i < count; i++) {
+        bk_id id;
+        if (read_id(&rd, &id) < 0)
+            return -EBADMSG;
+        int r = v->on_supersedes ? v->on_supersedes(&id, v->ctx) : 0;
+        if (r < 0)
+            return r;
+    }
+    uint64_t npacks;
+    if (bk_read_uvarint(&rd, &npacks) < 0 || npacks > rd.left / (BK_ID_LEN + 1))
+        return -EBADMSG;
+    for (uint64_t i = 0; i < npacks; i++) {
+        bk_id pack;
+        uint64_t nblobs;
+        if (read_id(&rd, &pack) < 0 || bk_read_uvarint(&rd, &nblobs) < 0 ||
+            nblobs > MAX_BLOBS_PER_PACK || nblobs > rd.left / (BK_ID_LEN + 4))
+            return -EBADMSG;
+        int r = v->on_pack ? v->on_pack(&pack, (size_t)nblobs, v->ctx) : 0;
+        if (r < 0)
+            return r;
+        for (uint64_t j = 0; j < nblobs; j++) {
+            bk_pack_entry e;
+            if (bk_read_u8(&rd, &e.kind) < 0 || read_u32(&rd, &e.offset) < 0 ||
+                read_u32(&rd, &e.stored_len) < 0 || read_u32(&rd, &e.raw_len) < 0 ||
+                read_id(&rd, &e.id) < 0 || !bk_kind_is_blob(e.kind) ||
+                e.stored_len < BK_SEAL_OVERHEAD || (uint64_t)e.offset + e.stored_len > UINT32_MAX)
+                return -EBADMSG;
+            r = v->on_blob ? v->on_blob(&e, v->ctx) : 0;
+            if (r < 0)
+                return r;
+        }
+    }
+    return rd.left == 0 ? 0 : -EBADMSG;
+}
+
+static int dec_supersedes(const bk_id *id, void *ctx)
+{
+    bk_index_obj *o = ctx;
+    bk_id *s = realloc(o->supersedes, (o->nsupersedes + 1) * sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s[o->nsupersedes++] = *id;
+    o->supersedes = s;
+    return 0;
+}
+
+static int dec_pack(const bk_id *pack, size_t nblobs, void *ctx)
+{
+    bk_index_obj *o = ctx;
+    bk_index_pack *p = realloc(o->packs, (o->npacks + 1) * sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    o->packs = p;
+    p = &o->packs[o->npacks++];
+    p->id = *pack;
+    p->n = 0;
+    p->blobs = malloc((nblobs ? nblobs : 1) * sizeof(*p->blobs));
+    return p->blobs ? 0 : -ENOMEM;
+}
+
+static int dec_blob(const bk_pack_entry *e, void *ctx)
+{
+    bk_index_obj *o = ctx;
+    bk_index_pack *p = &o->packs[o->npacks - 1];
+    p->blobs[p->n++] = *e;
+    return 0;
+}
+
+int bk_index_obj_decode(const uint8_t *p, size_t n, bk_index_obj *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    bk_index_visitor v = { dec_supersedes, dec_pack, dec_blob, ret };
+    int r = bk_index_obj_parse(p, n, &v);
+    if (r < 0)
+        bk_index_obj_free(ret);
+    return r;
+}
+
+struct merge_ctx {
+    bk_index *idx;
+    uint32_t packno;
+};
+
+static int merge_pack(const bk_id *pack, size_t nblobs, void *ctx)
+{
+    struct merge_ctx *m = ctx;
+    return bk_index_add_pack(m->idx, pack, &m->packno);
+}
+
+static int merge_blob(const bk_pack_entry *e, void *ctx)
+{
+    struct merge_ctx *m = ctx;
+    return bk_index_add(m->idx, m->packno, e);
+}
+
+int bk_index_merge_plain(bk_index *idx, const uint8_t *p, size_t n)
+{
+    struct merge_ctx m = { idx, 0 };
+    bk_index_visitor v = { NULL, merge_pack, merge_blob, &m };
+    return bk_index_obj_parse(p, n, &v);
+}
+
+void bk_index_obj_free(bk_index_obj *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->npacks; i++)
+        free(o->packs[i].blobs);
+    free(o->packs);
+    free(o->supersedes);
+    memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,160 @@
+/* keys.c - key slots: list, add, remove, change passphrase. */
+#include <stdio.h>
+#include <time.h>
+
+#include "repo.h"
+#include "util.h"
+
+struct key_list {
+    bk_repo *repo;
+    bk_key_info *v;
+    size_t n;
+};
+
+static int list_one(const char *name, uint64_t size, void *ctx)
+{
+    struct key_list *kl = ctx;
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_be_get(kl->repo->be, BK_OBJ_KEY, name, 0, 0, &b);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0) {
+        bk_buf_free(&b);
+        return r;
+    }
+    bk_keyslot_info info;
+    r = bk_keyslot_parse_info(b.data, b.len, &info);
+    bk_buf_free(&b);
+    if (r < 0) {
+        bk_repo_log(kl->repo, BK_LOG_WARNING, "keys/%s is malformed", name);
+        return 0;
+    }
+    bk_key_info *v = realloc(kl->v, (kl->n + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    kl->v = v;
+    bk_key_info *k = &v[kl->n++];
+    memset(k, 0, sizeof(*k));
+    snprintf(k->id, sizeof(k->id), "%s", name);
+    k->current = strcmp(name, kl->repo->key_id) == 0;
+    k->created = info.created;
+    snprintf(k->host, sizeof(k->host), "%s", info.host);
+    snprintf(k->user, sizeof(k->user), "%s", info.user);
+    return 0;
+}
+
+static int by_created(const void *a, const void *b)
+{
+    const bk_key_info *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+int bk_key_list(bk_repo *repo, bk_key_info **ret, size_t *ret_n)
+{
+    struct key_list kl = { repo, NULL, 0 };
+    int r = bk_be_list(repo->be, BK_OBJ_KEY, list_one, &kl);
+    if (r < 0) {
+        free(kl.v);
+        return bk_repo_error(repo, r, "cannot list keys: %s", strerror(-r));
+    }
+    if (kl.n > 1)
+        qsort(kl.v, kl.n, sizeof(*kl.v), by_created);
+    *ret = kl.v;
+    *ret_n = kl.n;
+    return 0;
+}
+
+int bk_key_add(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX])
+{
+    char id[BK_ID_HEX];
+    int r = bk_repo_write_key_slot(repo, pass, passlen, id);
+    if (r == 0 && ret_id)
+        memcpy(ret_id, id, BK_ID_HEX);
+    return r;
+}
+
+static int resolve(bk_repo *repo, const char *prefix, char out[BK_ID_HEX])
+{
+    bk_key_info *v;
+    size_t n;
+    int r = bk_key_list(repo, &v, &n);
+    if (r < 0)
+        return r;
+    size_t len = strlen(prefix), found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (len > 0 && strncmp(v[i].id, prefix, len) == 0) {
+            memcpy(out, v[i].id, BK_ID_HEX);
+            found++;
+        }
+    size_t total = n;
+    free(v);
+    if (found == 0)
+        return bk_repo_error(repo, -ENOENT, "no key %s", prefix);
+    if (found > 1)
+        return bk_repo_error(repo, -EINVAL, "key prefix %s is ambiguous", prefix);
+    return total > 1 ? 0 : bk_repo_error(repo, -EPERM, "refusing to remove the last key");
+}
+
+int bk_key_remove(bk_repo *repo, const char *id)
+{
+    char full[BK_ID_HEX];
+    int r = resolve(repo, id, full);
+    if (r < 0)
+        return r;
+    if (strcmp(full, repo->key_id) == 0)
+        return bk_repo_error(repo, -EBUSY, "refusing to remove the key in use (open the "
+                             "repository with another passphrase first)");
+    r = bk_be_remove(repo->be, BK_OBJ_KEY, full);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot remove keys/%s: %s", full, strerror(-r));
+    return 0;
+}
+
+int bk_key_passwd(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX])
+{
+    char id[BK_ID_HEX];
+    int r = bk_repo_write_key_slot(repo, pass, passlen, id);
+    if (r < 0)
+        return r;
+    /* the new slot is written: only now may the old one go */
+    r = bk_be_remove(repo->be, BK_OBJ_KEY, repo->key_id);
+    if (r < 0 && r != -ENOENT)
+        return bk_repo_error(repo, r, "new key %.8s added, but the old keys/%s could not be "
+                             "removed: %s", id, repo->key_id, strerror(-r));
+    memcpy(repo->key_id, id, BK_ID_HEX);
+    if (ret_id)
+        memcpy(ret_id, id, BK_ID_HEX);
+    return 0;
+}
+
+int bk_stats_get(bk_repo *repo, bk_stats *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    int r = bk_repo_load_index(repo);
+    if (r < 0)
+        return r;
+    bk_snapshot **v;
+    size_t n;
+    r = bk_snapshots_list(repo, NULL, &v, &n);
+    if (r < 0)
+        return r;
+    bk_snapshots_free(v, n);
+    ret->snapshots = n;
+    ret->packs = repo->index.npacks;
+    size_t pos = 0;
+    void *val;
+    while (bk_idmap_next(&repo->index.blobs, &pos, NULL, &val)) {
+        const bk_index_entry *e = val;
+        ret->blobs++;
+        ret->blob_bytes_raw += e->raw_len;
+        ret->blob_bytes_stored += e->stored_len;
+        if (e->kind == BK_KIND_TREE)
+            ret->tree_blobs++;
+        else
+            ret->data_blobs++;
+    }
+    ret->pack_bytes = ret->blob_bytes_stored;
+    return 0;
+}

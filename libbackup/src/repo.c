@@ -1,0 +1,859 @@
+/* repo.c - repository handle: options, init/open, config, objects, index, blobs, locks. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "repo.h"
+#include "snapshot.h"
+#include "util.h"
+
+/* ---- handle and options --------------------------------------------------------------- */
+
+int bk_library_init(void)
+{
+    return bk_crypto_init();
+}
+
+const char *bk_version(void)
+{
+    return BK_VERSION_STRING;
+}
+
+bk_repo *bk_repo_new(void)
+{
+    if (bk_library_init() < 0)
+        return NULL;
+    bk_repo *repo = calloc(1, sizeof(*repo));
+    if (!repo)
+        return NULL;
+    pthread_mutex_init(&repo->err_lock, NULL);
+    pthread_mutex_init(&repo->zlock, NULL);
+    repo->kdf.opslimit = BK_KDF_DEFAULT_OPS;
+    repo->kdf.memlimit = BK_KDF_DEFAULT_MEM;
+    repo->opt_compression = -1;
+    bk_index_init(&repo->index);
+    return repo;
+}
+
+void bk_repo_free(bk_repo *repo)
+{
+    if (!repo)
+        return;
+    if (repo->be) {
+        bk_repo_unlock(repo);
+        bk_backend_close(repo->be);
+    }
+    bk_keys_free(repo->keys);
+    bk_index_free(&repo->index);
+    bk_zctx_free(repo->zctx);
+    free(repo->cache_dir);
+    free((char *)repo->conf.ceph_conf);
+    free((char *)repo->conf.ceph_id);
+    free((char *)repo->conf.ceph_name);
+    free((char *)repo->conf.keyring);
+    free((char *)repo->conf.data_pool);
+    free(repo->location);
+    pthread_mutex_destroy(&repo->err_lock);
+    pthread_mutex_destroy(&repo->zlock);
+    free(repo);
+}
+
+static int set_str(char **dst, const char *v)
+{
+    char *d = NULL;
+    if (v && !(d = strdup(v)))
+        return -ENOMEM;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+int bk_repo_set_str(bk_repo *repo, int option, const char *value)
+{
+    switch (option) {
+    case BK_REPO_CACHE_DIR: return set_str(&repo->cache_dir, value);
+    case BK_REPO_CEPH_CONF: return set_str((char **)&repo->conf.ceph_conf, value);
+    case BK_REPO_CEPH_ID: return set_str((char **)&repo->conf.ceph_id, value);
+    case BK_REPO_CEPH_NAME: return set_str((char **)&repo->conf.ceph_name, value);
+    case BK_REPO_CEPH_KEYRING: return set_str((char **)&repo->conf.keyring, value);
+    case BK_REPO_DATA_POOL: return set_str((char **)&repo->conf.data_pool, value);
+    }
+    return -EINVAL;
+}
+
+int bk_repo_set_int(bk_repo *repo, int option, int64_t v)
+{
+    switch (option) {
+    case BK_REPO_NO_CACHE: repo->no_cache = v != 0; return 0;
+    case BK_REPO_CEPH_TIMEOUT:
+        if (v < 0 || v > 86400) return -ERANGE;
+        repo->conf.ceph_timeout = (int)v; return 0;
+    case BK_REPO_CEPH_INFLIGHT:
+        if (v < 1 || v > 256) return -ERANGE;
+        repo->conf.ceph_inflight = (int)v; return 0;
+    case BK_REPO_KDF_MEMORY:
+        if (v < (int64_t)crypto_pwhash_MEMLIMIT_MIN || v > ((int64_t)4 << 30)) return -ERANGE;
+        repo->kdf.memlimit = (uint64_t)v; return 0;
+    case BK_REPO_KDF_OPS:
+        if (v < (int64_t)crypto_pwhash_OPSLIMIT_MIN || v > 100) return -ERANGE;
+        repo->kdf.opslimit = (uint64_t)v; return 0;
+    case BK_REPO_PACK_SIZE:
+        if (v < BK_PACK_SIZE_MIN || v > BK_PACK_SIZE_MAX) return -ERANGE;
+        repo->opt_pack_size = (uint32_t)v; return 0;
+    case BK_REPO_COMPRESSION:
+        if (v < 0 || v > 19) return -ERANGE;
+        repo->opt_compression = (int)v; return 0;
+    case BK_REPO_CHUNK_MIN:
+    case BK_REPO_CHUNK_AVG:
+    case BK_REPO_CHUNK_MAX:
+        if (v < 64 || v > BK_CHUNK_SIZE_LIMIT) return -ERANGE;
+        if (option == BK_REPO_CHUNK_MIN) repo->opt_chunk_min = (uint32_t)v;
+        else if (option == BK_REPO_CHUNK_AVG) repo->opt_chunk_avg = (uint32_t)v;
+        else repo->opt_chunk_max = (uint32_t)v;
+        return 0;
+    case BK_REPO_THREADS:
+        if (v < 0 || v > 256) return -ERANGE;
+        repo->threads = (int)v; return 0;
+    case BK_REPO_LOCK_WAIT:
+        if (v < 0) return -ERANGE;
+        repo->lock_wait_ms = v; return 0;
+    case BK_REPO_READ_ONLY: repo->read_only = v != 0; return 0;
+    }
+    return -EINVAL;
+}
+
+void bk_repo_set_log(bk_repo *repo, bk_log_fn fn, void *userdata)
+{
+    repo->log = fn;
+    repo->log_ud = userdata;
+}
+
+const char *bk_repo_errmsg(const bk_repo *repo)
+{
+    return repo->err.msg;
+}
+
+int bk_repo_errcode(const bk_repo *repo)
+{
+    return repo->err.code;
+}
+
+void bk_repo_clear_error(bk_repo *repo)
+{
+    pthread_mutex_lock(&repo->err_lock);
+    bk_error_clear(&repo->err);
+    pthread_mutex_unlock(&repo->err_lock);
+}
+
+const char *bk_repo_id(const bk_repo *repo)
+{
+    return repo->config.id;
+}
+
+int bk_repo_error(bk_repo *repo, int code, const char *fmt, ...)
+{
+    pthread_mutex_lock(&repo->err_lock);
+    if (repo->err.code == 0) {
+        repo->err.code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(repo->err.msg, sizeof(repo->err.msg), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&repo->err_lock);
+    return code;
+}
+
+void bk_repo_log(bk_repo *repo, bk_log_level level, const char *fmt, ...)
+{
+    if (!repo->log)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    repo->log(level, msg, repo->log_ud);
+}
+
+int bk_repo_threads(const bk_repo *repo)
+{
+    if (repo->threads > 0)
+        return repo->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+static bool content_addressed(bk_obj_type t)
+{
+    return t == BK_OBJ_DATA || t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT || t == BK_OBJ_KEY;
+}
+
+int bk_repo_save_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const void *plain, size_t n,
+                        bk_id *ret_id)
+{
+    size_t cap = bk_compress_bound(n);
+    uint8_t *z = malloc(cap ? cap : 1);
+    if (!z)
+        return -ENOMEM;
+    pthread_mutex_lock(&repo->zlock);
+    size_t zn = repo->zctx ? bk_compress(repo->zctx, z, cap, plain, n) : 0;
+    pthread_mutex_unlock(&repo->zlock);
+    bk_buf box = BK_BUF_INIT;
+    int r = zn ? bk_seal(repo->keys, kind, NULL, BK_ENC_ZSTD, z, zn, &box)
+               : bk_seal(repo->keys, kind, NULL, BK_ENC_RAW, plain, n, &box);
+    free(z);
+    if (r < 0)
+        return r;
+    bk_id id;
+    char name[BK_ID_HEX];
+    if (content_addressed(t)) {
+        bk_hash(box.data, box.len, &id);
+        bk_id_hex(&id, name);
+    } else {
+        memset(&id, 0, sizeof(id));
+        snprintf(name, sizeof(name), "config");
+    }
+    r = bk_be_put(repo->be, t, name, box.data, box.len);
+    bk_buf_free(&box);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot write %s/%s: %s", bk_obj_type_name(t), name,
+                             strerror(-r));
+    if (ret_id)
+        *ret_id = id;
+    return 0;
+}
+
+int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size_t n, bk_zctx *z,
+                        uint8_t **ret, size_t *ret_len)
+{
+    if (n < BK_SEAL_OVERHEAD)
+        return -EBADMSG;
+    uint8_t *plain = malloc(n - BK_SEAL_OVERHEAD + 1);
+    if (!plain)
+        return -ENOMEM;
+    uint8_t enc;
+    size_t len;
+    int r = bk_unseal(repo->keys, kind, NULL, stored, n, plain, &enc, &len);
+    if (r == 0 && enc == BK_ENC_ZSTD) {
+        uint8_t *out;
+        size_t outlen;
+        r = bk_decompress_alloc(z, plain, len, (size_t)1 << 32, &out, &outlen);
+        free(plain);
+        plain = r == 0 ? out : NULL;
+        len = outlen;
+    } else if (r == 0 && enc != BK_ENC_RAW) {
+        r = -EBADMSG;
+    }
+    if (r < 0) {
+        free(plain);
+        return r;
+    }
+    *ret = plain;
+    *ret_len = len;
+    return 0;
+}
+
+int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *name,
+                        uint8_t **ret, size_t *ret_len)
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_be_get(repo->be, t, name, 0, 0, &b);
+    if (r < 0) {
+        bk_buf_free(&b);
+        return bk_repo_error(repo, r, "cannot read %s/%s: %s", bk_obj_type_name(t), name,
+                             strerror(-r));
+    }
+    if (content_addressed(t)) {
+        bk_id want, got;
+        bk_hash(b.data, b.len, &got);
+        if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
+            bk_buf_free(&b);
+            return bk_repo_error(repo, -EBADMSG, "%s/%s is corrupt: its content does not "
+                                 "match its name", bk_obj_type_name(t), name);
+        }
+    }
+    bk_zctx *z = bk_zctx_new(0);
+    r = z ? bk_repo_open_object(repo, kind, b.data, b.len, z, ret, ret_len) : -ENOMEM;
+    bk_zctx_free(z);
+    bk_buf_free(&b);
+    if (r == -EBADMSG)
+        return bk_repo_error(repo, r, "%s/%s is corrupt: it does not decrypt", bk_obj_type_name(t), name);
+    return r;
+}
+
+/* ---- config ------------------------------------------------------------------------------- */
+
+/* Feature flags a repository may require; a reader refuses features it does not know. */
+static const char *const known_features[] = { NULL };
+
+static int config_encode(const bk_config *c, bk_buf *out)
+{
+    json_t *o = json_pack("{s:i, s:s, s:[], s:{s:I, s:I, s:I}, s:I, s:i}", "version", c->version,
+                          "id", c->id, "features", "chunker", "min", (json_int_t)c->chunk_min,
+                          "avg", (json_int_t)c->chunk_avg, "max", (json_int_t)c->chunk_max,
+                          "pack_size", (json_int_t)c->pack_size, "compression", c->compression);
+    if (!o)
+        return -ENOMEM;
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!s)
+        return -ENOMEM;
+    int r = bk_buf_append(out, s, strlen(s));
+    free(s);
+    return r;
+}
+
+int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return -EBADMSG;
+    json_int_t version, mn, av, mx, pack, comp;
+    const char *id;
+    json_t *features;
+    int r = -EBADMSG;
+    if (json_unpack(o, "{s:I, s:s, s:o, s:{s:I, s:I, s:I}, s:I, s:I}", "version", &version,
+                    "id", &id, "features", &features, "chunker", "min", &mn, "avg", &av, "max",
+                    &mx, "pack_size", &pack, "compression", &comp) != 0)
+        goto out;
+    if (version != BK_FORMAT_VERSION) {
+        r = -EPROTONOSUPPORT;
+        goto out;
+    }
+    if (!json_is_array(features))
+        goto out;
+    size_t i;
+    json_t *f;
+    json_array_foreach(features, i, f) {
+        bool known = false;
+        for (const char *const *k = known_features; *k && json_is_string(f); k++)
+            known |= strcmp(*k, json_string_value(f)) == 0;
+        if (!known) {
+            r = -EPROTONOSUPPORT;
+            goto out;
+        }
+    }
+    if (strlen(id) != 64 || !bk_is_hex(id, 64) ||
+        bk_chunker_check_params((size_t)mn, (size_t)av, (size_t)mx) < 0 ||
+        pack < BK_PACK_SIZE_MIN || pack > BK_PACK_SIZE_MAX || comp < 0 || comp > 19)
+        goto out;
+    c->version = (int)version;
+    memcpy(c->id, id, BK_ID_HEX);
+    c->chunk_min = (uint32_t)mn;
+    c->chunk_avg = (uint32_t)av;
+    c->chunk_max = (uint32_t)mx;
+    c->pack_size = (uint32_t)pack;
+    c->compression = (int)comp;
+    r = 0;
+out:
+    json_decref(o);
+    return r;
+}
+
+static int repo_setup(bk_repo *repo)
+{
+    repo->zctx = bk_zctx_new(repo->config.compression);
+    if (!repo->zctx)
+        return -ENOMEM;
+    int r = bk_chunker_init(&repo->chunker, repo->keys->gear, repo->config.chunk_min,
+                            repo->config.chunk_avg, repo->config.chunk_max);
+    if (r < 0)
+        return bk_repo_error(repo, r, "invalid chunker parameters");
+    return 0;
+}
+
+/* ---- init and open ------------------------------------------------------------------------- */
+
+static int connect_backend(bk_repo *repo, const char *location, bool create)
+{
+    if (repo->be)
+        return bk_repo_error(repo, -EALREADY, "repository handle already open");
+    if (set_str(&repo->location, location) < 0)
+        return -ENOMEM;
+    bk_error err = { 0 };
+    int r = bk_backend_open(location, &repo->conf, create, &err, &repo->be);
+    if (r < 0)
+        return bk_repo_error(repo, r, "%s", err.msg[0] ? err.msg : strerror(-r));
+    return 0;
+}
+
+int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX])
+{
+    char host[256], user[256];
+    bk_hostname(host, sizeof(host));
+    bk_username(user, sizeof(user));
+    bk_buf slot = BK_BUF_INIT;
+    int r = bk_keyslot_create(repo->keys, pass, passlen, &repo->kdf, host, user, time(NULL), &slot);
+    if (r < 0) {
+        bk_buf_free(&slot);
+        return bk_repo_error(repo, r, "cannot create key slot: %s", strerror(-r));
+    }
+    bk_id id;
+    bk_hash(slot.data, slot.len, &id);
+    bk_id_hex(&id, ret_id);
+    r = bk_be_put(repo->be, BK_OBJ_KEY, ret_id, slot.data, slot.len);
+    bk_buf_free(&slot);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot write keys/%s: %s", ret_id, strerror(-r));
+    return 0;
+}
+
+int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen)
+{
+    int r = connect_backend(repo, location, true);
+    if (r < 0)
+        return r;
+    uint64_t size;
+    r = bk_be_stat(repo->be, BK_OBJ_CONFIG, "config", &size);
+    if (r == 0)
+        return bk_repo_error(repo, -EEXIST, "%s: a repository exists there already", location);
+    if (r != -ENOENT)
+        return bk_repo_error(repo, r, "%s: %s", location, strerror(-r));
+
+    bk_config *c = &repo->config;
+    c->version = BK_FORMAT_VERSION;
+    uint8_t rid[BK_ID_LEN];
+    randombytes_buf(rid, sizeof(rid));
+    bk_hex(rid, sizeof(rid), c->id);
+    c->chunk_min = repo->opt_chunk_min ? repo->opt_chunk_min : BK_CHUNK_MIN_DEFAULT;
+    c->chunk_avg = repo->opt_chunk_avg ? repo->opt_chunk_avg : BK_CHUNK_AVG_DEFAULT;
+    c->chunk_max = repo->opt_chunk_max ? repo->opt_chunk_max : BK_CHUNK_MAX_DEFAULT;
+    c->pack_size = repo->opt_pack_size ? repo->opt_pack_size : BK_PACK_SIZE_DEFAULT;
+    c->compression = repo->opt_compression >= 0 ? repo->opt_compression : BK_COMPRESSION_DEFAULT;
+    if (bk_chunker_check_params(c->chunk_min, c->chunk_avg, c->chunk_max) < 0)
+        return bk_repo_error(repo, -EINVAL, "invalid chunk sizes %u/%u/%u (min < avg < max, "
+                             "avg a power of two)", c->chunk_min, c->chunk_avg, c->chunk_max);
+    uint64_t maxobj = repo->be->ops->max_object_size(repo->be);
+    if (maxobj && c->pack_size + (uint64_t)c->chunk_max + 65536 > maxobj)
+        return bk_repo_error(repo, -EFBIG, "pack size %u is too large for this store "
+                             "(largest object %llu bytes)", c->pack_size, (unsigned long long)maxobj);
+
+    r = bk_keys_new_random(&repo->keys);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot create keys");
+    r = bk_repo_write_key_slot(repo, pass, passlen, repo->key_id);
+    if (r < 0)
+        return r;
+    r = repo_setup(repo);
+    if (r < 0)
+        return r;
+    bk_buf b = BK_BUF_INIT;
+    r = config_encode(c, &b);
+    if (r == 0)
+        r = bk_repo_save_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, b.data, b.len, NULL);
+    bk_buf_free(&b);
+    if (r == -EEXIST)
+        return bk_repo_error(repo, r, "%s: a repository exists there already", location);
+    repo->index_loaded = true;   /* a new repository has an empty index */
+    return r;
+}
+
+struct slot_try {
+    bk_repo *repo;
+    const char *pass;
+    size_t passlen;
+    int result;
+    int slots;
+};
+
+static int try_slot(const char *name, uint64_t size, void *ctx)
+{
+    struct slot_try *st = ctx;
+    bk_repo *repo = st->repo;
+    if (size > 65536)
+        return 0;
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_be_get(repo->be, BK_OBJ_KEY, name, 0, 0, &b);
+    if (r < 0) {
+        bk_buf_free(&b);
+        if (r != -ENOENT)
+            st->result = r;
+        return 0;
+    }
+    st->slots++;
+    r = bk_keyslot_open(b.data, b.len, st->pass, st->passlen, &repo->keys);
+    bk_buf_free(&b);
+    if (r == 0) {
+        snprintf(repo->key_id, sizeof(repo->key_id), "%s", name);
+        st->result = 0;
+        return 1;   /* stop: found */
+    }
+    if (r == -ENOMEM)
+        st->result = r;
+    return 0;
+}
+
+int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t passlen)
+{
+    int r = connect_backend(repo, location, false);
+    if (r < 0)
+        return r;
+    uint64_t size;
+    r = bk_be_stat(repo->be, BK_OBJ_CONFIG, "config", &size);
+    if (r == -ENOENT)
+        return bk_repo_error(repo, -ENOENT, "%s: no repository there (run arca init)", location);
+    if (r < 0)
+        return bk_repo_error(repo, r, "%s: %s", location, strerror(-r));
+
+    struct slot_try st = { repo, pass, passlen, -EKEYREJECTED, 0 };
+    r = bk_be_list(repo->be, BK_OBJ_KEY, try_slot, &st);
+    if (r > 0)
+        r = 0;
+    if (r < 0)
+        return bk_repo_error(repo, r, "%s: cannot list keys: %s", location, strerror(-r));
+    if (!repo->keys) {
+        if (st.result == -EKEYREJECTED || st.slots > 0)
+            return bk_repo_error(repo, -EKEYREJECTED, "wrong passphrase: no key slot of %s "
+                                 "opens with it", location);
+        return bk_repo_error(repo, st.result, "%s: cannot read key slots: %s", location,
+                             strerror(-st.result));
+    }
+    uint8_t *plain;
+    size_t len;
+    r = bk_repo_load_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, "config", &plain, &len);
+    if (r < 0)
+        return r;
+    r = bk_config_decode(plain, len, &repo->config);
+    free(plain);
+    if (r == -EPROTONOSUPPORT)
+        return bk_repo_error(repo, r, "%s: repository format or feature not supported by arca %s",
+                             location, BK_VERSION_STRING);
+    if (r < 0)
+        return bk_repo_error(repo, r, "%s: config is malformed", location);
+    return repo_setup(repo);
+}
+
+/* ---- index --------------------------------------------------------------------------------- */
+
+struct index_load {
+    bk_repo *repo;
+    int result;
+    size_t count;
+};
+
+static int load_one_index(const char *name, uint64_t size, void *ctx)
+{
+    struct index_load *il = ctx;
+    uint8_t *plain;
+    size_t len;
+    int r = bk_repo_load_object(il->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
+    if (r == -ENOENT) {
+        bk_repo_clear_error(il->repo);   /* removed by a concurrent prune: superseded */
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    r = bk_index_merge_plain(&il->repo->index, plain, len);
+    free(plain);
+    if (r < 0)
+        return bk_repo_error(il->repo, r, "index/%s is malformed", name);
+    il->count++;
+    return 0;
+}
+
+int bk_repo_load_index(bk_repo *repo)
+{
+    if (repo->index_loaded)
+        return 0;
+    struct index_load il = { repo, 0, 0 };
+    int r = bk_be_list(repo->be, BK_OBJ_INDEX, load_one_index, &il);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot load the index: %s", strerror(-r));
+    repo->index_loaded = true;
+    return 0;
+}
+
+/* ---- blobs ----------------------------------------------------------------------------------- */
+
+int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, const uint8_t *stored,
+                   size_t stored_len, uint8_t *dst, size_t raw_len)
+{
+    if (stored_len < BK_SEAL_OVERHEAD)
+        return -EBADMSG;
+    size_t plen = stored_len - BK_SEAL_OVERHEAD;
+    uint8_t enc;
+    size_t len;
+    int r;
+    if (stored[0] == BK_ENC_RAW) {
+        if (plen != raw_len)
+            return -EBADMSG;
+        r = bk_unseal(k, kind, id, stored, stored_len, dst, &enc, &len);
+    } else {
+        uint8_t *tmp = malloc(plen ? plen : 1);
+        if (!tmp)
+            return -ENOMEM;
+        r = bk_unseal(k, kind, id, stored, stored_len, tmp, &enc, &len);
+        if (r == 0)
+            r = enc == BK_ENC_ZSTD ? bk_decompress(z, dst, raw_len, tmp, len) : -EBADMSG;
+        free(tmp);
+    }
+    if (r < 0)
+        return -EBADMSG;
+    bk_id got;
+    bk_blob_id(k, dst, raw_len, &got);
+    return bk_id_cmp(&got, id) == 0 ? 0 : -EBADMSG;
+}
+
+int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **ret, size_t *ret_len)
+{
+    char hex[BK_ID_HEX], pack[BK_ID_HEX];
+    int r = bk_repo_load_index(repo);
+    if (r < 0)
+        return r;
+    const bk_index_entry *e = bk_index_lookup(&repo->index, id);
+    bk_id_hex(id, hex);
+    if (!e || e->kind != kind)
+        return bk_repo_error(repo, -ENOENT, "%s blob %s is not in the index",
+                             kind == BK_KIND_TREE ? "tree" : "data", hex);
+    bk_id_hex(bk_index_pack_id(&repo->index, e->pack), pack);
+    bk_buf b = BK_BUF_INIT;
+    r = bk_be_get(repo->be, BK_OBJ_DATA, pack, e->offset, e->stored_len, &b);
+    if (r < 0) {
+        bk_buf_free(&b);
+        return bk_repo_error(repo, r, "cannot read blob %s from data/%s: %s", hex, pack, strerror(-r));
+    }
+    uint8_t *out = malloc(e->raw_len ? e->raw_len : 1);
+    if (!out) {
+        bk_buf_free(&b);
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&repo->zlock);
+    r = bk_blob_decode(repo->keys, repo->zctx, kind, id, b.data, b.len, out, e->raw_len);
+    pthread_mutex_unlock(&repo->zlock);
+    bk_buf_free(&b);
+    if (r < 0) {
+        free(out);
+        return bk_repo_error(repo, r, "blob %s in data/%s is corrupt", hex, pack);
+    }
+    *ret = out;
+    *ret_len = e->raw_len;
+    return 0;
+}
+
+int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    uint8_t *p;
+    size_t n;
+    int r = bk_repo_load_blob(repo, BK_KIND_TREE, id, &p, &n);
+    if (r < 0)
+        return r;
+    r = bk_tree_decode(p, n, ret);
+    free(p);
+    if (r < 0) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(id, hex);
+        return bk_repo_error(repo, r, "tree %s is malformed", hex);
+    }
+    return 0;
+}
+
+int bk_repo_find_node(bk_repo *repo, const bk_id *root, const char *path, bk_node *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->type = BK_NODE_DIR;
+    ret->mode = 0755;
+    ret->subtree = *root;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (ret->type != BK_NODE_DIR) {
+            bk_node_clear(ret);
+            return -ENOTDIR;
+        }
+        bk_tree t;
+        bk_id sub = ret->subtree;
+        bk_node_clear(ret);
+        int r = bk_repo_load_tree(repo, &sub, &t);
+        if (r < 0)
+            return r;
+        const bk_node *n = bk_tree_find(&t, p, len);
+        r = n ? bk_node_copy(n, ret) : -ENOENT;
+        bk_tree_free(&t);
+        if (r < 0)
+            return r;
+        p += len;
+    }
+    return 0;
+}
+
+/* ---- snapshots --------------------------------------------------------------------------------- */
+
+int bk_repo_save_snapshot(bk_repo *repo, bk_snapshot *s)
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_snapshot_encode(s, &b);
+    if (r == 0)
+        r = bk_repo_save_object(repo, BK_OBJ_SNAPSHOT, BK_KIND_SNAPSHOT, b.data, b.len, &s->id);
+    bk_buf_free(&b);
+    return r;
+}
+
+int bk_repo_load_snapshot(bk_repo *repo, const char *name, bk_snapshot **ret)
+{
+    uint8_t *p;
+    size_t n;
+    int r = bk_repo_load_object(repo, BK_OBJ_SNAPSHOT, BK_KIND_SNAPSHOT, name, &p, &n);
+    if (r < 0)
+        return r;
+    r = bk_snapshot_decode(p, n, ret);
+    free(p);
+    if (r < 0)
+        return bk_repo_error(repo, r, "snapshots/%s is malformed", name);
+    bk_id_parse(name, &(*ret)->id);
+    return 0;
+}
+
+struct snap_list {
+    bk_repo *repo;
+    const bk_filter *filter;
+    bk_snapshot **v;
+    size_t n;
+};
+
+static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
+{
+    struct snap_list *sl = ctx;
+    bk_id id;
+    if (bk_id_parse(name, &id) < 0)
+        return 0;   /* not ours */
+    bk_snapshot *s;
+    int r = bk_repo_load_snapshot(sl->repo, name, &s);
+    if (r == -ENOENT) {
+        bk_repo_clear_error(sl->repo);   /* forgotten meanwhile */
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    if (!bk_snapshot_match(s, sl->filter)) {
+        bk_snapshot_free(s);
+        return 0;
+    }
+    bk_snapshot **v = realloc(sl->v, (sl->n + 1) * sizeof(*v));
+    if (!v) {
+        bk_snapshot_free(s);
+        return -ENOMEM;
+    }
+    v[sl->n++] = s;
+    sl->v = v;
+    return 0;
+}
+
+int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret, size_t *ret_n)
+{
+    struct snap_list sl = { repo, filter, NULL, 0 };
+    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, list_one_snapshot, &sl);
+    if (r < 0) {
+        bk_snapshots_free(sl.v, sl.n);
+        return bk_repo_error(repo, r, "cannot list snapshots: %s", strerror(-r));
+    }
+    bk_snapshots_sort(sl.v, sl.n);
+    *ret = sl.v;
+    *ret_n = sl.n;
+    return 0;
+}
+
+int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *filter, bk_snapshot **ret)
+{
+    bk_snapshot **v;
+    size_t n;
+    size_t len = strlen(arg);
+    bool latest = strcmp(arg, "latest") == 0;
+    if (!latest && (len < 4 || len > 64 || !bk_is_hex(arg, len)))
+        return bk_repo_error(repo, -EINVAL, "%s: not a snapshot id (give an id, a prefix of at "
+                             "least 4 hex digits, or latest)", arg);
+    int r = bk_snapshots_list(repo, latest ? filter : NULL, &v, &n);
+    if (r < 0)
+        return r;
+    bk_snapshot *found = NULL;
+    r = -ENOENT;
+    if (latest) {
+        if (n) {
+            found = v[n - 1];
+            v[n - 1] = NULL;
+            r = 0;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char hex[BK_ID_HEX];
+            bk_id_hex(&v[i]->id, hex);
+            if (strncmp(hex, arg, len) != 0)
+                continue;
+            if (found) {
+                r = -EINVAL;
+                break;
+            }
+            found = v[i];
+            r = 0;
+        }
+        if (r == 0)
+            for (size_t i = 0; i < n; i++)
+                if (v[i] == found)
+                    v[i] = NULL;
+    }
+    bk_snapshots_free(v, n);
+    if (r == -EINVAL)
+        return bk_repo_error(repo, r, "snapshot prefix %s is ambiguous", arg);
+    if (r == -ENOENT)
+        return bk_repo_error(repo, r, latest ? "no snapshot matches" : "no snapshot %s", arg);
+    *ret = found;
+    return 0;
+}
+
+/* ---- locks --------------------------------------------------------------------------------------- */
+
+int bk_repo_lock(bk_repo *repo, bool exclusive)
+{
+    if (repo->read_only || repo->locked)
+        return 0;
+    char host[256], user[256], when[48], info[768];
+    bk_hostname(host, sizeof(host));
+    bk_username(user, sizeof(user));
+    int64_t t;
+    int32_t ns, tz;
+    bk_time_now(&t, &ns, &tz);
+    bk_time_format(t, 0, tz, when);
+    snprintf(info, sizeof(info), "%s lock by %s@%s pid %d since %s",
+             exclusive ? "exclusive" : "shared", user, host, (int)getpid(), when);
+    double deadline = bk_monotonic() + (double)repo->lock_wait_ms / 1000.0;
+    for (;;) {
+        int r = repo->be->ops->lock(repo->be, exclusive, info);
+        if (r == 0) {
+            repo->locked = true;
+            return 0;
+        }
+        if (r != -EBUSY)
+            return bk_repo_error(repo, r, "cannot lock the repository: %s", strerror(-r));
+        if (bk_monotonic() >= deadline) {
+            bk_buf h = BK_BUF_INIT;
+            repo->be->ops->lock_holders(repo->be, &h);
+            r = bk_repo_error(repo, -EBUSY, "repository is locked%s%.*s", h.len ? ": " : "",
+                              (int)h.len, h.len ? (char *)h.data : "");
+            bk_buf_free(&h);
+            return r;
+        }
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+int bk_repo_unlock(bk_repo *repo)
+{
+    if (!repo->locked)
+        return 0;
+    repo->locked = false;
+    return repo->be->ops->unlock(repo->be);
+}

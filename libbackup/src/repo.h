@@ -1,0 +1,105 @@
+/* repo.h - the repository handle: backend, keys, config, index, objects and blobs. */
+#ifndef BK_REPO_H
+#define BK_REPO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "backend.h"
+#include "backup.h"
+#include "buf.h"
+#include "chunker.h"
+#include "compress.h"
+#include "crypto.h"
+#include "error.h"
+#include "index.h"
+#include "pack.h"
+#include "tree.h"
+
+#define BK_COMPRESSION_DEFAULT 3
+
+typedef struct bk_config {
+    int version;
+    char id[BK_ID_HEX];
+    uint32_t chunk_min, chunk_avg, chunk_max;
+    uint32_t pack_size;
+    int compression;
+} bk_config;
+
+/* Parse the config document (plaintext). */
+int bk_config_decode(const uint8_t *p, size_t n, bk_config *c) BK_MUST_CHECK;
+
+struct bk_repo {
+    bk_error err;
+    pthread_mutex_t err_lock;          /* err may be set from worker threads */
+    bk_log_fn log;
+    void *log_ud;
+
+    /* options */
+    char *cache_dir;
+    bool no_cache;
+    bk_backend_conf conf;
+    bk_kdf_params kdf;
+    uint32_t opt_pack_size, opt_chunk_min, opt_chunk_avg, opt_chunk_max;
+    int opt_compression;               /* -1: default */
+    int threads;
+    int64_t lock_wait_ms;
+    bool read_only;
+
+    /* state */
+    char *location;
+    bk_backend *be;
+    bk_keys *keys;
+    char key_id[BK_ID_HEX];            /* the slot that opened the repository */
+    bk_config config;
+    bk_chunker chunker;                /* file profile of this repository */
+    bk_index index;
+    bool index_loaded;
+    bool locked;
+    pthread_mutex_t zlock;
+    bk_zctx *zctx;                     /* for the calling thread's loads (guarded by zlock) */
+};
+
+/* Record an error on the handle (thread-safe; the first one wins).  Returns code. */
+int bk_repo_error(bk_repo *repo, int code, const char *fmt, ...) BK_PRINTF(3, 4);
+void bk_repo_log(bk_repo *repo, bk_log_level level, const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* Seal (zstd if it helps) and store an object; content-addressed types get the hash of the
+ * stored bytes as their name (*ret_id).  CONFIG is stored under "config". */
+int bk_repo_save_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const void *plain, size_t n,
+                        bk_id *ret_id) BK_MUST_CHECK;
+/* Load, verify (name = hash of content), unseal and decompress an object. */
+int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *name,
+                        uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
+/* Open a sealed object already fetched (stored bytes). */
+int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size_t n,
+                        bk_zctx *z, uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
+
+/* Load every index object into repo->index (once). */
+int bk_repo_load_index(bk_repo *repo) BK_MUST_CHECK;
+
+/* Decode a sealed blob (stored bytes) into dst (raw_len bytes) and check its id.
+ * -EBADMSG if it does not authenticate, decompress, or hash to id. */
+int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, const uint8_t *stored,
+                   size_t stored_len, uint8_t *dst, size_t raw_len) BK_MUST_CHECK;
+/* Fetch and decode one blob through the index (allocates *ret). */
+int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **ret,
+                      size_t *ret_len) BK_MUST_CHECK;
+int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret) BK_MUST_CHECK;
+
+/* Snapshots. */
+int bk_repo_save_snapshot(bk_repo *repo, bk_snapshot *s) BK_MUST_CHECK;   /* sets s->id */
+int bk_repo_load_snapshot(bk_repo *repo, const char *name, bk_snapshot **ret) BK_MUST_CHECK;
+
+/* Wrap the master key for pass in a new key slot; *ret_id gets its name. */
+int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen,
+                           char ret_id[BK_ID_HEX]) BK_MUST_CHECK;
+
+/* Threads to use for CPU work. */
+int bk_repo_threads(const bk_repo *repo);
+
+/* Resolve an absolute path inside a snapshot to its node (the root is a pseudo directory
+ * node whose subtree is the snapshot's tree).  -ENOENT if absent. */
+int bk_repo_find_node(bk_repo *repo, const bk_id *root, const char *path, bk_node *ret) BK_MUST_CHECK;
+
+#endif

@@ -1,0 +1,137 @@
+# lib.sh - helpers for the end-to-end tests: they drive the real arca binary.
+# Sourced by each test-*.sh.  Environment:
+#   ARCA             path of the arca binary (required)
+#   ARCA_TEST_BACKEND local (default) or rados; rados needs CEPH_CONF and ARCA_TEST_POOL
+#   ARCA_TEST_TMP    scratch directory (default: a new one under /tmp)
+set -euo pipefail
+
+: "${ARCA:?ARCA must point at the arca binary}"
+BACKEND=${ARCA_TEST_BACKEND:-local}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${ARCA_TEST_TMP:-/tmp}/arca-$TEST_NAME.XXXXXX")
+export ARCA_PASSWORD_FILE=$T/pass
+printf 'correct horse battery staple\n' > "$ARCA_PASSWORD_FILE"
+export ARCA_CACHE_DIR=$T/cache
+export XDG_CACHE_HOME=$T/xdg-cache
+unset ARCA_PASSWORD_COMMAND ARCA_NEW_PASSWORD_FILE
+
+cleanup() {
+    local rc=$?
+    if [ $rc -eq 0 ] && [ -z "${ARCA_TEST_KEEP:-}" ]; then
+        chmod -R u+rwX "$T" 2>/dev/null || true
+        rm -rf "$T"
+    else
+        echo "$TEST_NAME: scratch left in $T" >&2
+    fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL $TEST_NAME: $*" >&2
+    exit 1
+}
+
+# A fresh repository location for this backend.
+new_repo() {
+    local name=$1
+    case $BACKEND in
+        local) echo "$T/$name" ;;
+        rados) echo "rados:${ARCA_TEST_POOL:?}/${TEST_NAME}-${name}-$$-$RANDOM" ;;
+        *) fail "unknown backend $BACKEND" ;;
+    esac
+}
+
+# arca with a cheap key derivation for new key slots (tests run it many times)
+arca() { "$ARCA" "$@"; }
+arca_init() { "$ARCA" -r "$1" init --kdf-memory 8M --kdf-ops 1 "${@:2}"; }
+
+# expect_rc N cmd...: run cmd, require exit status N
+expect_rc() {
+    local want=$1
+    shift
+    local rc=0
+    "$@" || rc=$?
+    [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
+}
+
+# The size a repository takes (local: bytes on disk; rados: sum of object sizes).
+repo_size() {
+    local repo=$1
+    case $repo in
+        rados:*)
+            local spec=${repo#rados:} pool ns
+            pool=${spec%%/*}
+            ns=""
+            [ "$spec" != "$pool" ] && ns=${spec#*/}
+            rados -p "$pool" ${ns:+-N "$ns"} ls 2>/dev/null | while read -r o; do
+                rados -p "$pool" ${ns:+-N "$ns"} stat "$o" | sed 's/.*size //'
+            done | awk '{s += $1} END {print s + 0}'
+            ;;
+        *) find "$repo" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}' ;;
+    esac
+}
+
+# compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
+compare_trees() {
+    python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"
+}
+
+# json_get FILE EXPR: evaluate a Python expression on the parsed JSON (as j)
+json_get() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+pass() {
+    echo "ok   $TEST_NAME ($BACKEND)"
+}
+
+# make_fixture DIR: a tree with every kind of entry arca must keep.
+make_fixture() {
+    local d=$1
+    mkdir -p "$d/sub/deeper/deepest" "$d/empty-dir" "$d/sticky"
+    chmod 1777 "$d/sticky"
+    printf 'hello\n' > "$d/hello.txt"
+    : > "$d/empty"
+    head -c 3000000 /dev/urandom > "$d/random.bin"
+    # exactly the default maximum chunk size, and one byte more
+    head -c 8388608 /dev/urandom > "$d/max-chunk.bin"
+    head -c 8388609 /dev/urandom > "$d/max-chunk-plus-one.bin"
+    # compressible text
+    for i in $(seq 1 20000); do echo "line $i of a compressible text file"; done > "$d/sub/text.txt"
+    # sparse: a hole, some data, a hole at the end
+    truncate -s 64M "$d/sparse.img"
+    printf 'in the middle' | dd of="$d/sparse.img" bs=1 seek=$((20 << 20)) conv=notrunc status=none
+    # hard links
+    printf 'linked content\n' > "$d/sub/link-a"
+    ln "$d/sub/link-a" "$d/sub/deeper/link-b"
+    # symlinks: relative, absolute, dangling
+    ln -s hello.txt "$d/symlink-rel"
+    ln -s /etc/hostname "$d/symlink-abs"
+    ln -s does/not/exist "$d/symlink-dangling"
+    mkfifo "$d/fifo"
+    if [ "$(id -u)" -eq 0 ]; then
+        mknod "$d/chardev" c 1 3
+        mknod "$d/blockdev" b 7 200
+        printf 'owned\n' > "$d/owned-by-other"
+        chown 1234:5678 "$d/owned-by-other"
+    fi
+    # names: newline, non-UTF-8 bytes, spaces, a leading dash
+    printf 'newline\n' > "$d/sub/name
+with newline"
+    printf 'latin1\n' > "$d/sub/$(printf 'caf\xe9')"
+    printf 'dash\n' > "$d/sub/-dash and spaces"
+    # modes
+    printf 'x\n' > "$d/setuid"
+    chmod 4755 "$d/setuid"
+    printf 'ro\n' > "$d/readonly"
+    chmod 0400 "$d/readonly"
+    # xattrs and ACLs
+    setfattr -n user.comment -v "a comment" "$d/hello.txt"
+    setfattr -n user.binary -v 0x00ff10 "$d/random.bin"
+    setfacl -m u:1234:rw "$d/sub/text.txt"
+    setfacl -d -m u:1234:rx "$d/sub/deeper"
+    # old times
+    touch -h -d '2001-02-03 04:05:06.123456789' "$d/symlink-rel" "$d/hello.txt"
+    touch -d '1999-12-31 23:59:59' "$d/sub/deeper/deepest"
+}

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Back up a tree with every kind of entry, restore it, compare content and metadata;
+# a second backup of the unchanged tree adds almost nothing; ls, dump, diff, check.
+source "$(dirname "$0")/lib.sh"
+
+R=$(new_repo repo)
+make_fixture "$T/src"
+arca_init "$R" >/dev/null
+
+arca -r "$R" backup "$T/src" --tag first --json > "$T/b1.json"
+[ "$(json_get "$T/b1.json" 'j["summary"]["errors"]')" = 0 ] || fail "errors in first backup"
+size1=$(repo_size "$R")
+
+arca -r "$R" restore latest --target "$T/restore" >/dev/null
+compare_trees "$T/src" "$T/restore$T/src"
+
+# unchanged tree: the second backup adds less than 1% of the first
+arca -r "$R" backup "$T/src" --json > "$T/b2.json"
+size2=$(repo_size "$R")
+[ "$(json_get "$T/b2.json" 'j["summary"]["files_unchanged"] > 0 and j["summary"]["bytes_read"] == 0')" = True ] ||
+    fail "second backup read unchanged files: $(cat "$T/b2.json")"
+growth=$((size2 - size1))
+[ $((growth * 100)) -lt "$size1" ] || fail "second backup grew the repository by $growth of $size1 bytes"
+
+# snapshots --json carries the documented fields
+arca -r "$R" snapshots --json > "$T/snaps.json"
+[ "$(json_get "$T/snaps.json" 'len(j)')" = 2 ] || fail "expected 2 snapshots"
+for k in id short_id time host paths tags tree parent summary; do
+    [ "$(json_get "$T/snaps.json" "'$k' in j[1]")" = True ] || fail "snapshots --json lacks $k"
+done
+[ "$(json_get "$T/snaps.json" 'j[1]["parent"] == j[0]["id"]')" = True ] || fail "parent not recorded"
+[ "$(json_get "$T/snaps.json" 'j[0]["tags"]')" = "['first']" ] || fail "tag not recorded"
+first=$(json_get "$T/snaps.json" 'j[0]["short_id"]')
+
+# ls: the newline name is escaped in text and exact in JSON
+arca -r "$R" ls latest "$T/src/sub" > "$T/ls.txt"
+grep -qF 'name\nwith newline' "$T/ls.txt" || fail "ls does not escape newlines"
+arca -r "$R" --json ls -R latest "$T/src" > "$T/ls.json"
+[ "$(json_get "$T/ls.json" 'any(e["path"].endswith("name\nwith newline") for e in j)')" = True ] ||
+    fail "ls --json lacks the newline name"
+[ "$(json_get "$T/ls.json" 'any(e.get("path_hex","").endswith("636166e9") for e in j)')" = True ] ||
+    fail "ls --json lacks the exact bytes of a non-UTF-8 name"
+
+# dump: a file byte for byte, a directory as tar
+arca -r "$R" dump latest "$T/src/max-chunk.bin" | cmp - "$T/src/max-chunk.bin" || fail "dump of a file differs"
+arca -r "$R" dump "$first" "$T/src/sparse.img" | cmp - "$T/src/sparse.img" || fail "dump of a sparse file differs"
+mkdir "$T/untar"
+arca -r "$R" dump latest "$T/src/sub" > "$T/sub.tar"
+tar -x -C "$T/untar" --xattrs --acls -f "$T/sub.tar" 2>&1 | grep -v hdrcharset >&2 || true
+cmp "$T/untar/sub/text.txt" "$T/src/sub/text.txt" || fail "tar dump content differs"
+
+# diff: nothing between the two, then a change
+# (the directories above the backed-up path are saved too, and /tmp does change)
+arca -r "$R" diff "$first" latest | grep -F "$T/src" > "$T/diff0.txt" || true
+[ ! -s "$T/diff0.txt" ] || fail "diff of identical trees: $(cat "$T/diff0.txt")"
+printf 'changed\n' >> "$T/src/hello.txt"
+rm "$T/src/empty"
+printf 'new\n' > "$T/src/new-file"
+arca -r "$R" backup "$T/src" >/dev/null
+arca -r "$R" diff "$first" latest > "$T/diff1.txt"
+grep -q "^M .*/hello.txt$" "$T/diff1.txt" || fail "diff misses the modified file: $(cat "$T/diff1.txt")"
+grep -q "^- .*/empty$" "$T/diff1.txt" || fail "diff misses the removed file"
+grep -q "^+ .*/new-file$" "$T/diff1.txt" || fail "diff misses the added file"
+
+# partial restore
+arca -r "$R" restore latest --target "$T/partial" --include "$T/src/sub/deeper" >/dev/null
+[ -f "$T/partial$T/src/sub/deeper/link-b" ] || fail "partial restore misses the included file"
+[ ! -e "$T/partial$T/src/hello.txt" ] || fail "partial restore wrote what was not included"
+
+arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed"
+pass
