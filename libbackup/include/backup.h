@@ -341,7 +341,7 @@ typedef struct bk_key_info {
 BK_API int bk_key_list(bk_repo *repo, bk_key_info **ret, size_t *ret_n) BK_WARN_UNUSED;
 /* Adds a slot for pass; *ret_id (may be NULL) gets its id. */
 BK_API int bk_key_add(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;
-/* id or unique prefix; refuses to remove the current slot (-EBUSY) or the last one. */
+/* id or unique prefix; refuses to remove the current slot or the last one (-EPERM). */
 BK_API int bk_key_remove(bk_repo *repo, const char *id) BK_WARN_UNUSED;
 /* Replace the current slot by one for pass. */
 BK_API int bk_key_passwd(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;

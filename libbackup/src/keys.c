@@ -104,7 +104,7 @@ int bk_key_remove(bk_repo *repo, const char *id)
     if (r < 0)
         return r;
     if (strcmp(full, repo->key_id) == 0)
-        return bk_repo_error(repo, -EBUSY, "refusing to remove the key in use (open the "
+        return bk_repo_error(repo, -EPERM, "refusing to remove the key in use (open the "
                              "repository with another passphrase first)");
     r = bk_be_remove(repo->be, BK_OBJ_KEY, full);
     if (r < 0)

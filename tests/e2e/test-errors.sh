@@ -1,0 +1,94 @@
+#!/bin/bash
+# Exit codes and messages: wrong passphrase (12), no repository (10), usage (2),
+# unreadable files (3, snapshot still written), a held lock (11), a corrupt pack named
+# by check --read-data.
+source "$(dirname "$0")/lib.sh"
+
+R=$(new_repo repo)
+arca_init "$R" >/dev/null
+expect_rc 1 arca_init "$R"     # exists already
+
+# wrong passphrase
+printf 'wrong\n' > "$T/wrong"
+expect_rc 12 arca -r "$R" --password-file "$T/wrong" snapshots
+arca -r "$R" --password-file "$T/wrong" snapshots 2> "$T/msg" || true
+grep -qi "wrong passphrase" "$T/msg" || fail "no clear message for a wrong passphrase"
+ARCA_PASSWORD_COMMAND="echo wrong" ARCA_PASSWORD_FILE= expect_rc 12 arca -r "$R" snapshots
+ARCA_PASSWORD_COMMAND="cat $ARCA_PASSWORD_FILE" ARCA_PASSWORD_FILE= arca -r "$R" snapshots >/dev/null ||
+    fail "ARCA_PASSWORD_COMMAND not used"
+# no passphrase source and no terminal
+ARCA_PASSWORD_FILE= expect_rc 1 arca -r "$R" snapshots </dev/null
+
+# no repository
+expect_rc 10 arca -r "$(new_repo nothing-here)" snapshots
+[ "$BACKEND" = local ] && { mkdir "$T/empty-dir"; expect_rc 10 arca -r "$T/empty-dir" snapshots; }
+
+# usage errors
+expect_rc 2 arca -r "$R" backup
+expect_rc 2 arca -r "$R" backup --no-such-option /tmp
+expect_rc 2 arca -r "$R" restore latest
+expect_rc 2 arca nosuchcommand
+expect_rc 2 arca -r "$R" backup --time yesterday "$T"
+ARCA_REPOSITORY= expect_rc 2 arca snapshots
+expect_rc 0 arca help backup >/dev/null
+expect_rc 0 arca backup --help >/dev/null
+
+# an unreadable file: reported, skipped, exit 3, the snapshot has the rest
+mkdir -p "$T/src/d"
+printf 'fine\n' > "$T/src/fine"
+printf 'secret\n' > "$T/src/d/secret"
+if [ "$(id -u)" -eq 0 ]; then
+    # root reads everything; make the file unreadable for the run by dropping privileges
+    chmod -R o+rX "$T"
+    chmod o+r "$ARCA_PASSWORD_FILE"
+    [ "$BACKEND" = local ] && chmod -R o+rwX "$R"
+    chmod 000 "$T/src/d/secret"
+    run_as() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+else
+    chmod 000 "$T/src/d/secret"
+    run_as() { "$@"; }
+fi
+if [ "$BACKEND" = local ]; then
+    rc=0
+    run_as env HOME="$T" XDG_CACHE_HOME="$T/nobody-cache" "$ARCA" -r "$R" backup "$T/src" 2> "$T/err.txt" >/dev/null || rc=$?
+    [ $rc -eq 3 ] || fail "unreadable file: exit $rc, expected 3 ($(cat "$T/err.txt"))"
+    grep -q "secret" "$T/err.txt" || fail "the unreadable file is not named"
+    arca -r "$R" ls latest "$T/src" -R | grep -q '/fine$' || fail "snapshot lacks the readable file"
+    if arca -r "$R" ls -R latest "$T/src" | grep -q '/secret$'; then fail "snapshot holds the unreadable file"; fi
+fi
+chmod 644 "$T/src/d/secret"
+
+# a held lock: an exclusive holder blocks another exclusive operation (exit 11), and
+# --retry-lock waits
+arca -r "$R" backup "$T/src" >/dev/null
+if [ "$BACKEND" = local ]; then
+    # hold an exclusive lock from another process (flock on the lock file is not the same
+    # lock: use arca itself, key add blocks on stdin while holding an exclusive lock)
+    mkfifo "$T/newpass"
+    ( arca -r "$R" --new-password-file "$T/newpass" key add >/dev/null 2>&1 & echo $! > "$T/holder.pid"; wait ) &
+    sleep 1
+    expect_rc 11 arca -r "$R" key add --new-password-file /dev/null
+    arca -r "$R" key add --new-password-file /dev/null 2> "$T/msg" || true
+    grep -qi locked "$T/msg" || fail "no lock message: $(cat "$T/msg")"
+    printf 'second passphrase\n' > "$T/newpass"
+    wait
+fi
+
+# check --read-data names a corrupt pack
+arca -r "$R" check --read-data >/dev/null || fail "check failed on a good repository"
+if [ "$BACKEND" = local ]; then
+    pack=$(find "$R/data" -type f | head -n1)
+    chmod u+w "$pack"
+    python3 - "$pack" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[len(b) // 3] ^= 0x40
+open(p, 'wb').write(bytes(b))
+PY
+    rc=0
+    arca -r "$R" check --read-data > /dev/null 2> "$T/check.txt" || rc=$?
+    [ $rc -eq 1 ] || fail "check --read-data after a flipped byte: exit $rc"
+    grep -q "$(basename "$pack")" "$T/check.txt" || fail "check does not name the corrupt pack: $(cat "$T/check.txt")"
+fi
+pass
