@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "match.h"
+#include "scan.h"
 #include "snapshot.h"
 #include "util.h"
 #include "writer.h"
@@ -40,6 +41,7 @@ struct bk_backup {
 
     /* run state */
     bk_writer *w;
+    bk_scan *scan;              /* totals for progress, when someone watches */
     struct archive *ard;
     bk_chunker stream_chunker;
     bk_summary sum;
@@ -174,7 +176,13 @@ static void report(bk_backup *b, bool force)
     b->last_progress = now;
     bk_writer_stats ws;
     bk_writer_stats_get(b->w, &ws);
+    uint64_t files_total = 0, bytes_total = 0;
+    bool scanned = false;
+    if (b->scan)
+        bk_scan_get(b->scan, &files_total, &bytes_total, &scanned);
     bk_progress p = {
+        .files_total = scanned ? files_total : 0,
+        .bytes_total = scanned ? bytes_total : 0,
         .files_done = b->sum.files_new + b->sum.files_changed + b->sum.files_unchanged,
         .bytes_done = b->sum.bytes_new + b->sum.bytes_changed + b->sum.bytes_unchanged,
         .bytes_added = ws.bytes_added,
@@ -1034,6 +1042,9 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
                             (size_t)b->chunk_avg * 8);
     if (r == 0)
         r = find_parent(b, host, paths, npaths, &parent);
+    if (r == 0 && b->progress && !b->stdin_name &&
+        bk_scan_start(paths, npaths, b->excludes, b->nexcludes, b->one_fs, &b->scan) < 0)
+        b->scan = NULL;   /* only the ETA is lost */
     if (r == 0)
         r = bk_writer_new(repo, b->dry_run, &b->w);
     if (r == 0) {
@@ -1141,6 +1152,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     b->ard = NULL;
     bk_writer_free(b->w);
     b->w = NULL;
+    bk_scan_free(b->scan);
+    b->scan = NULL;
     bk_node_clear(&rootnode);
     vnode_free(&root);
     bk_snapshot_free(parent);
