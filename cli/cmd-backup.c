@@ -7,7 +7,8 @@
 #include "cli.h"
 
 enum { O_TAG = 1, O_HOST, O_EXCLUDE, O_EXCLUDE_FILE, O_PARENT, O_FORCE, O_TIME, O_STDIN,
-       O_STDIN_NAME, O_CHUNK_AVG };
+       O_STDIN_NAME, O_CHUNK_AVG, O_MYSQL, O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_DUMP,
+       O_MYSQL_CLIENT };
 
 static const struct option opts[] = {
     { "tag", required_argument, NULL, O_TAG },
@@ -22,12 +23,17 @@ static const struct option opts[] = {
     { "stdin", no_argument, NULL, O_STDIN },
     { "stdin-name", required_argument, NULL, O_STDIN_NAME },
     { "chunk-size-avg", required_argument, NULL, O_CHUNK_AVG },
+    { "mysql", no_argument, NULL, O_MYSQL },
+    { "databases", required_argument, NULL, O_DATABASES },
+    { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
+    { "mysql-dump-command", required_argument, NULL, O_MYSQL_DUMP },
+    { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
     { 0 },
 };
 
 struct backup_opts {
     bk_backup *b;
-    bool stdin_mode;
+    bool stdin_mode, mysql, mysql_options;
     const char *stdin_name;
     bool dry_run;
 };
@@ -70,6 +76,23 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     }
     case 'n': o->dry_run = true; r = bk_backup_set_int(b, BK_BACKUP_DRY_RUN, 1); break;
     case O_STDIN: o->stdin_mode = true; break;
+    case O_MYSQL: o->mysql = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL, 1); break;
+    case O_DATABASES:
+        o->mysql_options = true;
+        r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DATABASE, arg);
+        break;
+    case O_MYSQL_DEFAULTS:
+        o->mysql_options = true;
+        r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DEFAULTS_FILE, arg);
+        break;
+    case O_MYSQL_DUMP:
+        o->mysql_options = true;
+        r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DUMP_COMMAND, arg);
+        break;
+    case O_MYSQL_CLIENT:
+        o->mysql_options = true;
+        r = bk_backup_set_str(b, BK_BACKUP_MYSQL_CLIENT_COMMAND, arg);
+        break;
     case O_STDIN_NAME: o->stdin_name = arg; break;
     case O_CHUNK_AVG: {
         uint64_t v;
@@ -124,9 +147,11 @@ static int run(cli *c, int argc, char **argv)
             bk_backup_set_str(b, BK_BACKUP_STDIN_NAME, o.stdin_name ? o.stdin_name : "stdin");
             bk_backup_set_int(b, BK_BACKUP_STDIN_FD, STDIN_FILENO);
         }
-    } else if (e == 0 && first >= argc) {
-        e = cli_usage(c, "give the paths to back up (or --stdin)");
+    } else if (e == 0 && first >= argc && !o.mysql) {
+        e = cli_usage(c, "give the paths to back up (or --stdin, or --mysql)");
     }
+    if (e == 0 && o.mysql_options && !o.mysql)
+        e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     for (int i = first; e == 0 && i < argc; i++)
         bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
     if (e == 0)
@@ -165,7 +190,7 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_backup = {
-    "backup", run, "backup [options] PATH... | backup --stdin [--stdin-name NAME]",
+    "backup", run, "backup [options] [PATH...] [--mysql] | backup --stdin [--stdin-name NAME]",
     "Save files and directories (or a stream from standard input) as a new snapshot.\n"
     "Files unchanged since the parent snapshot (same host and paths) are not read again.\n\n"
     "Options:\n"
@@ -181,6 +206,13 @@ const command cmd_backup = {
     "  -n, --dry-run              read and chunk, but write nothing\n"
     "      --stdin                back up standard input as one file\n"
     "      --stdin-name NAME      its name in the snapshot (default stdin), e.g. /db/x.sql\n"
-    "      --chunk-size-avg SIZE  average chunk size for the stream (power of 2, e.g. 64K)\n\n"
+    "      --chunk-size-avg SIZE  average chunk size for streams and dumps (power of 2,\n"
+    "                             e.g. 64K; default 64K for --mysql, the repository's for --stdin)\n"
+    "      --mysql                dump MySQL/MariaDB databases into /mysql/<db>.sql, all from\n"
+    "                             one transaction (with paths too, if given)\n"
+    "      --databases A,B        which databases (default: all but the system schemas)\n"
+    "      --mysql-defaults-file F  client option file with user, password, socket\n"
+    "      --mysql-dump-command CMD  instead of mariadb-dump/mysqldump (a shell command)\n"
+    "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n\n"
     "Exit status 3: the snapshot was saved, but some entries could not be read.\n",
 };

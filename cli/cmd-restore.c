@@ -3,7 +3,8 @@
 
 #include "cli.h"
 
-enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER };
+enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_MYSQL, O_DATABASES,
+       O_MYSQL_DEFAULTS, O_MYSQL_CLIENT };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -14,6 +15,10 @@ static const struct option opts[] = {
     { "delete", no_argument, NULL, O_DELETE },
     { "verify", no_argument, NULL, O_VERIFY },
     { "no-owner", no_argument, NULL, O_NO_OWNER },
+    { "mysql", no_argument, NULL, O_MYSQL },
+    { "databases", required_argument, NULL, O_DATABASES },
+    { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
+    { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
     { 0 },
 };
 
@@ -22,7 +27,12 @@ struct restore_opts {
     const char *target;
     const char *inc[256], *exc[256];
     size_t ninc, nexc;
-    bool dry_run, del, verify, no_owner;
+    bool dry_run, del, verify, no_owner, mysql;
+    const char *dbs[256];
+    size_t ndbs;
+    const char *mysql_defaults, *mysql_client;
+    char *dbs_copy[256];
+    size_t ncopies;
 };
 
 static int on_opt(cli *c, int opt, const char *arg, void *ctx)
@@ -44,8 +54,60 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     case O_DELETE: o->del = true; return 0;
     case O_VERIFY: o->verify = true; return 0;
     case O_NO_OWNER: o->no_owner = true; return 0;
+    case O_MYSQL: o->mysql = true; return 0;
+    case O_DATABASES: {
+        char *copy = strdup(arg), *save = NULL;
+        if (!copy || o->ncopies == 256)
+            return cli_usage(c, "too many --databases");
+        o->dbs_copy[o->ncopies++] = copy;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (o->ndbs == 256)
+                return cli_usage(c, "too many databases");
+            o->dbs[o->ndbs++] = t;
+        }
+        return 0;
+    }
+    case O_MYSQL_DEFAULTS: o->mysql_defaults = arg; return 0;
+    case O_MYSQL_CLIENT: o->mysql_client = arg; return 0;
     }
     return cli_usage(c, "unknown option");
+}
+
+struct db_report {
+    cli *c;
+    json_t *arr;
+    size_t failed;
+};
+
+static void on_db(const char *db, int result, const char *message, void *ud)
+{
+    struct db_report *d = ud;
+    d->failed += result < 0;
+    if (d->arr) {
+        json_array_append_new(d->arr, json_pack("{s:s, s:b, s:s}", "database", db, "ok",
+                                                result == 0, "message", message));
+    } else if (result < 0) {
+        cli_err(d->c, "database %s: %s", db, message);
+    } else {
+        cli_info(d->c, "database %s: loaded\n", db);
+    }
+}
+
+static int restore_mysql(cli *c, struct restore_opts *o, const char *snap_arg)
+{
+    bk_snapshot *s;
+    int e = cli_find_snapshot(c, snap_arg, &o->f, &s);
+    if (e)
+        return e;
+    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs };
+    struct db_report d = { c, c->json ? json_array() : NULL, 0 };
+    int r = bk_mysql_restore(c->repo, s, &t, on_db, &d);
+    bk_snapshot_free(s);
+    if (d.arr)
+        cli_json_print(json_pack("{s:o, s:b, s:b}", "databases", d.arr, "ok", r == 0, "changed", 1));
+    if (r < 0 && !d.failed)
+        return cli_fail(c, r);   /* failed before loading anything */
+    return r < 0 ? EXIT_FATAL : EXIT_OK;
 }
 
 static int run(cli *c, int argc, char **argv)
@@ -53,10 +115,21 @@ static int run(cli *c, int argc, char **argv)
     struct restore_opts o = { 0 };
     int first;
     int e = cli_parse(c, argc, argv, "n", opts, on_opt, &o, &first);
-    if (e)
+    if (e == 0 && argc - first != 1)
+        e = cli_usage(c, "usage: restore SNAPSHOT --target DIR | restore SNAPSHOT --mysql");
+    if (e == 0 && !o.mysql && (o.ndbs || o.mysql_defaults || o.mysql_client))
+        e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
+    if (e == 0 && o.mysql) {
+        if (o.target || o.ninc || o.del)
+            e = cli_usage(c, "--mysql loads into the server: no --target, --include or --delete");
+        else if ((e = cli_open(c, 1)) == 0)
+            e = restore_mysql(c, &o, argv[first]);
+    }
+    if (e || o.mysql) {
+        for (size_t i = 0; i < o.ncopies; i++)
+            free(o.dbs_copy[i]);
         return e;
-    if (argc - first != 1)
-        return cli_usage(c, "usage: restore SNAPSHOT --target DIR");
+    }
     if (!o.target)
         return cli_usage(c, "--target DIR is required");
     if ((e = cli_open(c, 1)))
@@ -119,7 +192,8 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_restore = {
-    "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN]",
+    "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
+    "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
     "missing) with owners (as root), modes, times, xattrs, ACLs, hard links and holes.\n\n"
     "Options:\n"
@@ -128,5 +202,10 @@ const command cmd_restore = {
     "      --exclude PATTERN      skip matching entries (repeat)\n"
     "  -n, --dry-run              say what would be restored, write nothing\n"
     "      --no-owner             do not restore owners even as root\n"
-    "      --host/--tag/--path    filters for 'latest'\n",
+    "      --host/--tag/--path    filters for 'latest'\n"
+    "      --mysql                load the snapshot's database dumps into the server (each\n"
+    "                             creates its database if missing), reporting per database\n"
+    "      --databases A,B        only these databases\n"
+    "      --mysql-defaults-file F  client option file (user, password, socket)\n"
+    "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n",
 };

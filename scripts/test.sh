@@ -41,18 +41,19 @@ export ARCA=$ROOT/build/cli/arca
 log "unit tests"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
-log "end-to-end tests, local repository"
-ARCA_TEST_BACKEND=local tests/e2e/run.sh
-
 log "Ceph cluster"
 CEPH_QUIET=1 CEPH_CLIENT_TIMEOUT=60 scripts/ceph-cluster.sh start "$WORK/ceph" > "$WORK/ceph.env"
 set -a; source "$WORK/ceph.env"; set +a
+export ARCA_TEST_CEPH_DIR=$WORK/ceph ARCA_TEST_POOL=$CEPH_POOL
 rados -p "$CEPH_POOL" put arca-probe /etc/hostname && rados -p "$CEPH_POOL" rm arca-probe
 
 log "MariaDB server"
 MARIADB_QUIET=1 scripts/mariadb-server.sh start "$WORK/mariadb" > "$WORK/mariadb.env"
 set -a; source "$WORK/mariadb.env"; set +a
 mariadb --defaults-file="$MYSQL_DEFAULTS_FILE" -N -e 'SELECT VERSION()'
+
+log "end-to-end tests, local repository"
+ARCA_TEST_BACKEND=local tests/e2e/run.sh
 
 log "sanitizer build (ASan + UBSan)"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON

@@ -258,6 +258,12 @@ enum bk_backup_option {
     BK_BACKUP_CHUNK_AVG = 205,      /* int: average chunk size for streams (power of 2) */
     BK_BACKUP_NO_PARENT = 206,      /* int: 1 = read every file */
     BK_BACKUP_TIME_NSEC = 207,      /* int */
+    BK_BACKUP_MYSQL = 300,          /* int: 1 = dump MySQL/MariaDB databases to /mysql */
+    BK_BACKUP_MYSQL_DATABASE = 301, /* str, repeatable: database to dump (default: all
+                                       but the system schemas) */
+    BK_BACKUP_MYSQL_DEFAULTS_FILE = 302, /* str: client option file (user, password, socket) */
+    BK_BACKUP_MYSQL_DUMP_COMMAND = 303,  /* str: shell command instead of mariadb-dump */
+    BK_BACKUP_MYSQL_CLIENT_COMMAND = 304,/* str: shell command instead of mariadb (listing) */
 };
 
 /* A backup job is described first (options), then run against an open repository. */
@@ -304,6 +310,24 @@ BK_API int bk_restore_run(bk_restore *r, bk_restore_stats *ret_stats) BK_WARN_UN
 
 /* Write one file's content, or a directory as a pax tar stream, to fd. */
 BK_API int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd) BK_WARN_UNUSED;
+
+/* ---- databases ---------------------------------------------------------------------- */
+
+typedef struct bk_mysql_target {
+    const char *defaults_file;       /* client option file, or NULL */
+    const char *client_command;      /* shell command instead of mariadb/mysql, or NULL */
+    const char *const *databases;    /* which dumps to load; none = all in the snapshot */
+    size_t ndatabases;
+} bk_mysql_target;
+
+/* Called once per database: result 0 or a negative errno, message the client's stderr. */
+typedef void (*bk_mysql_report_fn)(const char *db, int result, const char *message, void *userdata);
+
+/* Load the snapshot's database dumps (/mysql/<db>.sql) into a server by piping each into
+ * the client.  Returns 0 when all loaded, else the first failure (the others are still
+ * tried).  Ignores SIGPIPE while it runs. */
+BK_API int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_target *t,
+                            bk_mysql_report_fn report, void *userdata) BK_WARN_UNUSED;
 
 /* ---- check, stats, keys ----------------------------------------------------------------- */
 

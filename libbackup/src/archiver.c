@@ -16,7 +16,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cdc.h"
 #include "match.h"
+#include "mysql.h"
 #include "scan.h"
 #include "snapshot.h"
 #include "util.h"
@@ -44,6 +46,9 @@ struct bk_backup {
     bk_scan *scan;              /* totals for progress, when someone watches */
     struct archive *ard;
     bk_chunker stream_chunker;
+    bool mysql_on;
+    bk_mysql_conf mysql;
+    bk_tree mysql_files;        /* the dump's files, made before the walk */
     bk_summary sum;
     double t0, last_progress;
     const char *current;
@@ -71,6 +76,7 @@ void bk_backup_free(bk_backup *b)
     free(b->host);
     free(b->parent_arg);
     free(b->stdin_name);
+    bk_mysql_conf_free(&b->mysql);
     free(b);
 }
 
@@ -117,6 +123,24 @@ int bk_backup_set_str(bk_backup *b, int option, const char *v)
     case BK_BACKUP_STDIN_NAME:
         free(b->stdin_name);
         return (b->stdin_name = strdup(v)) ? 0 : -ENOMEM;
+    case BK_BACKUP_MYSQL_DATABASE: {
+        /* "a,b" names two */
+        char *copy = strdup(v), *save = NULL;
+        int r = copy ? 0 : -ENOMEM;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && r == 0; t = strtok_r(NULL, ",", &save))
+            r = bk_strv_push(&b->mysql.databases, &b->mysql.ndatabases, t);
+        free(copy);
+        return r;
+    }
+    case BK_BACKUP_MYSQL_DEFAULTS_FILE:
+        free(b->mysql.defaults_file);
+        return (b->mysql.defaults_file = strdup(v)) ? 0 : -ENOMEM;
+    case BK_BACKUP_MYSQL_DUMP_COMMAND:
+        free(b->mysql.dump_command);
+        return (b->mysql.dump_command = strdup(v)) ? 0 : -ENOMEM;
+    case BK_BACKUP_MYSQL_CLIENT_COMMAND:
+        free(b->mysql.client_command);
+        return (b->mysql.client_command = strdup(v)) ? 0 : -ENOMEM;
     }
     return -EINVAL;
 }
@@ -135,6 +159,7 @@ int bk_backup_set_int(bk_backup *b, int option, int64_t v)
     case BK_BACKUP_DRY_RUN: b->dry_run = v != 0; return 0;
     case BK_BACKUP_STDIN_FD: b->stdin_fd = (int)v; return 0;
     case BK_BACKUP_NO_PARENT: b->no_parent = v != 0; return 0;
+    case BK_BACKUP_MYSQL: b->mysql_on = v != 0; return 0;
     case BK_BACKUP_CHUNK_AVG:
         if (v < 256 || v > (BK_CHUNK_SIZE_LIMIT / 8) || (v & (v - 1)) != 0) return -ERANGE;
         b->chunk_avg = (uint32_t)v; return 0;
@@ -287,119 +312,29 @@ static int read_metadata(bk_backup *b, bk_node *n, const char *path, int fd, con
     return r;
 }
 
-/* ---- content: chunk a stream of bytes ------------------------------------------------------ */
-
-typedef struct cdc {
-    const bk_chunker *ch;
-    uint8_t *buf;
-    size_t cap, start, end;
-    bk_content *content;
-    size_t n, ncap;
-    uint64_t size;
-} cdc;
-
-static int cdc_init(cdc *c, const bk_chunker *ch)
-{
-    memset(c, 0, sizeof(*c));
-    c->ch = ch;
-    c->cap = 2 * ch->max;
-    c->buf = malloc(c->cap);
-    return c->buf ? 0 : -ENOMEM;
-}
-
-static void cdc_free(cdc *c)
-{
-    free(c->buf);
-    free(c->content);
-    c->buf = NULL;
-    c->content = NULL;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
-static int cdc_emit(bk_backup *b, cdc *c, const uint8_t *p, size_t n)
-{
-    if (c->n == c->ncap) {
-        size_t nc = c->ncap ? c->ncap * 2 : 16;
-        bk_content *v = realloc(c->content, nc * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        c->content = v;
-        c->ncap = nc;
-    }
-    bk_content *e = &c->content[c->n];
-    memset(e, 0, sizeof(*e));
-    e->len = (uint32_t)n;
-    c->size += n;
-    b->sum.bytes_read += n;
-    if (all_zero(p, n)) {
-        e->hole = true;   /* restored as a hole: sparse files stay sparse */
-        c->n++;
-        return 0;
-    }
-    bk_blob_id(b->repo->keys, p, n, &e->id);
-    int r = bk_writer_add(b->w, BK_KIND_DATA, &e->id, p, n);
-    if (r < 0)
-        return r;
-    c->n++;
-    return 0;
-}
-
-/* Cut and emit chunks; keep the tail until there is a full max's worth, or eof. */
-static int cdc_process(bk_backup *b, cdc *c, bool eof)
-{
-    while (c->end > c->start && (eof || c->end - c->start >= c->ch->max)) {
-        size_t cut = bk_chunker_cut(c->ch, c->buf + c->start, c->end - c->start);
-        int r = cdc_emit(b, c, c->buf + c->start, cut);
-        if (r < 0)
-            return r;
-        c->start += cut;
-    }
-    if (c->start > 0 && c->start == c->end) {
-        c->start = c->end = 0;
-    } else if (c->start > 0 && c->cap - c->end < c->ch->max) {
-        memmove(c->buf, c->buf + c->start, c->end - c->start);
-        c->end -= c->start;
-        c->start = 0;
-    }
-    return 0;
-}
-
-/* Read fd to its end through the chunker.  Returns 0, a fatal error (< 0), or 1 when
- * reading failed (*io_err says why): that is the source's problem, not the run's. */
-static int cdc_read_fd(bk_backup *b, cdc *c, int fd, int *io_err)
-{
-    for (;;) {
-        ssize_t k = read(fd, c->buf + c->end, c->cap - c->end);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            *io_err = -errno;
-            return 1;
-        }
-        if (k == 0)
-            return cdc_process(b, c, true);
-        c->end += (size_t)k;
-        int r = cdc_process(b, c, false);
-        if (r < 0)
-            return r;
-        report(b, false);
-    }
-}
-
-static void cdc_to_node(cdc *c, bk_node *n)
-{
-    n->content = c->content;
-    n->ncontent = c->n;
-    n->size = c->size;
-    c->content = NULL;
-    c->n = c->ncap = 0;
-}
-
 /* ---- files -------------------------------------------------------------------------------------- */
+
+static void tick(void *ctx)
+{
+    report(ctx, false);
+}
+
+/* Chunk what fd holds into n's content.  Read errors go to *io_err (and return 0). */
+static int read_content(bk_backup *b, const bk_chunker *ch, int fd, bk_node *n, int *io_err)
+{
+    bk_cdc c;
+    bk_cdc_init(&c, ch, b->repo->keys, b->w);
+    c.tick = tick;
+    c.tick_ctx = b;
+    int r = bk_cdc_read_fd(&c, fd, io_err);
+    if (r == 0)
+        r = bk_cdc_finish(&c, n);
+    else if (r == 1)
+        r = 0;
+    b->sum.bytes_read += c.size;
+    bk_cdc_free(&c);
+    return r;
+}
 
 static bool content_known(bk_backup *b, const bk_node *n)
 {
@@ -455,17 +390,8 @@ static int save_file(bk_backup *b, int dirfd, const char *name, const char *path
         what = "cannot read metadata";
     }
     if (r == 0 && io_err == 0) {
-        cdc c;
-        r = cdc_init(&c, &b->repo->chunker);
-        if (r == 0) {
-            b->current = path;
-            r = cdc_read_fd(b, &c, fd, &io_err);
-            if (r == 0)
-                cdc_to_node(&c, n);
-            if (r == 1)
-                r = 0;
-            cdc_free(&c);
-        }
+        b->current = path;
+        r = read_content(b, &b->repo->chunker, fd, n, &io_err);
     }
     close(fd);
     if (r < 0)
@@ -691,10 +617,17 @@ static int save_dir(bk_backup *b, int fd, const char *path, const bk_node *old, 
 
 /* ---- the top: the given paths under a root of virtual directories ------------------------ */
 
+typedef enum vkind {
+    VN_DIR = 0,                 /* a real directory above the given paths */
+    VN_VDIR,                    /* a directory that exists only in the snapshot */
+    VN_LEAF,                    /* a given path: saved with everything below it */
+    VN_STREAM,                  /* the stdin stream */
+    VN_MYSQL,                   /* the database dumps (b->mysql_files) */
+} vkind;
+
 typedef struct vnode {
     char *name;
-    bool leaf;                  /* a given path: saved with everything below it */
-    bool stream;                /* the stdin stream */
+    vkind kind;
     struct vnode *kids;
     size_t nkids;
 } vnode;
@@ -707,14 +640,14 @@ static void vnode_free(vnode *v)
     free(v->name);
 }
 
-static int vnode_add(vnode *root, const char *path, bool stream)
+static int vnode_add(vnode *root, const char *path, vkind kind)
 {
     vnode *cur = root;
     const char *p = path;
     while (*p == '/')
         p++;
     if (!*p) {
-        cur->leaf = true;   /* "/" itself */
+        cur->kind = VN_LEAF;   /* "/" itself */
         return 0;
     }
     while (*p) {
@@ -734,14 +667,14 @@ static int vnode_add(vnode *root, const char *path, bool stream)
             next->name = strndup(p, len);
             if (!next->name)
                 return -ENOMEM;
+            next->kind = kind == VN_LEAF ? VN_DIR : VN_VDIR;
         }
         cur = next;
         p += len;
         while (*p == '/')
             p++;
     }
-    cur->leaf = true;
-    cur->stream = stream;
+    cur->kind = kind;
     return 0;
 }
 
@@ -794,6 +727,46 @@ static char *normalize_path(const char *in)
 
 static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *old, bk_node *n);
 
+/* A file made from a stream: new, changed or unchanged against the parent's. */
+static void count_stream(bk_backup *b, const bk_node *old, const bk_node *n)
+{
+    b->sum.total_files++;
+    b->sum.total_bytes += n->size;
+    if (old && bk_node_content_equal(old, n)) {
+        b->sum.files_unchanged++;
+        b->sum.bytes_unchanged += n->size;
+    } else if (old && old->type == BK_NODE_FILE) {
+        b->sum.files_changed++;
+        b->sum.bytes_changed += n->size;
+    } else {
+        b->sum.files_new++;
+        b->sum.bytes_new += n->size;
+    }
+}
+
+/* The database dumps' directory: files made before the walk. */
+static int save_mysql(bk_backup *b, const bk_node *old, bk_node *dir)
+{
+    bk_tree old_tree, t = { 0 };
+    load_old_tree(b, old, &old_tree);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < b->mysql_files.n; i++) {
+        bk_node n;
+        r = bk_node_copy(&b->mysql_files.nodes[i], &n);
+        if (r < 0)
+            break;
+        n.mtime = n.ctime = dir->mtime;
+        count_stream(b, bk_tree_find(&old_tree, n.name, n.name_len), &n);
+        r = bk_tree_push(&t, &n);
+        bk_node_clear(&n);
+    }
+    if (r == 0)
+        r = save_tree(b, &t, &dir->subtree);
+    bk_tree_free(&t);
+    bk_tree_free(&old_tree);
+    return r;
+}
+
 static int stream_file(bk_backup *b, const char *name, const bk_node *old, bk_node *n)
 {
     int64_t t;
@@ -813,30 +786,16 @@ static int stream_file(bk_backup *b, const char *name, const bk_node *old, bk_no
     n->mtime = n->ctime = b->time_set ? b->time : t;
     if (b->chunk_avg)
         n->chunk_avg = b->chunk_avg;
-    cdc c;
-    int r = cdc_init(&c, b->chunk_avg ? &b->stream_chunker : &b->repo->chunker);
-    if (r < 0)
-        return r;
     b->current = name;
     int io_err = 0;
-    r = cdc_read_fd(b, &c, b->stdin_fd, &io_err);
-    if (r == 0)
-        cdc_to_node(&c, n);
-    cdc_free(&c);
-    if (r == 1)
-        return bk_repo_error(b->repo, io_err, "cannot read the stream for %s: %s", name,
-                             strerror(-io_err));
+    int r = read_content(b, b->chunk_avg ? &b->stream_chunker : &b->repo->chunker, b->stdin_fd,
+                         n, &io_err);   /* --stdin alone: the file profile unless asked */
     if (r < 0)
         return r;
-    b->sum.total_files++;
-    b->sum.total_bytes += n->size;
-    if (old && old->type == BK_NODE_FILE) {
-        b->sum.files_changed++;
-        b->sum.bytes_changed += n->size;
-    } else {
-        b->sum.files_new++;
-        b->sum.bytes_new += n->size;
-    }
+    if (io_err)
+        return bk_repo_error(b->repo, io_err, "cannot read the stream for %s: %s", name,
+                             strerror(-io_err));
+    count_stream(b, old, n);
     return 0;
 }
 
@@ -872,7 +831,7 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
     bk_tree old_tree, t = { 0 };
     struct stat st;
     int r = 0;
-    if (v->name && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && !v->stream) {
+    if (v->name && v->kind == VN_DIR && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         r = node_from_stat(n, v->name, strlen(v->name), &st);
         if (r == 0)
             r = read_metadata(b, n, path, -1, &st);
@@ -894,6 +853,8 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
     }
     if (r < 0)
         return r;
+    if (v->kind == VN_MYSQL)
+        return save_mysql(b, old, n);
     load_old_tree(b, old, &old_tree);
     for (size_t i = 0; r == 0 && i < v->nkids; i++) {
         vnode *k = &v->kids[i];
@@ -905,9 +866,9 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
         const bk_node *o = bk_tree_find(&old_tree, k->name, strlen(k->name));
         bk_node node;
         memset(&node, 0, sizeof(node));
-        if (k->stream)
+        if (k->kind == VN_STREAM)
             r = stream_file(b, k->name, o, &node);
-        else if (k->leaf)
+        else if (k->kind == VN_LEAF)
             r = save_leaf(b, sub, o, &node);
         else
             r = save_vnode(b, k, sub, o, &node);
@@ -968,8 +929,8 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
 int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
 {
     b->repo = repo;
-    if (b->npaths == 0 && !b->stdin_name)
-        return bk_repo_error(repo, -EINVAL, "nothing to back up: give paths or a stream");
+    if (b->npaths == 0 && !b->stdin_name && !b->mysql_on)
+        return bk_repo_error(repo, -EINVAL, "nothing to back up: give paths, a stream or --mysql");
     if (b->stdin_name && b->stdin_fd < 0)
         b->stdin_fd = 0;
     int r = 0;
@@ -990,6 +951,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             r = bk_strv_push(&paths, &npaths, p);
         free(p);
     }
+    if (r == 0 && b->mysql_on)
+        r = bk_strv_push(&paths, &npaths, "/" BK_MYSQL_DIR);
     char *stream_path = NULL;
     if (r == 0 && b->stdin_name) {
         char *abs = malloc(strlen(b->stdin_name) + 2);
@@ -1023,6 +986,20 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             paths[k++] = paths[i];
     }
     npaths = k;
+    /* made-up files (a stream, the dumps) must not overlap real paths */
+    const char *made[2] = { stream_path, b->mysql_on ? "/" BK_MYSQL_DIR : NULL };
+    for (size_t m = 0; r == 0 && m < 2; m++) {
+        bool found = false;
+        for (size_t i = 0; made[m] && i < npaths; i++)
+            found |= strcmp(paths[i], made[m]) == 0;
+        if (made[m] && !found)
+            r = bk_repo_error(repo, -EINVAL, "%s overlaps another path to back up", made[m]);
+    }
+    if (r < 0) {
+        bk_strv_free(paths, npaths);
+        free(stream_path);
+        return r;
+    }
 
     char host[256];
     if (b->host)
@@ -1034,12 +1011,23 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     bk_snapshot *parent = NULL, *snap = NULL;
     bk_node rootnode;
     memset(&rootnode, 0, sizeof(rootnode));
-    for (size_t i = 0; r == 0 && i < npaths; i++)
-        r = vnode_add(&root, paths[i], stream_path && strcmp(stream_path, paths[i]) == 0);
+    for (size_t i = 0; r == 0 && i < npaths; i++) {
+        vkind kind = VN_LEAF;
+        if (stream_path && strcmp(stream_path, paths[i]) == 0)
+            kind = VN_STREAM;
+        else if (b->mysql_on && strcmp(paths[i], "/" BK_MYSQL_DIR) == 0)
+            kind = VN_MYSQL;
+        r = vnode_add(&root, paths[i], kind);
+    }
     free(stream_path);
-    if (r == 0 && b->chunk_avg)
-        r = bk_chunker_init(&b->stream_chunker, repo->keys->gear, b->chunk_avg / 2, b->chunk_avg,
-                            (size_t)b->chunk_avg * 8);
+    if (r == 0 && root.kind == VN_LEAF && (b->stdin_name || b->mysql_on))
+        r = bk_repo_error(repo, -EINVAL, "a backup of / cannot hold a stream or --mysql dumps too");
+    /* streams: --chunk-size-avg, else the dump profile for --mysql, else the file profile */
+    uint32_t stream_avg = b->chunk_avg ? b->chunk_avg : b->mysql_on ? BK_MYSQL_CHUNK_AVG : 0;
+    if (r == 0 && stream_avg)
+        r = bk_chunker_init(&b->stream_chunker, repo->keys->gear, stream_avg / 2, stream_avg,
+                            (size_t)stream_avg * 8);
+    const bk_chunker *stream_ch = stream_avg ? &b->stream_chunker : &repo->chunker;
     if (r == 0)
         r = find_parent(b, host, paths, npaths, &parent);
     if (r == 0 && b->progress && !b->stdin_name &&
@@ -1060,8 +1048,13 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         parent_root.type = BK_NODE_DIR;
         parent_root.subtree = parent->tree;
     }
+    if (r == 0 && b->mysql_on) {
+        /* first, so that the databases are dumped as of the start of the run */
+        b->current = "mysql";
+        r = bk_mysql_dump(repo, &b->mysql, stream_ch, b->w, tick, b, &b->mysql_files);
+    }
     if (r == 0) {
-        if (root.leaf) {
+        if (root.kind == VN_LEAF) {
             /* "/" itself */
             int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             struct stat st;
@@ -1120,7 +1113,9 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
                 snap->has_parent = true;
                 snap->parent = parent->id;
             }
-            const bk_chunker *ch = b->stdin_name && b->chunk_avg ? &b->stream_chunker : &repo->chunker;
+            /* record the streams' profile when streams are all there is */
+            bool only_streams = (size_t)(b->stdin_name != NULL) + b->mysql_on == snap->npaths;
+            const bk_chunker *ch = only_streams ? stream_ch : &repo->chunker;
             snap->chunk_min = (uint32_t)ch->min;
             snap->chunk_avg = (uint32_t)ch->avg;
             snap->chunk_max = (uint32_t)ch->max;
@@ -1155,6 +1150,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     bk_scan_free(b->scan);
     b->scan = NULL;
     bk_node_clear(&rootnode);
+    bk_tree_free(&b->mysql_files);
     vnode_free(&root);
     bk_snapshot_free(parent);
     bk_strv_free(paths, npaths);

@@ -1,0 +1,34 @@
+/* cdc.h - turn a byte stream into a file's content list: chunk it, hash the chunks,
+ * hand new ones to the writer, record holes for chunks of zeros. */
+#ifndef BK_CDC_H
+#define BK_CDC_H
+
+#include "tree.h"
+#include "writer.h"
+
+typedef struct bk_cdc {
+    const bk_chunker *ch;
+    const bk_keys *keys;
+    bk_writer *w;
+    void (*tick)(void *ctx);      /* called now and then while reading (progress) */
+    void *tick_ctx;
+    uint8_t *buf;                 /* allocated on first use, released by flush */
+    size_t cap, start, end;
+    bk_content *content;
+    size_t n, ncap;
+    uint64_t size;
+} bk_cdc;
+
+void bk_cdc_init(bk_cdc *c, const bk_chunker *ch, const bk_keys *keys, bk_writer *w);
+int bk_cdc_write(bk_cdc *c, const void *p, size_t n) BK_MUST_CHECK;
+/* Read fd to its end.  Returns 0, a fatal error (< 0, from the writer), or 1 when reading
+ * failed (*io_err says why): the source's problem, not the run's. */
+int bk_cdc_read_fd(bk_cdc *c, int fd, int *io_err) BK_MUST_CHECK;
+/* Cut what is buffered now (the end of a section) and release the buffer; writing may
+ * go on.  Cuts depend only on the content written between flushes. */
+int bk_cdc_flush(bk_cdc *c) BK_MUST_CHECK;
+/* Flush and move the content list into n (content, ncontent, size). */
+int bk_cdc_finish(bk_cdc *c, bk_node *n) BK_MUST_CHECK;
+void bk_cdc_free(bk_cdc *c);
+
+#endif

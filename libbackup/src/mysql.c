@@ -1,0 +1,441 @@
+/* mysql.c - database dumps in, database dumps out.
+ *
+ * One mariadb-dump run with --single-transaction dumps every selected database from the
+ * same InnoDB snapshot; sqlsplit.c cuts its output into a file per database.  The run
+ * fails - and no snapshot is written - when the dump program cannot start, exits
+ * non-zero, is killed, or its output ends without the footer it always writes. */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fetcher.h"
+#include "mysql.h"
+#include "restore.h"
+#include "proc.h"
+#include "sqlsplit.h"
+#include "util.h"
+
+/* flags that make dumps consistent and stable from night to night (docs/mysql.md) */
+static const char *const dump_flags[] = {
+    "--single-transaction", "--quick", "--routines", "--events", "--triggers", "--hex-blob",
+    "--skip-dump-date", "--skip-comments", "--order-by-primary", NULL,
+};
+
+static const char *const system_schemas[] = {
+    "information_schema", "performance_schema", "mysql", "sys", NULL,
+};
+
+void bk_mysql_conf_free(bk_mysql_conf *c)
+{
+    free(c->defaults_file);
+    free(c->dump_command);
+    free(c->client_command);
+    bk_strv_free(c->databases, c->ndatabases);
+    memset(c, 0, sizeof(*c));
+}
+
+/* argv for a program: either the given shell command (then args are its "$@") or the
+ * first of the default names found in PATH.  --defaults-file must come first. */
+static int make_argv(bk_repo *repo, const char *command, const char *const *names,
+                     const char *defaults_file, char **args, size_t nargs, char ***ret)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int r = 0;
+    if (command) {
+        char *script = malloc(strlen(command) + 16);
+        if (!script)
+            return -ENOMEM;
+        sprintf(script, "exec %s \"$@\"", command);
+        r = bk_strv_push(&v, &n, "/bin/sh");
+        if (r == 0) r = bk_strv_push(&v, &n, "-c");
+        if (r == 0) r = bk_strv_push(&v, &n, script);
+        if (r == 0) r = bk_strv_push(&v, &n, "sh");
+        free(script);
+    } else {
+        const char *found = NULL;
+        for (const char *const *p = names; *p && !found; p++)
+            if (bk_have_program(*p))
+                found = *p;
+        if (!found)
+            return bk_repo_error(repo, -ENOENT, "neither %s nor %s is installed (install "
+                                 "mariadb-client, or give the command)", names[0], names[1]);
+        r = bk_strv_push(&v, &n, found);
+    }
+    if (r == 0 && defaults_file) {
+        char *opt = malloc(strlen(defaults_file) + 20);
+        if (!opt)
+            r = -ENOMEM;
+        else {
+            sprintf(opt, "--defaults-file=%s", defaults_file);
+            r = bk_strv_push(&v, &n, opt);
+            free(opt);
+        }
+    }
+    for (size_t i = 0; r == 0 && i < nargs; i++)
+        r = bk_strv_push(&v, &n, args[i]);
+    char **nv = r == 0 ? realloc(v, (n + 1) * sizeof(char *)) : NULL;
+    if (!nv) {
+        bk_strv_free(v, n);
+        return r < 0 ? r : -ENOMEM;
+    }
+    nv[n] = NULL;
+    *ret = nv;
+    return 0;
+}
+
+static void argv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static const char *const client_names[] = { "mariadb", "mysql", NULL };
+static const char *const dump_names[] = { "mariadb-dump", "mysqldump", NULL };
+
+static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret, size_t *ret_n)
+{
+    char *args[] = { "--batch", "--skip-column-names", "--execute=SHOW DATABASES" };
+    char **argv;
+    int r = make_argv(repo, conf->client_command, client_names, conf->defaults_file, args, 3, &argv);
+    if (r < 0)
+        return r;
+    bk_proc p;
+    r = bk_proc_start(&p, argv, false, true);
+    if (r < 0) {
+        r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+        argv_free(argv);
+        return r;
+    }
+    bk_buf out = BK_BUF_INIT;
+    char buf[4096];
+    for (;;) {
+        ssize_t k = read(p.out, buf, sizeof(buf));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || bk_buf_append(&out, buf, (size_t)k) < 0)
+            break;
+    }
+    int status;
+    bk_proc_wait(&p, &status);
+    char how[128];
+    bk_proc_status_str(status, how, sizeof(how));
+    if (how[0]) {
+        r = bk_repo_error(repo, -EIO, "cannot list the databases: %s %s: %s", argv[0], how,
+                          bk_proc_stderr(&p));
+    } else {
+        char **v = NULL;
+        size_t n = 0;
+        for (size_t i = 0; r == 0 && i < out.len;) {
+            size_t e = i;
+            while (e < out.len && out.data[e] != '\n')
+                e++;
+            char *name = strndup((char *)out.data + i, e - i);
+            bool sys = false;
+            for (const char *const *s = system_schemas; name && *s; s++)
+                sys |= strcmp(name, *s) == 0;
+            r = !name ? -ENOMEM : (sys || !*name) ? 0 : bk_strv_push(&v, &n, name);
+            free(name);
+            i = e + 1;
+        }
+        if (r == 0 && n == 0)
+            r = bk_repo_error(repo, -ENOENT, "the server has no databases to back up (system "
+                              "schemas are left out unless named with --databases)");
+        if (r == 0) {
+            *ret = v;
+            *ret_n = n;
+        } else {
+            bk_strv_free(v, n);
+        }
+    }
+    bk_buf_free(&out);
+    argv_free(argv);
+    return r;
+}
+
+/* ---- dump ------------------------------------------------------------------------------- */
+
+typedef struct dump_ctx {
+    bk_repo *repo;
+    const bk_chunker *ch;
+    bk_writer *w;
+    char **names;                /* one cdc per database, in first-seen order */
+    bk_cdc *cdcs;
+    size_t n;
+    void (*tick)(void *);
+    void *tick_ctx;
+} dump_ctx;
+
+static bk_cdc *cdc_for(dump_ctx *d, const char *db)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->names[i], db) == 0)
+            return &d->cdcs[i];
+    bk_cdc *v = realloc(d->cdcs, (d->n + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    d->cdcs = v;
+    size_t n = d->n;
+    if (bk_strv_push(&d->names, &n, db) < 0)
+        return NULL;
+    bk_cdc_init(&d->cdcs[d->n], d->ch, d->repo->keys, d->w);
+    return &d->cdcs[d->n++];
+}
+
+static int on_data(void *ctx, const char *db, const uint8_t *p, size_t n)
+{
+    dump_ctx *d = ctx;
+    bk_cdc *c = cdc_for(d, db);
+    return c ? bk_cdc_write(c, p, n) : -ENOMEM;
+}
+
+static int on_section_end(void *ctx, const char *db)
+{
+    /* cut here and free the buffer: only one database's buffer is ever held */
+    dump_ctx *d = ctx;
+    bk_cdc *c = cdc_for(d, db);
+    return c ? bk_cdc_flush(c) : -ENOMEM;
+}
+
+int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
+                  void (*tick)(void *), void *tick_ctx, bk_tree *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    char **dbs = NULL;
+    size_t ndbs = 0;
+    int r = 0;
+    if (conf->ndatabases) {
+        r = bk_strv_dup(conf->databases, conf->ndatabases, &dbs);
+        ndbs = r == 0 ? conf->ndatabases : 0;
+    } else {
+        r = list_databases(repo, conf, &dbs, &ndbs);
+    }
+    if (r < 0)
+        return r;
+
+    size_t nflags = 0;
+    while (dump_flags[nflags])
+        nflags++;
+    char **args = calloc(nflags + 1 + ndbs, sizeof(char *));
+    char **argv = NULL;
+    if (!args)
+        r = -ENOMEM;
+    for (size_t i = 0; r == 0 && i < nflags; i++)
+        args[i] = (char *)dump_flags[i];
+    if (r == 0) {
+        args[nflags] = "--databases";
+        for (size_t i = 0; i < ndbs; i++)
+            args[nflags + 1 + i] = dbs[i];
+        r = make_argv(repo, conf->dump_command, dump_names, conf->defaults_file, args,
+                      nflags + 1 + ndbs, &argv);
+    }
+    free(args);
+    bk_proc p;
+    bool started = false;
+    if (r == 0) {
+        r = bk_proc_start(&p, argv, false, true);
+        if (r < 0)
+            r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+        started = r == 0;
+    }
+    dump_ctx d = { repo, ch, w, NULL, NULL, 0, tick, tick_ctx };
+    static const bk_sqlsplit_ops ops = { on_data, on_section_end };
+    bk_sqlsplit split;
+    bk_sqlsplit_init(&split, &ops, &d);
+    uint8_t *buf = started ? malloc(1 << 20) : NULL;
+    if (started && !buf)
+        r = -ENOMEM;
+    while (r == 0 && started) {
+        ssize_t k = read(p.out, buf, 1 << 20);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = bk_repo_error(repo, -errno, "cannot read the dump: %s", strerror(errno));
+            break;
+        }
+        if (k == 0)
+            break;
+        r = bk_sqlsplit_feed(&split, buf, (size_t)k);
+        if (tick)
+            tick(tick_ctx);
+    }
+    free(buf);
+    int split_end = r == 0 && started ? bk_sqlsplit_finish(&split) : 0;
+    if (started) {
+        int status;
+        if (r < 0)
+            kill(p.pid, SIGTERM);   /* we stopped reading: do not leave it blocked */
+        bk_proc_wait(&p, &status);
+        char how[128];
+        bk_proc_status_str(status, how, sizeof(how));
+        const char *err = bk_proc_stderr(&p);
+        if (r == 0 && how[0])
+            r = bk_repo_error(repo, -EIO, "the dump failed: %s %s%s%s", argv[0], how,
+                              *err ? ": " : "", err);
+        else if (r == 0 && split_end == -EPIPE)
+            r = bk_repo_error(repo, -EPIPE, "the dump was cut short (no closing statements); %s%s",
+                              *err ? "dump program said: " : "", err);
+        else if (r == 0 && split_end < 0)
+            r = bk_repo_error(repo, split_end, "the dump's output is not what %s writes", argv[0]);
+        else if (r < 0 && bk_repo_errcode(repo) == 0)
+            r = bk_repo_error(repo, r, "the dump failed: %s%s%s", strerror(-r), *err ? ": " : "", err);
+    }
+    for (size_t i = 0; r == 0 && i < d.n; i++) {
+        bk_node n;
+        memset(&n, 0, sizeof(n));
+        n.name = bk_mysql_file_name(d.names[i]);
+        n.user = strdup("");
+        n.group = strdup("");
+        if (!n.name || !n.user || !n.group) {
+            r = -ENOMEM;
+        } else {
+            n.name_len = strlen(n.name);
+            n.type = BK_NODE_FILE;
+            n.mode = 0600;
+            n.uid = getuid();
+            n.gid = getgid();
+            n.chunk_avg = (uint32_t)ch->avg;
+            r = bk_cdc_finish(&d.cdcs[i], &n);
+        }
+        if (r == 0)
+            r = bk_tree_push(ret, &n);
+        bk_node_clear(&n);
+    }
+    for (size_t i = 0; i < d.n; i++)
+        bk_cdc_free(&d.cdcs[i]);
+    free(d.cdcs);
+    bk_strv_free(d.names, d.n);
+    bk_sqlsplit_free(&split);
+    argv_free(argv);
+    bk_strv_free(dbs, ndbs);
+    if (r < 0)
+        bk_tree_free(ret);
+    return r;
+}
+
+/* ---- restore ---------------------------------------------------------------------------- */
+
+static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk_mysql_target *t,
+                    char *msg, size_t msglen)
+{
+    char **argv;
+    int r = make_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &argv);
+    if (r < 0) {
+        snprintf(msg, msglen, "%s", bk_repo_errmsg(repo));
+        return r;
+    }
+    bk_proc p;
+    r = bk_proc_start(&p, argv, true, false);
+    if (r < 0) {
+        snprintf(msg, msglen, "cannot run %s: %s", argv[0], strerror(-r));
+        argv_free(argv);
+        return r;
+    }
+    bk_fetcher *f = NULL;
+    r = bk_fetcher_new(repo, &f);
+    if (r == 0)
+        r = bk_fetcher_plan(f, file->content, file->ncontent);
+    if (r == 0)
+        r = bk_fetcher_start(f);
+    int write_err = 0;
+    for (size_t i = 0; r == 0 && i < file->ncontent; i++) {
+        const bk_content *c = &file->content[i];
+        if (c->hole) {
+            static const uint8_t zeros[4096];
+            for (uint32_t left = c->len; left > 0 && !write_err;) {
+                uint32_t k = BK_MIN(left, (uint32_t)sizeof(zeros));
+                write_err = bk_write_full(p.in, zeros, k);
+                left -= k;
+            }
+            continue;
+        }
+        const uint8_t *data;
+        size_t len;
+        r = bk_fetcher_get(f, &c->id, &data, &len);
+        if (r == 0 && !write_err)
+            write_err = bk_write_full(p.in, data, len);
+        bk_fetcher_release(f, &c->id);
+        if (r < 0)
+            bk_fetcher_skip(f, file->content, file->ncontent, i + 1);
+    }
+    bk_fetcher_free(f);
+    int status;
+    bk_proc_wait(&p, &status);
+    char how[128];
+    bk_proc_status_str(status, how, sizeof(how));
+    if (r < 0)
+        snprintf(msg, msglen, "%s", bk_repo_errmsg(repo));
+    else if (how[0] || write_err)
+        snprintf(msg, msglen, "%s %s: %s", argv[0], how[0] ? how : "stopped reading",
+                 bk_proc_stderr(&p));
+    else
+        snprintf(msg, msglen, "loaded");
+    if (r == 0 && (how[0] || write_err))
+        r = -EIO;
+    argv_free(argv);
+    (void)db;
+    return r;
+}
+
+int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_target *t,
+                     bk_mysql_report_fn report, void *userdata)
+{
+    bk_node dir;
+    int r = bk_repo_find_node(repo, &snap->tree, "/" BK_MYSQL_DIR, &dir);
+    if (r == -ENOENT || (r == 0 && dir.type != BK_NODE_DIR)) {
+        bk_node_clear(&dir);
+        return bk_repo_error(repo, -ENOENT, "the snapshot holds no database dumps (/%s)", BK_MYSQL_DIR);
+    }
+    if (r < 0)
+        return r;
+    bk_tree files;
+    r = bk_repo_load_tree(repo, &dir.subtree, &files);
+    bk_node_clear(&dir);
+    if (r < 0)
+        return r;
+    /* every requested database must be there before anything is loaded */
+    for (size_t i = 0; r == 0 && i < t->ndatabases; i++) {
+        char *name = bk_mysql_file_name(t->databases[i]);
+        if (!name)
+            r = -ENOMEM;
+        else if (!bk_tree_find(&files, name, strlen(name)))
+            r = bk_repo_error(repo, -ENOENT, "the snapshot has no dump of database %s", t->databases[i]);
+        free(name);
+    }
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);   /* a client that dies must not kill us */
+    int first_err = 0;
+    size_t loaded = 0;
+    for (size_t i = 0; r == 0 && i < files.n; i++) {
+        const bk_node *n = &files.nodes[i];
+        char *db = n->type == BK_NODE_FILE ? bk_mysql_db_name(n->name) : NULL;
+        bool want = db && t->ndatabases == 0;
+        for (size_t j = 0; db && j < t->ndatabases; j++)
+            want |= strcmp(db, t->databases[j]) == 0;
+        if (want) {
+            char msg[BK_PROC_ERR_MAX + 256];
+            int e = load_one(repo, n, db, t, msg, sizeof(msg));
+            bk_repo_clear_error(repo);
+            if (report)
+                report(db, e, msg, userdata);
+            if (e < 0 && !first_err) {
+                first_err = e;
+                bk_repo_error(repo, e, "database %s: %s", db, msg);
+            }
+            loaded += e == 0;
+        }
+        free(db);
+    }
+    sigaction(SIGPIPE, &old, NULL);
+    bk_tree_free(&files);
+    if (r < 0)
+        return r;
+    if (first_err)
+        return first_err;
+    return loaded ? 0 : bk_repo_error(repo, -ENOENT, "the snapshot holds no database dumps");
+}
