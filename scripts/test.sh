@@ -18,6 +18,7 @@ log "dependencies"
 scripts/deps.sh test
 
 WORK=$(mktemp -d /tmp/arca-test.XXXXXX)
+chmod 755 "$WORK"   # some tests run arca as an unprivileged user
 export ARCA_TEST_TMP=$WORK
 cleanup() {
     local rc=$?

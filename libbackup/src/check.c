@@ -26,6 +26,7 @@ typedef struct checker {
     pack_ref *refs;
     size_t nrefs, cap;
     size_t next;                 /* work queue position */
+    size_t unindexed;            /* packs no index lists */
     bk_idmap trees_seen;
 } checker;
 
@@ -122,8 +123,8 @@ static int on_pack_listed(const char *name, uint64_t size, void *ctx)
         return 0;
     size_t *slot = bk_idmap_get(&c->packs, &id);
     if (!slot) {
-        bk_repo_log(c->repo, BK_LOG_WARNING, "pack %s is in no index (left by an interrupted "
-                    "backup or prune; prune removes it)", name);
+        c->unindexed++;
+        bk_repo_log(c->repo, BK_LOG_INFO, "pack %s is in no index", name);
         return 0;
     }
     c->refs[*slot].listed = true;
@@ -312,6 +313,9 @@ int bk_check(bk_repo *repo, unsigned flags, bk_check_result *ret)
         r = bk_repo_load_index(repo);
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
+    if (r == 0 && c.unindexed)
+        bk_repo_log(repo, BK_LOG_WARNING, "%zu packs are in no index (left by interrupted backups "
+                    "or prunes: not an error, prune removes them)", c.unindexed);
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = repo->index.blobs.count;
