@@ -33,6 +33,7 @@ typedef struct cli {
     long ceph_timeout, ceph_inflight;
     long threads;
     long long retry_lock_ms;
+    bool retry_lock_set;     /* --retry-lock given (else a command's default applies) */
     bool json;
     int verbosity;           /* -1 quiet, 0 default, 1+ verbose */
     bool tty_out, tty_err;   /* stdout / stderr are terminals */
@@ -64,6 +65,9 @@ void cli_info(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Open the repository given by -r/ARCA_REPOSITORY with the passphrase.  lock: 0 none,
  * 1 shared, 2 exclusive.  Returns an exit code (EXIT_OK on success). */
 int cli_open(cli *c, int lock);
+/* Commands that should wait for a lock by default (backup, prune) set this before
+ * cli_open; --retry-lock overrides it. */
+void cli_default_lock_wait(cli *c, long long ms);
 /* Create a new handle with the global options applied (no open). */
 int cli_new_repo(cli *c);
 
@@ -112,6 +116,11 @@ void cli_progress(const bk_progress *p, void *userdata);
 void cli_progress_done(cli *c);
 void cli_item_error(const char *path, int code, const char *msg, void *userdata);
 void cli_log(bk_log_level level, const char *msg, void *userdata);
+
+/* "5%" or 0.05 */
+int cli_parse_max_unused(const char *arg, double *ret);
+/* Print (or, with ret_json, build) prune's figures. */
+int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **ret_json);
 
 /* Print a path safely (control characters escaped) to f. */
 void cli_print_path(FILE *f, const char *p, size_t len);

@@ -154,6 +154,8 @@ static int run(cli *c, int argc, char **argv)
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     for (int i = first; e == 0 && i < argc; i++)
         bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
+    /* a prune's final step holds the exclusive lock briefly: wait for it, do not fail */
+    cli_default_lock_wait(c, 10 * 60 * 1000);
     if (e == 0)
         e = cli_open(c, o.dry_run ? 0 : 1);
     if (e) {

@@ -1,27 +1,55 @@
 /* cmd-check.c - arca check: verify the repository. */
 #include "cli.h"
 
-enum { O_READ_DATA = 1 };
+#include <stdlib.h>
+#include <string.h>
+
+enum { O_READ_DATA = 1, O_SUBSET };
 
 static const struct option opts[] = {
     { "read-data", no_argument, NULL, O_READ_DATA },
+    { "read-data-subset", required_argument, NULL, O_SUBSET },
     { 0 },
+};
+
+struct check_opts {
+    unsigned flags;
+    bk_check_subset subset;
 };
 
 static int on_opt(cli *c, int opt, const char *arg, void *ctx)
 {
+    struct check_opts *o = ctx;
     if (opt == O_READ_DATA) {
-        *(unsigned *)ctx |= BK_CHECK_READ_DATA;
+        o->flags |= BK_CHECK_READ_DATA;
         return 0;
+    }
+    if (opt == O_SUBSET) {
+        unsigned n, t;
+        char tail;
+        char *end;
+        o->flags |= BK_CHECK_READ_DATA;
+        if (sscanf(arg, "%u/%u%c", &n, &t, &tail) == 2 && n >= 1 && t >= 1 && n <= t) {
+            o->subset.n = n;
+            o->subset.t = t;
+            return 0;
+        }
+        double pct = strtod(arg, &end);
+        if (end != arg && strcmp(end, "%") == 0 && pct > 0 && pct <= 100) {
+            o->subset.share = pct / 100;
+            return 0;
+        }
+        return cli_usage(c, "--read-data-subset: expected n/t (e.g. 1/7) or a percentage (10%%)");
     }
     return cli_usage(c, "unknown option");
 }
 
 static int run(cli *c, int argc, char **argv)
 {
-    unsigned flags = 0;
+    struct check_opts o = { 0 };
     int first;
-    int e = cli_parse(c, argc, argv, "", opts, on_opt, &flags, &first);
+    int e = cli_parse(c, argc, argv, "", opts, on_opt, &o, &first);
+    unsigned flags = o.flags;
     if (e)
         return e;
     if (first < argc)
@@ -29,11 +57,12 @@ static int run(cli *c, int argc, char **argv)
     if ((e = cli_open(c, 1)))
         return e;
     bk_check_result res;
-    int r = bk_check(c->repo, flags, &res);
+    int r = bk_check(c->repo, flags, &o.subset, &res);
     if (r < 0)
         return cli_fail(c, r);
     if (c->json) {
-        cli_json_print(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", res.errors == 0,
+        cli_json_print(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", res.errors == 0,
+                                 "packs_read", (json_int_t)res.packs_read,
                                  "errors", (json_int_t)res.errors,
                                  "snapshots", (json_int_t)res.snapshots,
                                  "trees", (json_int_t)res.trees, "blobs", (json_int_t)res.blobs,
@@ -44,7 +73,7 @@ static int run(cli *c, int argc, char **argv)
         cli_info(c, "no errors: %llu snapshots, %llu trees, %llu blobs in %llu packs%s\n",
                  (unsigned long long)res.snapshots, (unsigned long long)res.trees,
                  (unsigned long long)res.blobs, (unsigned long long)res.packs,
-                 flags & BK_CHECK_READ_DATA ? ", all data read and verified" : "");
+                 flags & BK_CHECK_READ_DATA ? (o.subset.t || o.subset.share ? ", a subset of the data read and verified" : ", all data read and verified") : "");
     }
     if (res.errors) {
         cli_err(c, "%llu errors found", (unsigned long long)res.errors);
@@ -54,9 +83,12 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_check = {
-    "check", run, "check [--read-data]",
+    "check", run, "check [--read-data | --read-data-subset n/t | --read-data-subset x%]",
     "Check the repository's structure: every snapshot's trees and blobs are in the index,\n"
     "every indexed pack exists and its header agrees with the index.\n\n"
     "Options:\n"
-    "      --read-data            also read every pack, decrypt and re-hash every blob\n",
+    "      --read-data            also read every pack, decrypt and re-hash every blob\n"
+    "      --read-data-subset n/t read the n-th of t parts of the packs (by pack id): a\n"
+    "                             weekly job with 1/7 .. 7/7 reads everything once a week\n"
+    "      --read-data-subset x%  read a random x% of the packs\n",
 };

@@ -8,11 +8,11 @@
 #include "cli.h"
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
-    cmd_dump, cmd_check, cmd_key, cmd_stats;
+    cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_check, &cmd_key, &cmd_stats, NULL,
+    &cmd_forget, &cmd_prune, &cmd_check, &cmd_key, &cmd_stats, &cmd_unlock, NULL,
 };
 
 enum {
@@ -219,6 +219,7 @@ static int global_opt(cli *c, int opt, const char *arg)
         if (cli_parse_duration(arg, &ms) < 0)
             return cli_usage(c, "--retry-lock: invalid duration '%s' (e.g. 30s, 5m, 1h)", arg);
         c->retry_lock_ms = ms;
+        c->retry_lock_set = true;
         return 0;
     case OPT_THREADS: return parse_long(c, "threads", arg, 1, 256, &c->threads);
     }
@@ -324,6 +325,12 @@ int cli_new_repo(cli *c)
         return EXIT_USAGE;
     }
     return EXIT_OK;
+}
+
+void cli_default_lock_wait(cli *c, long long ms)
+{
+    if (!c->retry_lock_set)
+        c->retry_lock_ms = ms;
 }
 
 int cli_open(cli *c, int lock)

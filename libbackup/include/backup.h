@@ -107,6 +107,9 @@ BK_API const char *bk_repo_id(const bk_repo *repo);
  * whose holder died lapse by themselves.  Unlocking happens in bk_repo_free too. */
 BK_API int bk_repo_lock(bk_repo *repo, bool exclusive) BK_WARN_UNUSED;
 BK_API int bk_repo_unlock(bk_repo *repo);
+/* Remove lock records of holders that are gone; *ret_live (may be NULL; free it) describes
+ * the live holders. */
+BK_API int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live) BK_WARN_UNUSED;
 
 /* ---- snapshots ---------------------------------------------------------------------- */
 
@@ -311,6 +314,73 @@ BK_API int bk_restore_run(bk_restore *r, bk_restore_stats *ret_stats) BK_WARN_UN
 /* Write one file's content, or a directory as a pax tar stream, to fd. */
 BK_API int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd) BK_WARN_UNUSED;
 
+/* ---- retention: forget and prune ---------------------------------------------------- */
+
+/* A forget policy, restic's semantics: within each group the newest snapshot of each of
+ * the N newest hours/days/ISO weeks/months/years that have snapshots is kept (-1: all of
+ * them); keep_last keeps the N newest; keep_within keeps those made after the group's
+ * newest minus that duration; keep_tags keeps snapshots that carry all the tags of one
+ * entry ("a,b").  Time buckets use each snapshot's own UTC offset. */
+typedef struct bk_policy {
+    int keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+    struct {
+        int years, months, days, hours;      /* calendar arithmetic, as restic's 1y2m3d4h */
+    } keep_within;
+    const char *const *keep_tags;
+    size_t nkeep_tags;
+} bk_policy;
+
+enum { BK_GROUP_HOST = 1, BK_GROUP_PATHS = 2, BK_GROUP_TAGS = 4 };
+
+typedef struct bk_forget_item {
+    bk_snapshot *snap;               /* owned by the group */
+    bool keep;
+    char **reasons;                  /* why it is kept ("daily snapshot", ...) */
+    size_t nreasons;
+} bk_forget_item;
+
+typedef struct bk_forget_group {
+    char *host;                      /* the grouping values (NULL when not grouped by it) */
+    char **paths, **tags;
+    size_t npaths, ntags;
+    bk_forget_item *items;           /* newest first */
+    size_t n;
+} bk_forget_group;
+
+/* Decide (no I/O).  Takes over the snapshots in v (and frees v).  -EINVAL for an empty
+ * policy. */
+BK_API int bk_forget_plan(bk_snapshot **v, size_t n, const bk_policy *p, unsigned group_by,
+                          bk_forget_group **ret, size_t *ret_n) BK_WARN_UNUSED;
+BK_API void bk_forget_groups_free(bk_forget_group *g, size_t n);
+/* Remove the snapshots the plan does not keep; *ret_removed counts them.  Snapshots
+ * already gone count as removed (running forget twice is safe). */
+BK_API int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n,
+                           size_t *ret_removed) BK_WARN_UNUSED;
+
+typedef struct bk_prune_opts {
+    double max_unused;               /* repack packs with more unused than this share (0.05) */
+    bool dry_run;                    /* plan and report, change nothing */
+} bk_prune_opts;
+
+typedef struct bk_prune_stats {
+    uint64_t packs, blobs, bytes;            /* in the index before */
+    uint64_t blobs_used, bytes_used;         /* what the snapshots need */
+    uint64_t packs_deleted;                  /* nothing in them was used */
+    uint64_t packs_repacked;                 /* used blobs copied to new packs, then deleted */
+    uint64_t bytes_repacked;
+    uint64_t packs_kept_late;                /* kept for snapshots written during the prune */
+    uint64_t packs_unindexed;                /* packs no index listed (left by killed runs) */
+    uint64_t bytes_freed;
+    uint64_t snapshots_during;               /* snapshots written while it planned */
+    double duration;
+} bk_prune_stats;
+
+/* Remove what no snapshot needs.  Plans without a lock, then takes the exclusive lock
+ * (waiting up to BK_REPO_LOCK_WAIT for running backups) only to commit: new snapshots
+ * are honoured, the new index is written before anything is deleted.  Running it twice
+ * is safe; a killed prune leaves a valid repository and the next one finishes its work. */
+BK_API int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret) BK_WARN_UNUSED;
+
 /* ---- databases ---------------------------------------------------------------------- */
 
 typedef struct bk_mysql_target {
@@ -335,15 +405,23 @@ enum bk_check_option {
     BK_CHECK_READ_DATA = 1,          /* decrypt and re-hash every blob */
 };
 
+/* Which packs --read-data reads: all, the n-th of t parts (by pack id), or a random share. */
+typedef struct bk_check_subset {
+    unsigned n, t;                   /* 1 <= n <= t; t = 0: not by parts */
+    double share;                    /* 0 < share <= 1 when t = 0; 0: all */
+} bk_check_subset;
+
 typedef struct bk_check_result {
     uint64_t snapshots, trees, blobs, packs, index_objects;
     uint64_t errors;                 /* problems found (each reported through the log) */
     uint64_t bytes_read;
+    uint64_t packs_read;             /* packs read whole (--read-data) */
 } bk_check_result;
 
 /* Problems found are reported at BK_LOG_ERROR, naming the object; the function returns
  * 0 when it ran (inspect ret->errors) or a negative errno when it could not. */
-BK_API int bk_check(bk_repo *repo, unsigned flags, bk_check_result *ret) BK_WARN_UNUSED;
+BK_API int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset,
+                    bk_check_result *ret) BK_WARN_UNUSED;
 
 typedef struct bk_stats {
     uint64_t snapshots;

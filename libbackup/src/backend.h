@@ -37,8 +37,9 @@ typedef struct bk_backend_ops {
     const char *scheme;
     /* Create-exclusive write of a whole object: -EEXIST if the name exists. */
     int (*put)(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n);
-    /* Start a put; done runs later in any thread.  May block while too many are in
-     * flight.  NULL: the caller uses put. */
+    /* Start a put; done runs later in any thread, exactly once, also when the put cannot
+     * be started (then possibly before put_async returns, which returns that same error).
+     * May block while too many are in flight.  NULL: the caller uses put. */
     int (*put_async)(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n,
                      bk_put_done_fn done, void *ctx);
     /* Wait until every started put completed (their done callbacks ran). */
@@ -53,14 +54,25 @@ typedef struct bk_backend_ops {
      * and is returned (a positive one means "found, stop"). */
     int (*list)(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx);
     /* Repository lock (one per handle); info describes the holder for other processes.
-     * -EBUSY if held in a conflicting mode by a live holder.  The lock lapses when the
-     * process dies. */
+     * -EBUSY if held in a conflicting mode by a live holder; the caller retries, and calls
+     * unlock when it gives up (an exclusive taker may keep newcomers out while it waits).
+     * The lock lapses when the process dies. */
     int (*lock)(bk_backend *be, bool exclusive, const char *info);
     int (*unlock)(bk_backend *be);
+    /* Take (or release) the prune lock: one prune at a time, whatever else runs.
+     * -EBUSY if another prune holds it.  NULL: prunes are not kept apart. */
+    int (*lock_prune)(bk_backend *be, bool acquire);
+    /* Remove lock records of holders that are gone; *ret_removed counts them.  NULL:
+     * nothing to clean (the store drops dead holders' locks itself). */
+    int (*clean_locks)(bk_backend *be, size_t *ret_removed);
     /* Describe current holders (for messages); appends text to out. */
     int (*lock_holders)(bk_backend *be, bk_buf *out);
     /* Largest object and single write the store accepts (0 = no limit). */
     uint64_t (*max_object_size)(bk_backend *be);
+    /* Stores that keep listings apart from the objects (RADOS catalogs): rescan the
+     * objects and make the listings match them, after a crash between writing an object
+     * and listing it.  NULL when listings cannot drift (local). */
+    int (*rebuild_catalogs)(bk_backend *be);
     void (*close)(bk_backend *be);
 } bk_backend_ops;
 

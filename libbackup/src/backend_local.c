@@ -17,8 +17,10 @@
 typedef struct local_be {
     bk_backend base;
     int root;                    /* directory fd */
-    int lock_fd;                 /* locks/lock with an OFD lock while held */
+    int lock_fd;                 /* locks/lock, with OFD locks on its bytes */
+    bool held, gate_held;
     int info_fd;                 /* locks/<name>, write-locked: who holds it */
+    int prune_fd;                /* locks/lock with byte 2 locked by a running prune */
     char lock_info_name[80];
 } local_be;
 
@@ -38,7 +40,7 @@ static int obj_path(bk_obj_type t, const char *name, char *out, size_t n)
         k = strlen(name) < 2 ? -1 : snprintf(out, n, "data/%.2s/%s", name, name);
     else
         k = snprintf(out, n, "%s/%s", bk_obj_type_name(t), name);
-    if (k < 0 || (size_t)k >= n || strchr(name, '/') || name[0] == '.')
+    if (k < 0 || (size_t)k >= n || !name[0] || strchr(name, '/') || name[0] == '.')
         return -EINVAL;
     return 0;
 }
@@ -231,32 +233,57 @@ static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
     return 0;
 }
 
-/* Locks: an open-file-description lock on locks/lock (shared or exclusive), which the
- * kernel drops when the process dies, however it dies.  A small file locks/<random>
- * describes the holder for messages; the holder keeps it write-locked too, so a file
- * whose lock can be taken belongs to a dead process and is removed when seen. */
-static int try_lock(int fd, bool exclusive)
+/* Locks: open-file-description locks on bytes of locks/lock, which the kernel drops when
+ * the process dies, however it dies.  Byte 1 is the lock proper (shared or exclusive).
+ * Byte 0 is a gate that gives writers preference: a shared taker passes it (a read lock
+ * taken and dropped again), an exclusive taker closes it (write lock) and keeps it closed
+ * while it waits for the shared holders to finish, so that a steady stream of backups
+ * cannot starve a prune.  A small file locks/<random> describes the holder for messages;
+ * the holder keeps it write-locked too, so a file whose lock can be taken belongs to a
+ * dead process and is removed when seen. */
+enum { BYTE_GATE = 0, BYTE_LOCK = 1, BYTE_PRUNE = 2 };
+
+static int lock_byte(int fd, short type, off_t byte)
 {
-    struct flock fl = { .l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
     if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
         return 0;
     return (errno == EAGAIN || errno == EACCES) ? -EBUSY : -errno;
 }
 
+static int try_lock(int fd, bool exclusive)
+{
+    return lock_byte(fd, exclusive ? F_WRLCK : F_RDLCK, 0);
+}
+
 static int local_lock(bk_backend *be, bool exclusive, const char *info)
 {
     local_be *l = downcast(be);
-    if (l->lock_fd >= 0)
+    if (l->held)
         return -EALREADY;
-    int fd = openat(l->root, "locks/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = try_lock(fd, exclusive);
-    if (r < 0) {
-        close(fd);
-        return r;
+    if (l->lock_fd < 0) {
+        l->lock_fd = openat(l->root, "locks/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (l->lock_fd < 0)
+            return -errno;
     }
-    l->lock_fd = fd;
+    int fd = l->lock_fd, r;
+    if (exclusive) {
+        if (!l->gate_held) {
+            if ((r = lock_byte(fd, F_WRLCK, BYTE_GATE)) < 0)
+                return r;
+            l->gate_held = true;   /* kept while we wait: no new shared holders */
+        }
+        if ((r = lock_byte(fd, F_WRLCK, BYTE_LOCK)) < 0)
+            return r;
+    } else {
+        if ((r = lock_byte(fd, F_RDLCK, BYTE_GATE)) < 0)
+            return r;
+        r = lock_byte(fd, F_RDLCK, BYTE_LOCK);
+        lock_byte(fd, F_UNLCK, BYTE_GATE);
+        if (r < 0)
+            return r;
+    }
+    l->held = true;
     uint8_t rnd[8];
     randombytes_buf(rnd, sizeof(rnd));
     char rh[17];
@@ -277,11 +304,36 @@ static int local_lock(bk_backend *be, bool exclusive, const char *info)
     return 0;
 }
 
+/* The prune lock (byte 2): one prune at a time; independent of the repository lock. */
+static int local_lock_prune(bk_backend *be, bool acquire)
+{
+    local_be *l = downcast(be);
+    if (!acquire) {
+        if (l->prune_fd >= 0)
+            close(l->prune_fd);
+        l->prune_fd = -1;
+        return 0;
+    }
+    if (l->prune_fd >= 0)
+        return -EALREADY;
+    int fd = openat(l->root, "locks/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int r = lock_byte(fd, F_WRLCK, BYTE_PRUNE);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    l->prune_fd = fd;
+    return 0;
+}
+
 static int local_unlock(bk_backend *be)
 {
     local_be *l = downcast(be);
     if (l->lock_fd < 0)
         return 0;
+    l->held = l->gate_held = false;
     if (l->lock_info_name[0]) {
         char path[128];
         snprintf(path, sizeof(path), "locks/%s", l->lock_info_name);
@@ -297,7 +349,8 @@ static int local_unlock(bk_backend *be)
 
 struct holders_ctx {
     local_be *l;
-    bk_buf *out;
+    bk_buf *out;                 /* NULL: only clean */
+    size_t removed;
 };
 
 static int holder_one(const char *name, uint64_t size, void *ctx)
@@ -311,7 +364,12 @@ static int holder_one(const char *name, uint64_t size, void *ctx)
     if (fd < 0)
         return 0;
     if (try_lock(fd, true) == 0) {
-        unlinkat(h->l->root, path, 0);   /* its holder is gone */
+        if (unlinkat(h->l->root, path, 0) == 0)   /* its holder is gone */
+            h->removed++;
+        close(fd);
+        return 0;
+    }
+    if (!h->out) {
         close(fd);
         return 0;
     }
@@ -327,8 +385,16 @@ static int holder_one(const char *name, uint64_t size, void *ctx)
 
 static int local_lock_holders(bk_backend *be, bk_buf *out)
 {
-    struct holders_ctx h = { downcast(be), out };
+    struct holders_ctx h = { downcast(be), out, 0 };
     return list_dir(h.l->root, "locks", holder_one, &h);
+}
+
+static int local_clean_locks(bk_backend *be, size_t *ret_removed)
+{
+    struct holders_ctx h = { downcast(be), NULL, 0 };
+    int r = list_dir(h.l->root, "locks", holder_one, &h);
+    *ret_removed = h.removed;
+    return r;
 }
 
 static uint64_t local_max_object_size(bk_backend *be)
@@ -340,6 +406,7 @@ static void local_close(bk_backend *be)
 {
     local_be *l = downcast(be);
     local_unlock(be);
+    local_lock_prune(be, false);
     if (l->root >= 0)
         close(l->root);
     free(be->location);
@@ -357,6 +424,8 @@ static const bk_backend_ops local_ops = {
     .list = local_list,
     .lock = local_lock,
     .unlock = local_unlock,
+    .lock_prune = local_lock_prune,
+    .clean_locks = local_clean_locks,
     .lock_holders = local_lock_holders,
     .max_object_size = local_max_object_size,
     .close = local_close,
@@ -393,6 +462,7 @@ int bk_backend_local_open(const char *path, bool create, bk_error *err, bk_backe
     l->root = root;
     l->lock_fd = -1;
     l->info_fd = -1;
+    l->prune_fd = -1;
     *ret = &l->base;
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "repo.h"
 #include "util.h"
 
@@ -20,6 +22,7 @@ typedef struct pack_ref {
 typedef struct checker {
     bk_repo *repo;
     unsigned flags;
+    bk_check_subset subset;
     bk_check_result *res;
     pthread_mutex_t mu;
     bk_idmap packs;              /* pack id -> size_t index into refs */
@@ -132,6 +135,18 @@ static int on_pack_listed(const char *name, uint64_t size, void *ctx)
     return 0;
 }
 
+/* Is this pack in the part of --read-data-subset that this run reads? */
+static bool selected(checker *c, const bk_id *id)
+{
+    if (c->subset.t > 0)
+        return bk_get_le32(id->b) % c->subset.t == c->subset.n - 1;
+    if (c->subset.share > 0 && c->subset.share < 1) {
+        uint32_t x = randombytes_uniform(1000000);
+        return (double)x < c->subset.share * 1000000.0;
+    }
+    return true;
+}
+
 /* ---- packs -------------------------------------------------------------------------------- */
 
 static void compare_header(checker *c, pack_ref *p, const bk_pack_entry *hdr, size_t n)
@@ -166,7 +181,7 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
         problem(c, "pack %s (listed in index/%s) is missing", hex, ihex);
         return;
     }
-    bool full = c->flags & BK_CHECK_READ_DATA;
+    bool full = (c->flags & BK_CHECK_READ_DATA) && selected(c, &p->id);
     bk_buf b = BK_BUF_INIT;
     uint64_t tail = full ? p->size : BK_MIN(p->size, (uint64_t)BK_PACK_TAIL_GUESS);
     int r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - tail, (size_t)tail, &b);
@@ -193,6 +208,7 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
     }
     pthread_mutex_lock(&c->mu);
     c->res->bytes_read += b.len;
+    c->res->packs_read += full;
     pthread_mutex_unlock(&c->mu);
     compare_header(c, p, hdr, n);
     if (full) {
@@ -301,10 +317,16 @@ static int check_one_snapshot(const char *name, uint64_t size, void *ctx)
     return r;
 }
 
-int bk_check(bk_repo *repo, unsigned flags, bk_check_result *ret)
+int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_check_result *ret)
 {
     memset(ret, 0, sizeof(*ret));
     checker c = { .repo = repo, .flags = flags, .res = ret };
+    if (subset) {
+        if ((subset->t > 0 && (subset->n < 1 || subset->n > subset->t)) || subset->share < 0 ||
+            subset->share > 1)
+            return bk_repo_error(repo, -EINVAL, "invalid --read-data-subset");
+        c.subset = *subset;
+    }
     pthread_mutex_init(&c.mu, NULL);
     bk_idmap_init(&c.packs, sizeof(size_t));
     bk_idmap_init(&c.trees_seen, 0);

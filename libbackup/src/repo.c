@@ -838,6 +838,7 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
         if (r != -EBUSY)
             return bk_repo_error(repo, r, "cannot lock the repository: %s", strerror(-r));
         if (bk_monotonic() >= deadline) {
+            repo->be->ops->unlock(repo->be);   /* stop holding newcomers off */
             bk_buf h = BK_BUF_INIT;
             repo->be->ops->lock_holders(repo->be, &h);
             r = bk_repo_error(repo, -EBUSY, "repository is locked%s%.*s", h.len ? ": " : "",
@@ -845,7 +846,44 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
             bk_buf_free(&h);
             return r;
         }
-        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live)
+{
+    bk_buf h = BK_BUF_INIT;
+    size_t removed = 0;
+    int r = repo->be->ops->clean_locks ? repo->be->ops->clean_locks(repo->be, &removed) : 0;
+    if (r == 0)
+        r = repo->be->ops->lock_holders(repo->be, &h);
+    if (r == 0 && ret_live) {
+        *ret_live = strndup(h.data ? (char *)h.data : "", h.len);
+        if (!*ret_live)
+            r = -ENOMEM;
+    }
+    bk_buf_free(&h);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot inspect the locks: %s", strerror(-r));
+    *ret_removed = removed;
+    return 0;
+}
+
+int bk_repo_lock_prune(bk_repo *repo, bool acquire)
+{
+    if (!repo->be->ops->lock_prune)
+        return 0;
+    if (!acquire)
+        return repo->be->ops->lock_prune(repo->be, false);
+    double deadline = bk_monotonic() + (double)repo->lock_wait_ms / 1000.0;
+    for (;;) {
+        int r = repo->be->ops->lock_prune(repo->be, true);
+        if (r != -EBUSY)
+            return r < 0 ? bk_repo_error(repo, r, "cannot take the prune lock: %s", strerror(-r)) : 0;
+        if (bk_monotonic() >= deadline)
+            return bk_repo_error(repo, -EBUSY, "another prune is running");
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
 }

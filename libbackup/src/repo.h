@@ -95,6 +95,9 @@ int bk_repo_load_snapshot(bk_repo *repo, const char *name, bk_snapshot **ret) BK
 int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen,
                            char ret_id[BK_ID_HEX]) BK_MUST_CHECK;
 
+/* The prune lock (waits like bk_repo_lock). */
+int bk_repo_lock_prune(bk_repo *repo, bool acquire) BK_MUST_CHECK;
+
 /* Threads to use for CPU work. */
 int bk_repo_threads(const bk_repo *repo);
 

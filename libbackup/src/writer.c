@@ -165,6 +165,52 @@ static int pack_index(uint8_t kind)
     return kind == BK_KIND_TREE ? 1 : 0;
 }
 
+/* Append a sealed blob to the open pack of its kind; store the pack when it is full. */
+static int append_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const uint8_t *sealed,
+                         size_t len, uint32_t raw_len)
+{
+    int pi = pack_index(kind), r = 0;
+    bk_packer full = { 0 };
+    bool is_full = false;
+    pthread_mutex_lock(&w->pack_mu[pi]);
+    bk_packer *pk = &w->packs[pi];
+    if (pk->data.cap == 0)
+        r = bk_buf_reserve(&pk->data, w->pack_target + len + 4096);
+    if (r == 0)
+        r = bk_packer_add(pk, kind, id, sealed, len, raw_len);
+    if (r == 0 && pk->data.len >= w->pack_target) {
+        full = *pk;
+        memset(pk, 0, sizeof(*pk));
+        is_full = true;
+    }
+    pthread_mutex_unlock(&w->pack_mu[pi]);
+    if (r == 0) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.blobs_added++;
+        w->stats.bytes_added_raw += raw_len;
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (r == 0 && is_full)
+        r = store_pack(w, &full);
+    return r;
+}
+
+int bk_writer_add_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const void *sealed,
+                         size_t len, uint32_t raw_len)
+{
+    int r = bk_idmap_put(&w->known, id, NULL);
+    if (r <= 0)
+        return r < 0 ? r : 1;
+    pthread_mutex_lock(&w->mu);
+    r = w->error;
+    pthread_mutex_unlock(&w->mu);
+    if (r == 0)
+        r = append_sealed(w, kind, id, sealed, len, raw_len);
+    if (r < 0)
+        set_error(w, r);
+    return r;
+}
+
 static int process(bk_writer *w, bk_zctx *z, bk_buf *scratch, bk_buf *sealed, job *j)
 {
     size_t cap = bk_compress_bound(j->len);
@@ -182,31 +228,7 @@ static int process(bk_writer *w, bk_zctx *z, bk_buf *scratch, bk_buf *sealed, jo
     bk_seal_to(w->repo->keys, (bk_kind)j->kind, &j->id, zn ? BK_ENC_ZSTD : BK_ENC_RAW, payload,
                plen, sealed->data);
     sealed->len = plen + BK_SEAL_OVERHEAD;
-
-    int pi = pack_index(j->kind);
-    bk_packer full = { 0 };
-    bool is_full = false;
-    pthread_mutex_lock(&w->pack_mu[pi]);
-    bk_packer *pk = &w->packs[pi];
-    if (pk->data.cap == 0)
-        r = bk_buf_reserve(&pk->data, w->pack_target + sealed->len + 4096);
-    if (r == 0)
-        r = bk_packer_add(pk, j->kind, &j->id, sealed->data, sealed->len, (uint32_t)j->len);
-    if (r == 0 && pk->data.len >= w->pack_target) {
-        full = *pk;
-        memset(pk, 0, sizeof(*pk));
-        is_full = true;
-    }
-    pthread_mutex_unlock(&w->pack_mu[pi]);
-    if (r == 0) {
-        pthread_mutex_lock(&w->mu);
-        w->stats.blobs_added++;
-        w->stats.bytes_added_raw += j->len;
-        pthread_mutex_unlock(&w->mu);
-    }
-    if (r == 0 && is_full)
-        r = store_pack(w, &full);
-    return r;
+    return append_sealed(w, j->kind, &j->id, sealed->data, sealed->len, (uint32_t)j->len);
 }
 
 static void *worker(void *arg)

@@ -22,6 +22,10 @@ int bk_writer_new(bk_repo *repo, bool dry_run, bk_writer **ret) BK_MUST_CHECK;
  * is new, 0 if known, or the first error any worker hit (details on the repo handle). */
 int bk_writer_add(bk_writer *w, uint8_t kind, const bk_id *id, const void *p, size_t n) BK_MUST_CHECK;
 bool bk_writer_has(bk_writer *w, const bk_id *id);
+/* Copy an already sealed blob (prune's repacking) into a new pack, whether or not the
+ * index knows it; 0, or 1 if this writer has it already. */
+int bk_writer_add_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const void *sealed,
+                         size_t len, uint32_t raw_len) BK_MUST_CHECK;
 /* Write what is pending: the open packs, then the index for every uploaded pack.  After
  * it returns 0, everything added is in the repository and in repo->index. */
 int bk_writer_finish(bk_writer *w) BK_MUST_CHECK;

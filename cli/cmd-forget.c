@@ -1,0 +1,286 @@
+/* cmd-forget.c - arca forget: remove snapshots by policy; --prune to free space too. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum { O_LAST = 1, O_HOURLY, O_DAILY, O_WEEKLY, O_MONTHLY, O_YEARLY, O_WITHIN, O_KEEP_TAG,
+       O_GROUP_BY, O_PRUNE, O_MAX_UNUSED };
+
+static const struct option opts[] = {
+    FILTER_OPTIONS,
+    { "keep-last", required_argument, NULL, O_LAST },
+    { "keep-hourly", required_argument, NULL, O_HOURLY },
+    { "keep-daily", required_argument, NULL, O_DAILY },
+    { "keep-weekly", required_argument, NULL, O_WEEKLY },
+    { "keep-monthly", required_argument, NULL, O_MONTHLY },
+    { "keep-yearly", required_argument, NULL, O_YEARLY },
+    { "keep-within", required_argument, NULL, O_WITHIN },
+    { "keep-tag", required_argument, NULL, O_KEEP_TAG },
+    { "group-by", required_argument, NULL, O_GROUP_BY },
+    { "dry-run", no_argument, NULL, 'n' },
+    { "prune", no_argument, NULL, O_PRUNE },
+    { "max-unused", required_argument, NULL, O_MAX_UNUSED },
+    { 0 },
+};
+
+struct forget_opts {
+    cli_filter f;
+    bk_policy p;
+    const char *keep_tags[64];
+    unsigned group_by;
+    bool dry_run, prune;
+    double max_unused;
+};
+
+/* "1y5m7d2h", as restic's --keep-within */
+static int parse_within(const char *s, bk_policy *p)
+{
+    if (!*s)
+        return -1;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 100000)
+            return -1;
+        switch (*end) {
+        case 'y': p->keep_within.years = (int)v; break;
+        case 'm': p->keep_within.months = (int)v; break;
+        case 'w': p->keep_within.days += 7 * (int)v; break;
+        case 'd': p->keep_within.days += (int)v; break;
+        case 'h': p->keep_within.hours = (int)v; break;
+        default: return -1;
+        }
+        s = end + 1;
+    }
+    return 0;
+}
+
+int cli_parse_max_unused(const char *arg, double *ret)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || v < 0)
+        return -1;
+    if (strcmp(end, "%") == 0)
+        v /= 100;
+    else if (*end)
+        return -1;
+    if (v > 1)
+        return -1;
+    *ret = v;
+    return 0;
+}
+
+static int on_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    struct forget_opts *o = ctx;
+    if (cli_filter_opt(&o->f, opt, arg) == 0)
+        return 0;
+    int *count = NULL;
+    switch (opt) {
+    case O_LAST: count = &o->p.keep_last; break;
+    case O_HOURLY: count = &o->p.keep_hourly; break;
+    case O_DAILY: count = &o->p.keep_daily; break;
+    case O_WEEKLY: count = &o->p.keep_weekly; break;
+    case O_MONTHLY: count = &o->p.keep_monthly; break;
+    case O_YEARLY: count = &o->p.keep_yearly; break;
+    case O_WITHIN:
+        if (parse_within(arg, &o->p) < 0)
+            return cli_usage(c, "--keep-within: expected a duration like 2d, 1y6m, 12h, got '%s'", arg);
+        return 0;
+    case O_KEEP_TAG:
+        if (o->p.nkeep_tags == 64)
+            return cli_usage(c, "too many --keep-tag");
+        o->keep_tags[o->p.nkeep_tags++] = arg;
+        o->p.keep_tags = o->keep_tags;
+        return 0;
+    case O_GROUP_BY: {
+        o->group_by = 0;
+        char *copy = strdup(arg), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, "host") == 0) o->group_by |= BK_GROUP_HOST;
+            else if (strcmp(t, "paths") == 0) o->group_by |= BK_GROUP_PATHS;
+            else if (strcmp(t, "tags") == 0) o->group_by |= BK_GROUP_TAGS;
+            else {
+                free(copy);
+                return cli_usage(c, "--group-by: expected host, paths and/or tags, got '%s'", arg);
+            }
+        }
+        free(copy);
+        return 0;
+    }
+    case 'n': o->dry_run = true; return 0;
+    case O_PRUNE: o->prune = true; return 0;
+    case O_MAX_UNUSED:
+        if (cli_parse_max_unused(arg, &o->max_unused) < 0)
+            return cli_usage(c, "--max-unused: expected a percentage (5%%) or a fraction, got '%s'", arg);
+        return 0;
+    default:
+        return cli_usage(c, "unknown option");
+    }
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v < -1 || v > 1000000)
+        return cli_usage(c, "expected a count (or -1 for all), got '%s'", arg);
+    *count = (int)v;
+    return 0;
+}
+
+static json_t *snap_brief(const bk_snapshot *s)
+{
+    char id[BK_ID_HEX], when[48];
+    bk_id_hex(&s->id, id);
+    bk_snapshot_time_str(s, when);
+    return json_pack("{s:s, s:s#, s:s}", "id", id, "short_id", id, BK_SHORT_ID_LEN, "time", when);
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static int run(cli *c, int argc, char **argv)
+{
+    struct forget_opts o = { .group_by = BK_GROUP_HOST | BK_GROUP_PATHS, .max_unused = 0.05 };
+    int first;
+    int e = cli_parse(c, argc, argv, "n", opts, on_opt, &o, &first);
+    if (e)
+        return e;
+    if (first < argc)
+        return cli_usage(c, "forget takes no arguments (use the --keep-* options)");
+    bk_policy empty = { 0 };
+    if (memcmp(&o.p, &empty, sizeof(empty)) == 0)
+        return cli_usage(c, "no policy given: nothing would be kept, so nothing is removed "
+                            "(give --keep-last, --keep-daily, ...)");
+    if (o.prune)
+        cli_default_lock_wait(c, 60 * 60 * 1000);   /* prune's commit waits for backups */
+    if ((e = cli_open(c, o.dry_run ? 0 : 1)))
+        return e;
+    bk_filter bf = cli_filter_get(&o.f);
+    bk_snapshot **v;
+    size_t n;
+    int r = bk_snapshots_list(c->repo, &bf, &v, &n);
+    if (r < 0)
+        return cli_fail(c, r);
+    bk_forget_group *g;
+    size_t ng;
+    r = bk_forget_plan(v, n, &o.p, o.group_by, &g, &ng);
+    if (r < 0)
+        return cli_fail(c, r);
+    size_t remove = 0, keep = 0, removed = 0;
+    for (size_t i = 0; i < ng; i++)
+        for (size_t j = 0; j < g[i].n; j++) {
+            remove += !g[i].items[j].keep;
+            keep += g[i].items[j].keep;
+        }
+    if (!o.dry_run && remove)
+        r = bk_forget_apply(c->repo, g, ng, &removed);
+    json_t *out = c->json ? json_object() : NULL;
+    json_t *groups = out ? json_array() : NULL;
+    for (size_t i = 0; i < ng; i++) {
+        if (out) {
+            json_t *gj = json_object(), *kj = json_array(), *rj = json_array();
+            json_object_set_new(gj, "host", g[i].host ? json_string(g[i].host) : json_null());
+            json_object_set_new(gj, "paths", g[i].paths ? strv_json(g[i].paths, g[i].npaths) : json_null());
+            json_object_set_new(gj, "tags", o.group_by & BK_GROUP_TAGS ? strv_json(g[i].tags, g[i].ntags) : json_null());
+            for (size_t j = 0; j < g[i].n; j++) {
+                json_t *sj = snap_brief(g[i].items[j].snap);
+                if (g[i].items[j].keep) {
+                    json_object_set_new(sj, "reasons", strv_json(g[i].items[j].reasons, g[i].items[j].nreasons));
+                    json_array_append_new(kj, sj);
+                } else {
+                    json_array_append_new(rj, sj);
+                }
+            }
+            json_object_set_new(gj, "keep", kj);
+            json_object_set_new(gj, "remove", rj);
+            json_array_append_new(groups, gj);
+            continue;
+        }
+        if (c->verbosity < 0)
+            continue;
+        printf("group: host %s, paths", g[i].host ? g[i].host : "*");
+        for (size_t k = 0; k < g[i].npaths; k++)
+            printf(" %s", g[i].paths[k]);
+        if (o.group_by & BK_GROUP_TAGS) {
+            printf(", tags");
+            for (size_t k = 0; k < g[i].ntags; k++)
+                printf(" %s", g[i].tags[k]);
+        }
+        printf("\n");
+        for (size_t j = 0; j < g[i].n; j++) {
+            const bk_forget_item *it = &g[i].items[j];
+            char id[BK_ID_HEX], when[48];
+            bk_id_hex(&it->snap->id, id);
+            bk_snapshot_time_str(it->snap, when);
+            memmove(when + 19, when + 29, strlen(when + 29) + 1);
+            printf("  %s %.8s  %s  ", it->keep ? "keep  " : "remove", id, when);
+            for (size_t k = 0; k < it->nreasons; k++)
+                printf("%s%s", k ? ", " : "", it->reasons[k]);
+            printf("\n");
+        }
+    }
+    bk_forget_groups_free(g, ng);
+    if (r < 0) {
+        json_decref(out);
+        return cli_fail(c, r);
+    }
+    bool changed = removed > 0;
+    json_t *prune_json = NULL;
+    int rc = EXIT_OK;
+    if (o.prune) {
+        bk_prune_opts po = { o.max_unused, o.dry_run };
+        bk_prune_stats st;
+        r = bk_prune(c->repo, &po, &st);
+        if (r < 0) {
+            json_decref(out);
+            return cli_fail(c, r);
+        }
+        rc = cli_prune_report(c, &st, o.dry_run, out ? &prune_json : NULL);
+        changed |= !o.dry_run && st.bytes_freed > 0;
+    }
+    if (out) {
+        json_object_set_new(out, "groups", groups);
+        json_object_set_new(out, "kept", json_integer((json_int_t)keep));
+        json_object_set_new(out, "removed", json_integer((json_int_t)(o.dry_run ? 0 : removed)));
+        json_object_set_new(out, "would_remove", json_integer((json_int_t)remove));
+        json_object_set_new(out, "dry_run", json_boolean(o.dry_run));
+        json_object_set_new(out, "changed", json_boolean(changed));
+        if (prune_json)
+            json_object_set_new(out, "prune", prune_json);
+        cli_json_print(out);
+    } else if (c->verbosity >= 0) {
+        if (o.dry_run)
+            printf("would remove %zu of %zu snapshots\n", remove, remove + keep);
+        else if (removed)
+            printf("removed %zu of %zu snapshots\n", removed, remove + keep);
+        else
+            printf("nothing to remove: %zu snapshots kept\n", keep);
+    }
+    return rc;
+}
+
+const command cmd_forget = {
+    "forget", run, "forget --keep-... [--group-by host,paths,tags] [--prune] [--dry-run]",
+    "Remove the snapshots a policy does not keep (the data stays until prune).  Within\n"
+    "each group the newest snapshot of each of the N newest hours, days, ISO weeks, months\n"
+    "and years that have snapshots is kept; a snapshot kept for several reasons lists\n"
+    "them all.  Running the same forget twice removes nothing the second time (\"changed\"\n"
+    "is false in --json).\n\n"
+    "Options:\n"
+    "      --keep-last N          the N newest (-1: all)\n"
+    "      --keep-hourly N        the newest of each of the N newest hours with snapshots\n"
+    "      --keep-daily N, --keep-weekly N, --keep-monthly N, --keep-yearly N\n"
+    "      --keep-within DUR      everything newer than the newest minus DUR (1y6m2d4h)\n"
+    "      --keep-tag TAGS        snapshots with all of TAGS (a,b); repeat for alternatives\n"
+    "      --group-by LIST        host,paths (default), any of host, paths, tags, or ''\n"
+    "      --host/--tag/--path    only consider matching snapshots\n"
+    "  -n, --dry-run              show what would be removed\n"
+    "      --prune                then run prune\n"
+    "      --max-unused LIMIT     for --prune (default 5%)\n",
+};
