@@ -90,34 +90,14 @@ void bk_packer_free(bk_packer *p)
     p->n = p->cap = 0;
 }
 
-int bk_pack_parse_header(const bk_keys *k, const uint8_t *tail, size_t tail_len, uint64_t pack_size,
-                         bk_pack_entry **ret, size_t *ret_n, size_t *ret_need)
+int bk_pack_header_decode(const uint8_t *plain, size_t n, uint64_t body_size, bk_pack_entry **ret,
+                          size_t *ret_n)
 {
-    if (tail_len < 4 || tail_len > pack_size)
-        return -EBADMSG;
-    uint32_t hlen = bk_get_le32(tail + tail_len - 4);
-    if (hlen < BK_SEAL_OVERHEAD + 5 || (uint64_t)hlen + 4 > pack_size)
-        return -EBADMSG;
-    if ((size_t)hlen + 4 > tail_len) {
-        *ret_need = (size_t)hlen + 4;
-        return -EAGAIN;
-    }
-    const uint8_t *box = tail + tail_len - 4 - hlen;
-    uint8_t *plain = malloc(hlen);
-    if (!plain)
-        return -ENOMEM;
-    uint8_t enc;
-    size_t plen;
-    int r = bk_unseal(k, BK_KIND_PACK_HEADER, NULL, box, hlen, plain, &enc, &plen);
-    if (r < 0 || enc != BK_ENC_RAW) {
-        free(plain);
-        return -EBADMSG;
-    }
-    bk_reader rd = bk_reader_make(plain, plen);
+    bk_reader rd = bk_reader_make(plain, n);
     uint8_t version;
     uint32_t count;
     bk_pack_entry *v = NULL;
-    r = -EBADMSG;
+    int r = -EBADMSG;
     if (bk_read_u8(&rd, &version) < 0 || version != BK_PACK_HEADER_VERSION ||
         bk_read_le32(&rd, &count) < 0 || (uint64_t)count * BK_PACK_ENTRY_SIZE != rd.left)
         goto out;
@@ -141,7 +121,7 @@ int bk_pack_parse_header(const bk_keys *k, const uint8_t *tail, size_t tail_len,
         if (off > UINT32_MAX)
             goto out;
     }
-    if (off + hlen + 4 != pack_size)
+    if (off != body_size)
         goto out;
     *ret = v;
     *ret_n = count;
@@ -149,6 +129,32 @@ int bk_pack_parse_header(const bk_keys *k, const uint8_t *tail, size_t tail_len,
     r = 0;
 out:
     free(v);
+    return r;
+}
+
+int bk_pack_parse_header(const bk_keys *k, const uint8_t *tail, size_t tail_len, uint64_t pack_size,
+                         bk_pack_entry **ret, size_t *ret_n, size_t *ret_need)
+{
+    if (tail_len < 4 || tail_len > pack_size)
+        return -EBADMSG;
+    uint32_t hlen = bk_get_le32(tail + tail_len - 4);
+    if (hlen < BK_SEAL_OVERHEAD + 5 || (uint64_t)hlen + 4 > pack_size)
+        return -EBADMSG;
+    if ((size_t)hlen + 4 > tail_len) {
+        *ret_need = (size_t)hlen + 4;
+        return -EAGAIN;
+    }
+    const uint8_t *box = tail + tail_len - 4 - hlen;
+    uint8_t *plain = malloc(hlen);
+    if (!plain)
+        return -ENOMEM;
+    uint8_t enc;
+    size_t plen;
+    int r = bk_unseal(k, BK_KIND_PACK_HEADER, NULL, box, hlen, plain, &enc, &plen);
+    if (r < 0 || enc != BK_ENC_RAW)
+        r = -EBADMSG;
+    else
+        r = bk_pack_header_decode(plain, plen, pack_size - hlen - 4, ret, ret_n);
     free(plain);
     return r;
 }

@@ -45,6 +45,12 @@ void bk_packer_free(bk_packer *p);
  * the blobs tile the pack exactly.  -EBADMSG on anything malformed. */
 int bk_pack_parse_header(const bk_keys *k, const uint8_t *tail, size_t tail_len, uint64_t pack_size,
                          bk_pack_entry **ret, size_t *ret_n, size_t *ret_need) BK_MUST_CHECK;
+/* Decode a header's plaintext (what the sealed box holds): version, count, entries.
+ * body_size is the size of the pack before the header box, which the blobs must tile
+ * exactly.  -EBADMSG on anything malformed.  Separate from the unsealing so that it can
+ * be fuzzed. */
+int bk_pack_header_decode(const uint8_t *plain, size_t n, uint64_t body_size, bk_pack_entry **ret,
+                          size_t *ret_n) BK_MUST_CHECK;
 /* Check that a whole pack decodes: header parses and every blob authenticates. */
 int bk_pack_verify(const bk_keys *k, const uint8_t *pack, size_t len) BK_MUST_CHECK;
 

@@ -1,0 +1,64 @@
+/* helpers.h - shared by the unit tests and the golden vector generator: a stable
+ * pseudo-random generator, the fixed structures the golden vectors encode, and access to
+ * the files in tests/data. */
+#ifndef BK_TEST_HELPERS_H
+#define BK_TEST_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "index.h"
+#include "repo.h"
+#include "snapshot.h"
+#include "tree.h"
+
+/* The golden master key is the bytes 0x00..0x1f; the golden key slot's passphrase: */
+#define TH_GOLDEN_PASS "correct horse battery staple"
+#define TH_GOLDEN_KDF_OPS 1
+#define TH_GOLDEN_KDF_MEM 8192
+#define TH_GOLDEN_TIME 1764073811   /* 2025-11-25T12:30:11Z */
+
+/* splitmix64: the pseudo-random stream behind every generated input, fixed forever
+ * because golden vectors depend on it. */
+uint64_t th_rand(uint64_t *state);
+void th_fill(uint8_t *p, size_t n, uint64_t seed);
+void th_id(bk_id *id, uint64_t seed);
+
+void th_golden_master(uint8_t out[BK_KEY_LEN]);
+bk_keys *th_golden_keys(void);   /* aborts the test program if it fails */
+void th_chunker_seed(uint8_t out[32]);
+
+/* Read tests/data/NAME; returns 0 or a negative errno. */
+int th_read_data(const char *name, uint8_t **ret, size_t *ret_len);
+/* Read a text file of decimal numbers (one per line, '#' starts a comment). */
+int th_read_numbers(const char *name, uint64_t **ret, size_t *ret_n);
+
+/* Fixed structures of the golden vectors.  Free with bk_tree_free, bk_index_obj_free,
+ * bk_snapshot_free. */
+void th_golden_tree(bk_tree *t);
+void th_golden_index(bk_index_obj *o);
+bk_snapshot *th_golden_snapshot(void);
+void th_golden_config(bk_config *c);
+
+/* The config document that bk_repo_init writes for c's parameters, with the repository's
+ * random id replaced by c->id (made in a temporary local repository).  0 or -errno. */
+int th_repo_config_plain(const bk_config *c, uint8_t **ret, size_t *ret_len);
+
+/* The blobs of the golden pack: plaintext i (0 <= i < TH_PACK_BLOBS) and its kind. */
+#define TH_PACK_BLOBS 3
+void th_pack_blob(size_t i, uint8_t **ret, size_t *ret_len, uint8_t *ret_kind);
+
+/* Deep comparisons (true when equal). */
+bool th_node_equal(const bk_node *a, const bk_node *b);
+bool th_tree_equal(const bk_tree *a, const bk_tree *b);
+bool th_index_obj_equal(const bk_index_obj *a, const bk_index_obj *b);
+bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b);
+
+/* A temporary directory (mkdtemp) and its recursive removal. */
+char *th_tmpdir(void);
+void th_rmrf(const char *path);
+
+#endif

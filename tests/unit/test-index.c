@@ -1,0 +1,280 @@
+/* test-index.c - index objects: golden vector, encode/decode round trip, merging into the
+ * in-memory index and lookups, and truncated, garbage or invalid objects rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "index.h"
+
+static void test_golden(void **state)
+{
+    bk_index_obj o, d;
+    th_golden_index(&o);
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_index_obj_encode(&o, &b), 0);
+    uint8_t *file;
+    size_t len;
+    assert_int_equal(th_read_data("index.bin", &file, &len), 0);
+    assert_int_equal(b.len, len);
+    assert_memory_equal(b.data, file, len);
+    assert_int_equal(bk_index_obj_decode(file, len, &d), 0);
+    assert_true(th_index_obj_equal(&o, &d));
+    bk_index_obj_free(&d);
+    bk_index_obj_free(&o);
+    bk_index_obj_free(NULL);
+    bk_buf_free(&b);
+    free(file);
+}
+
+static void test_round_trip_empty(void **state)
+{
+    bk_index_obj o = { 0 }, d;
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_index_obj_encode(&o, &b), 0);
+    static const uint8_t want[] = { BK_INDEX_VERSION, 0, 0 };
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    assert_int_equal(bk_index_obj_decode(b.data, b.len, &d), 0);
+    assert_int_equal(d.npacks, 0);
+    assert_int_equal(d.nsupersedes, 0);
+    bk_index_obj_free(&d);
+    bk_buf_free(&b);
+}
+
+static void test_round_trip_large(void **state)
+{
+    /* many packs and blobs, values at the varint boundaries */
+    bk_index_obj o = { 0 }, d;
+    o.npacks = 50;
+    o.packs = calloc(o.npacks, sizeof(*o.packs));
+    uint64_t st = 77;
+    for (size_t i = 0; i < o.npacks; i++) {
+        bk_index_pack *p = &o.packs[i];
+        th_id(&p->id, 1000 + i);
+        p->n = i * 7;
+        p->blobs = calloc(p->n + 1, sizeof(*p->blobs));
+        for (size_t j = 0; j < p->n; j++) {
+            bk_pack_entry *e = &p->blobs[j];
+            th_id(&e->id, 100000 + i * 1000 + j);
+            e->kind = th_rand(&st) & 1 ? BK_KIND_DATA : BK_KIND_TREE;
+            e->stored_len = BK_SEAL_OVERHEAD + (uint32_t)(th_rand(&st) % 5000000);
+            e->offset = (uint32_t)(th_rand(&st) % (UINT32_MAX - e->stored_len));
+            e->raw_len = (uint32_t)th_rand(&st);
+        }
+    }
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_index_obj_encode(&o, &b), 0);
+    assert_int_equal(bk_index_obj_decode(b.data, b.len, &d), 0);
+    assert_true(th_index_obj_equal(&o, &d));
+    bk_index_obj_free(&d);
+    bk_index_obj_free(&o);
+    bk_buf_free(&b);
+}
+
+static void test_merge_lookup(void **state)
+{
+    bk_index_obj o;
+    th_golden_index(&o);
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_index_obj_encode(&o, &b), 0);
+    bk_index idx;
+    bk_index_init(&idx);
+    assert_int_equal(bk_index_merge_plain(&idx, b.data, b.len), 0);
+    assert_int_equal(idx.npacks, o.npacks);
+    for (size_t i = 0; i < o.npacks; i++)
+        for (size_t j = 0; j < o.packs[i].n; j++) {
+            const bk_pack_entry *e = &o.packs[i].blobs[j];
+            const bk_index_entry *x = bk_index_lookup(&idx, &e->id);
+            assert_non_null(x);
+            assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o.packs[i].id.b, BK_ID_LEN);
+            assert_int_equal(x->offset, e->offset);
+            assert_int_equal(x->stored_len, e->stored_len);
+            assert_int_equal(x->raw_len, e->raw_len);
+            assert_int_equal(x->kind, e->kind);
+        }
+    bk_id absent;
+    th_id(&absent, 999999);
+    assert_null(bk_index_lookup(&idx, &absent));
+
+    /* a second object: a known pack again, a blob known already (first location wins) and
+     * a new blob */
+    bk_index_obj o2 = { 0 };
+    o2.npacks = 2;
+    o2.packs = calloc(2, sizeof(*o2.packs));
+    o2.packs[0].id = o.packs[0].id;
+    th_id(&o2.packs[1].id, 777);
+    o2.packs[1].n = 2;
+    o2.packs[1].blobs = calloc(2, sizeof(bk_pack_entry));
+    o2.packs[1].blobs[0] = o.packs[0].blobs[0];
+    o2.packs[1].blobs[0].offset = 12345;
+    bk_pack_entry *fresh = &o2.packs[1].blobs[1];
+    th_id(&fresh->id, 778);
+    fresh->kind = BK_KIND_TREE;
+    fresh->offset = 99;
+    fresh->stored_len = 100;
+    fresh->raw_len = 1000;
+    bk_buf b2 = BK_BUF_INIT;
+    assert_int_equal(bk_index_obj_encode(&o2, &b2), 0);
+    assert_int_equal(bk_index_merge_plain(&idx, b2.data, b2.len), 0);
+    assert_int_equal(idx.npacks, o.npacks + 1);
+    const bk_index_entry *x = bk_index_lookup(&idx, &o.packs[0].blobs[0].id);
+    assert_int_equal(x->offset, o.packs[0].blobs[0].offset);
+    assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o.packs[0].id.b, BK_ID_LEN);
+    x = bk_index_lookup(&idx, &fresh->id);
+    assert_non_null(x);
+    assert_int_equal(x->offset, 99);
+    assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o2.packs[1].id.b, BK_ID_LEN);
+    /* merging the same object again changes nothing */
+    size_t count = idx.blobs.count;
+    assert_int_equal(bk_index_merge_plain(&idx, b.data, b.len), 0);
+    assert_int_equal(idx.blobs.count, count);
+    assert_int_equal(idx.npacks, o.npacks + 1);
+
+    /* pack numbers */
+    uint32_t no;
+    assert_int_equal(bk_index_add_pack(&idx, &o2.packs[1].id, &no), 0);
+    assert_int_equal(no, o.npacks);
+    bk_index_free(&idx);
+    bk_index_obj_free(&o);
+    bk_index_obj_free(&o2);
+    bk_buf_free(&b);
+    bk_buf_free(&b2);
+}
+
+static void test_many_packs(void **state)
+{
+    bk_index idx;
+    bk_index_init(&idx);
+    for (uint32_t i = 0; i < 5000; i++) {
+        bk_id id;
+        uint32_t no;
+        th_id(&id, i);
+        assert_int_equal(bk_index_add_pack(&idx, &id, &no), 0);
+        assert_int_equal(no, i);
+        bk_pack_entry e = { .kind = BK_KIND_DATA, .offset = i, .stored_len = 50, .raw_len = 9 };
+        th_id(&e.id, 1u << 20 | i);
+        assert_int_equal(bk_index_add(&idx, no, &e), 0);
+    }
+    for (uint32_t i = 0; i < 5000; i += 17) {
+        bk_id id;
+        th_id(&id, 1u << 20 | i);
+        const bk_index_entry *x = bk_index_lookup(&idx, &id);
+        assert_non_null(x);
+        assert_int_equal(x->pack, i);
+        th_id(&id, i);
+        assert_memory_equal(bk_index_pack_id(&idx, i)->b, id.b, BK_ID_LEN);
+    }
+    bk_index_free(&idx);
+}
+
+static int count_cb(const bk_id *id, void *ctx)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int stop_pack(const bk_id *pack, size_t nblobs, void *ctx)
+{
+    return -ECANCELED;
+}
+
+static void test_visitor(void **state)
+{
+    uint8_t *file;
+    size_t len;
+    assert_int_equal(th_read_data("index.bin", &file, &len), 0);
+    int n = 0;
+    bk_index_visitor v = { count_cb, NULL, NULL, &n };
+    assert_int_equal(bk_index_obj_parse(file, len, &v), 0);
+    assert_int_equal(n, 2);
+    bk_index_visitor stop = { NULL, stop_pack, NULL, NULL };
+    assert_int_equal(bk_index_obj_parse(file, len, &stop), -ECANCELED);
+    free(file);
+}
+
+static void test_rejects(void **state)
+{
+    uint8_t *file;
+    size_t len;
+    bk_index_obj d;
+    assert_int_equal(th_read_data("index.bin", &file, &len), 0);
+    /* every truncation, and a trailing byte */
+    for (size_t cut = 0; cut < len; cut++) {
+        assert_int_equal(bk_index_obj_decode(file, cut, &d), -EBADMSG);
+        assert_int_equal(d.npacks, 0);   /* nothing left behind */
+    }
+    uint8_t *ext = malloc(len + 1);
+    memcpy(ext, file, len);
+    ext[len] = 0;
+    assert_int_equal(bk_index_obj_decode(ext, len + 1, &d), -EBADMSG);
+    free(ext);
+    /* another version */
+    file[0] = 2;
+    assert_int_equal(bk_index_obj_decode(file, len, &d), -EPROTONOSUPPORT);
+    file[0] = BK_INDEX_VERSION;
+    free(file);
+
+    /* garbage: random bytes behind a valid version byte */
+    for (uint64_t s = 0; s < 2000; s++) {
+        uint8_t g[300];
+        size_t n = 1 + s % sizeof(g);
+        th_fill(g, n, s);
+        g[0] = BK_INDEX_VERSION;
+        int r = bk_index_obj_decode(g, n, &d);
+        assert_true(r == -EBADMSG || r == 0);   /* a few bytes may happen to be valid */
+        bk_index_obj_free(&d);
+    }
+
+    /* entries that are well-formed bytes but invalid values */
+    struct {
+        uint8_t kind;
+        uint64_t offset, stored, raw;
+    } bad[] = {
+        { BK_KIND_INDEX, 0, 100, 10 },               /* not a blob kind */
+        { 0, 0, 100, 10 },
+        { BK_KIND_DATA, 0, BK_SEAL_OVERHEAD - 1, 0 },  /* shorter than a box */
+        { BK_KIND_DATA, UINT32_MAX - 50, 100, 10 },   /* past 4 GiB */
+        { BK_KIND_DATA, (uint64_t)UINT32_MAX + 1, 100, 10 },
+        { BK_KIND_DATA, 0, (uint64_t)UINT32_MAX + 1, 10 },
+        { BK_KIND_DATA, 0, 100, (uint64_t)UINT32_MAX + 1 },
+    };
+    for (size_t i = 0; i < BK_ELEMENTSOF(bad); i++) {
+        bk_buf b = BK_BUF_INIT;
+        bk_id id;
+        th_id(&id, i);
+        assert_int_equal(bk_buf_put_u8(&b, BK_INDEX_VERSION), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, 0), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, 1), 0);
+        assert_int_equal(bk_buf_append(&b, id.b, BK_ID_LEN), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, 1), 0);
+        assert_int_equal(bk_buf_put_u8(&b, bad[i].kind), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, bad[i].offset), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, bad[i].stored), 0);
+        assert_int_equal(bk_buf_put_uvarint(&b, bad[i].raw), 0);
+        assert_int_equal(bk_buf_append(&b, id.b, BK_ID_LEN), 0);
+        assert_int_equal(bk_index_obj_decode(b.data, b.len, &d), -EBADMSG);
+        bk_buf_free(&b);
+    }
+    /* counts larger than the data could hold */
+    uint8_t big[] = { BK_INDEX_VERSION, 0xff, 0xff, 0xff, 0xff, 0x0f };
+    assert_int_equal(bk_index_obj_decode(big, sizeof(big), &d), -EBADMSG);
+    uint8_t bigp[] = { BK_INDEX_VERSION, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+    assert_int_equal(bk_index_obj_decode(bigp, sizeof(bigp), &d), -EBADMSG);
+    assert_int_equal(bk_index_obj_decode(NULL, 0, &d), -EBADMSG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_round_trip_empty),
+        cmocka_unit_test(test_round_trip_large),
+        cmocka_unit_test(test_merge_lookup),
+        cmocka_unit_test(test_many_packs),
+        cmocka_unit_test(test_visitor),
+        cmocka_unit_test(test_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
