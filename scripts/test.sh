@@ -1,17 +1,20 @@
 #!/bin/bash
 # test.sh - the whole test suite, as CI runs it (.ci/run), from a clean checkout:
 #   1. installs what is missing from Debian's packages (as root)
-#   2. builds with -Werror and runs the unit tests (cmocka, ctest)
-#   3. runs the end-to-end tests against a local repository
-#   4. starts a throwaway Ceph cluster (mon + osd, cephx) and runs the RADOS tests
-#   5. starts a throwaway MariaDB server and runs the MySQL tests
-#   6. builds with ASan + UBSan and runs the unit and end-to-end tests again
+#   2. builds with -Wall -Wextra -Werror and runs the unit tests (cmocka, ctest)
+#   3. starts a throwaway Ceph cluster (mon + osd, cephx) and a throwaway MariaDB
+#      server, both on loopback; either failing to start fails the run
+#   4. runs the backend conformance suite against the real cluster
+#   5. runs every end-to-end test against a local repository, then against RADOS
+#   6. builds with ASan + UBSan and runs the unit tests and the local end-to-end
+#      tests again (leaks are errors)
 #   7. builds the libFuzzer targets and runs each for a short time
-# Any stage that fails fails the run; servers that cannot start fail it too.
+# Any stage that fails fails the run.  ARCA_FUZZ_SECONDS (default 20) sets step 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=$(nproc)
+FUZZ_SECONDS=${ARCA_FUZZ_SECONDS:-20}
 log() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 
 log "dependencies"
@@ -34,13 +37,26 @@ build() {   # build DIR [cmake args...]
     cmake -S "$ROOT" -B "$dir" -DBK_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j "$JOBS" >/dev/null
 }
+# Counts for the closing line, from ctest's and run.sh's own summaries.
+passed=0
+count() {   # count LOGFILE: add the "N passed" of a run.sh log or ctest's "out of N"
+    local n
+    n=$(sed -n 's/^\([a-z]*: \)\{0,1\}\([0-9]*\) passed, 0 failed$/\2/p; s/.*0 tests failed out of \([0-9]*\)$/\1/p' "$1" | tail -1)
+    passed=$((passed + ${n:-0}))
+}
+run_logged() {   # run_logged NAME cmd...: run cmd, show and keep its output, count it
+    local name=$1
+    shift
+    "$@" 2>&1 | tee "$WORK/$name.log"
+    count "$WORK/$name.log"
+}
 
 log "build (-Wall -Wextra -Werror)"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ARCA=$ROOT/build/cli/arca
 
 log "unit tests"
-(cd build && ctest --output-on-failure -j "$JOBS")
+run_logged unit ctest --test-dir build --output-on-failure -j "$JOBS" -LE rados
 
 log "Ceph cluster"
 CEPH_QUIET=1 CEPH_CLIENT_TIMEOUT=60 scripts/ceph-cluster.sh start "$WORK/ceph" > "$WORK/ceph.env"
@@ -53,14 +69,25 @@ MARIADB_QUIET=1 scripts/mariadb-server.sh start "$WORK/mariadb" > "$WORK/mariadb
 set -a; source "$WORK/mariadb.env"; set +a
 mariadb --defaults-file="$MYSQL_DEFAULTS_FILE" -N -e 'SELECT VERSION()'
 
+log "backend conformance suite against the Ceph cluster"
+run_logged backend-rados ctest --test-dir build --output-on-failure -L rados
+
 log "end-to-end tests, local repository"
-ARCA_TEST_BACKEND=local tests/e2e/run.sh
+ARCA_TEST_BACKEND=local run_logged e2e-local tests/e2e/run.sh
+
+log "end-to-end tests, RADOS repository"
+ARCA_TEST_BACKEND=rados run_logged e2e-rados tests/e2e/run.sh
 
 log "sanitizer build (ASan + UBSan)"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j "$JOBS")
-ARCA=$ROOT/build-asan/cli/arca ARCA_TEST_BACKEND=local tests/e2e/run.sh
+run_logged unit-asan ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+ARCA=$ROOT/build-asan/cli/arca ARCA_TEST_BACKEND=local run_logged e2e-asan tests/e2e/run.sh
+
+log "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
+CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DBK_FUZZ=ON -DBK_BUILD_TESTS=OFF
+run_logged fuzz tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
 
 log "all tests passed"
+echo "arca: $passed passed, 0 failed"

@@ -299,13 +299,37 @@ static int check_tree(checker *c, const bk_id *id, const char *snap)
     return r < 0 ? r : 0;
 }
 
-static int check_one_snapshot(const char *name, uint64_t size, void *ctx)
+/* Snapshot names, listed before the index is read: a backup running meanwhile writes its
+ * index before its snapshot, so every snapshot listed here has its index in what is read
+ * next, and a snapshot written later is simply not checked by this run. */
+struct name_list {
+    char **v;
+    size_t n;
+};
+
+static int collect_name(const char *name, uint64_t size, void *ctx)
 {
-    checker *c = ctx;
+    struct name_list *l = ctx;
+    char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    l->v = v;
+    if (!(v[l->n] = strdup(name)))
+        return -ENOMEM;
+    l->n++;
+    return 0;
+}
+
+static int check_one_snapshot(checker *c, const char *name)
+{
     bk_snapshot *s;
     int r = bk_repo_load_snapshot(c->repo, name, &s);
     if (r == -ENOMEM)
         return r;
+    if (r == -ENOENT) {   /* forgotten since it was listed */
+        bk_repo_clear_error(c->repo);
+        return 0;
+    }
     if (r < 0) {
         problem(c, "%s", bk_repo_errmsg(c->repo));
         bk_repo_clear_error(c->repo);
@@ -330,7 +354,10 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     pthread_mutex_init(&c.mu, NULL);
     bk_idmap_init(&c.packs, sizeof(size_t));
     bk_idmap_init(&c.trees_seen, 0);
-    int r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);
+    struct name_list snaps = { 0 };
+    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);
     if (r == 0)
         r = bk_repo_load_index(repo);
     if (r == 0)
@@ -352,8 +379,11 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
     }
-    if (r == 0)
-        r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, check_one_snapshot, &c);
+    for (size_t i = 0; r == 0 && i < snaps.n; i++)
+        r = check_one_snapshot(&c, snaps.v[i]);
+    for (size_t i = 0; i < snaps.n; i++)
+        free(snaps.v[i]);
+    free(snaps.v);
     if (r < 0 && bk_repo_errcode(repo) == 0)
         bk_repo_error(repo, r, "check could not run: %s", strerror(-r));
     for (size_t i = 0; i < c.nrefs; i++)

@@ -829,6 +829,7 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
     snprintf(info, sizeof(info), "%s lock by %s@%s pid %d since %s",
              exclusive ? "exclusive" : "shared", user, host, (int)getpid(), when);
     double deadline = bk_monotonic() + (double)repo->lock_wait_ms / 1000.0;
+    bool cleaned = false;
     for (;;) {
         int r = repo->be->ops->lock(repo->be, exclusive, info);
         if (r == 0) {
@@ -837,6 +838,16 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
         }
         if (r != -EBUSY)
             return bk_repo_error(repo, r, "cannot lock the repository: %s", strerror(-r));
+        /* a holder known to be dead (a killed process on this host) is no reason to wait */
+        size_t removed = 0;
+        if (!cleaned && repo->be->ops->clean_locks &&
+            repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0) {
+            cleaned = true;
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale lock%s of dead processes",
+                        removed, removed == 1 ? "" : "s");
+            continue;
+        }
+        cleaned = true;
         if (bk_monotonic() >= deadline) {
             repo->be->ops->unlock(repo->be);   /* stop holding newcomers off */
             bk_buf h = BK_BUF_INIT;
