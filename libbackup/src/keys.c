@@ -129,6 +129,12 @@ int bk_key_passwd(bk_repo *repo, const char *pass, size_t passlen, char ret_id[B
     return 0;
 }
 
+static int count_object(const char *name, uint64_t size, void *ctx)
+{
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
 int bk_stats_get(bk_repo *repo, bk_stats *ret)
 {
     memset(ret, 0, sizeof(*ret));
@@ -156,5 +162,5 @@ int bk_stats_get(bk_repo *repo, bk_stats *ret)
             ret->data_blobs++;
     }
     ret->pack_bytes = ret->blob_bytes_stored;
-    return 0;
+    return bk_be_list(repo->be, BK_OBJ_INDEX, count_object, &ret->index_objects);
 }

@@ -67,5 +67,13 @@ arca -r "$R" restore latest --target "$T/partial" --include "$T/src/sub/deeper" 
 [ -f "$T/partial$T/src/sub/deeper/link-b" ] || fail "partial restore misses the included file"
 [ ! -e "$T/partial$T/src/hello.txt" ] || fail "partial restore wrote what was not included"
 
+# stats --json: counts that agree with what was written
+arca -r "$R" --json stats > "$T/stats.json"
+[ "$(json_get "$T/stats.json" 'j["snapshots"]')" = 3 ] || fail "stats: snapshots: $(cat "$T/stats.json")"
+[ "$(json_get "$T/stats.json" 'j["index_objects"] >= 3 and j["packs"] >= 1 and j["data_blobs"] > 0 and j["tree_blobs"] > 0')" = True ] ||
+    fail "stats: implausible counts: $(cat "$T/stats.json")"
+[ "$(json_get "$T/stats.json" 'j["blobs"] == j["data_blobs"] + j["tree_blobs"] and 0 < j["blob_bytes_stored"] <= j["pack_bytes"]')" = True ] ||
+    fail "stats: counts disagree: $(cat "$T/stats.json")"
+
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed"
 pass
