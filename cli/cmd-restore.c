@@ -179,10 +179,17 @@ static int run(cli *c, int argc, char **argv)
         cli_format_bytes(st.bytes_written, w, sizeof(w));
         cli_format_bytes(st.bytes_fetched, f, sizeof(f));
         cli_format_duration(st.duration, dur, sizeof(dur));
-        cli_info(c, "%s %llu files, %llu directories, %llu others (%s written, %s fetched) in %s\n",
+        char u[32];
+        cli_format_bytes(st.bytes_reused, u, sizeof(u));
+        cli_info(c, "%s %llu files, %llu directories, %llu others (%s written, %s fetched, "
+                 "%s reused from local files) in %s\n",
                  o.dry_run ? "Would restore" : "Restored",
                  (unsigned long long)st.files_restored, (unsigned long long)st.dirs,
-                 (unsigned long long)st.others, w, f, dur);
+                 (unsigned long long)st.others, w, f, u, dur);
+        if (st.files_unchanged || st.deleted)
+            cli_info(c, "%llu files already up to date, %llu entries %s\n",
+                     (unsigned long long)st.files_unchanged, (unsigned long long)st.deleted,
+                     o.dry_run ? "would be deleted" : "deleted");
     }
     if (st.errors) {
         cli_err(c, "%llu entries could not be restored (see above)", (unsigned long long)st.errors);
@@ -195,12 +202,19 @@ const command cmd_restore = {
     "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
     "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
-    "missing) with owners (as root), modes, times, xattrs, ACLs, hard links and holes.\n\n"
+    "missing) with owners (as root), modes, times, xattrs, ACLs, hard links and holes.\n"
+    "Over an existing tree, entries that match the snapshot (files: size, mtime, mode,\n"
+    "owner) are left alone, and a changed file takes every chunk its old version still\n"
+    "has from the local disk, fetching only the rest; each file is written under a\n"
+    "temporary name and renamed into place.  An interrupted restore can be run again.\n\n"
     "Options:\n"
     "      --target DIR           where to restore (required)\n"
     "      --include PATH         restore only PATH (or a glob) and what is below it (repeat)\n"
     "      --exclude PATTERN      skip matching entries (repeat)\n"
-    "  -n, --dry-run              say what would be restored, write nothing\n"
+    "  -n, --dry-run              say what would be written, fetched and deleted; change nothing\n"
+    "      --delete               remove what the snapshot does not have (rollback to its\n"
+    "                             exact state; never follows symlinks out of DIR)\n"
+    "      --verify               read every restored file back and check it\n"
     "      --no-owner             do not restore owners even as root\n"
     "      --host/--tag/--path    filters for 'latest'\n"
     "      --mysql                load the snapshot's database dumps into the server (each\n"

@@ -1025,8 +1025,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     /* streams: --chunk-size-avg, else the dump profile for --mysql, else the file profile */
     uint32_t stream_avg = b->chunk_avg ? b->chunk_avg : b->mysql_on ? BK_MYSQL_CHUNK_AVG : 0;
     if (r == 0 && stream_avg)
-        r = bk_chunker_init(&b->stream_chunker, repo->keys->gear, stream_avg / 2, stream_avg,
-                            (size_t)stream_avg * 8);
+        r = bk_repo_chunker_for(repo, stream_avg, &b->stream_chunker);
     const bk_chunker *stream_ch = stream_avg ? &b->stream_chunker : &repo->chunker;
     if (r == 0)
         r = find_parent(b, host, paths, npaths, &parent);

@@ -30,7 +30,7 @@ static int feed(bk_repo *repo, bk_fetcher *f, const bk_node *n, sink_fn sink, vo
         if (c->hole) {
             int r = sink(ctx, NULL, c->len, true);
             if (r < 0) {
-                bk_fetcher_skip(f, n->content, n->ncontent, i + 1);
+                bk_fetcher_skip(f, n->content, n->ncontent, i + 1, NULL);
                 return r;
             }
             continue;
@@ -42,7 +42,7 @@ static int feed(bk_repo *repo, bk_fetcher *f, const bk_node *n, sink_fn sink, vo
             r = sink(ctx, data, len, false);
         bk_fetcher_release(f, &c->id);
         if (r < 0) {
-            bk_fetcher_skip(f, n->content, n->ncontent, i + 1);
+            bk_fetcher_skip(f, n->content, n->ncontent, i + 1, NULL);
             return r;
         }
     }
@@ -107,7 +107,7 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
             *first = i;
             r = 0;
         }
-        r = bk_fetcher_plan(f, n->content, n->ncontent);
+        r = bk_fetcher_plan(f, n->content, n->ncontent, NULL);
     }
     if (r == 0)
         r = bk_fetcher_start(f);
@@ -189,7 +189,7 @@ int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd)
         bk_fetcher *f;
         r = bk_fetcher_new(repo, &f);
         if (r == 0) {
-            r = bk_fetcher_plan(f, n.content, n.ncontent);
+            r = bk_fetcher_plan(f, n.content, n.ncontent, NULL);
             if (r == 0)
                 r = bk_fetcher_start(f);
             if (r == 0) {

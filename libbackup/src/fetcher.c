@@ -85,6 +85,7 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
         }
         bi->offset = e->offset;
         bi->stored_len = e->stored_len;
+        f->stats.bytes_planned += e->stored_len;
         bi->raw_len = e->raw_len;
         bi->kind = e->kind;
         uint32_t *tno;
@@ -135,10 +136,10 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
     return 0;
 }
 
-int bk_fetcher_plan(bk_fetcher *f, const bk_content *c, size_t n)
+int bk_fetcher_plan(bk_fetcher *f, const bk_content *c, size_t n, const uint64_t *local)
 {
     for (size_t i = 0; i < n; i++) {
-        if (c[i].hole)
+        if (c[i].hole || (local && local[i] != BK_LOCAL_NONE))
             continue;
         int r = bk_fetcher_plan_blob(f, &c[i].id);
         if (r < 0)
@@ -314,10 +315,11 @@ void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
     pthread_mutex_unlock(&f->mu);
 }
 
-void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from)
+void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from,
+                     const uint64_t *local)
 {
     for (size_t i = from; i < n; i++)
-        if (!c[i].hole)
+        if (!c[i].hole && !(local && local[i] != BK_LOCAL_NONE))
             bk_fetcher_release(f, &c[i].id);
 }
 

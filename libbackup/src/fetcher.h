@@ -10,12 +10,18 @@ typedef struct bk_fetcher bk_fetcher;
 
 typedef struct bk_fetch_stats {
     uint64_t packs, bytes_fetched, requests;
+    uint64_t bytes_planned;      /* stored bytes of the distinct blobs planned */
 } bk_fetch_stats;
+
+/* In a local[] array: this chunk is not available locally (fetch it). */
+#define BK_LOCAL_NONE UINT64_MAX
 
 int bk_fetcher_new(bk_repo *repo, bk_fetcher **ret) BK_MUST_CHECK;
 /* Plan the uses of one file's content, in the order the consumer will get them (holes are
- * skipped).  -ENOENT (with a message) if a blob is not in the index. */
-int bk_fetcher_plan(bk_fetcher *f, const bk_content *c, size_t n) BK_MUST_CHECK;
+ * skipped, and so are chunks with local[i] != BK_LOCAL_NONE when local is not NULL: the
+ * consumer takes those from elsewhere).  -ENOENT (with a message) if a blob is not in the
+ * index. */
+int bk_fetcher_plan(bk_fetcher *f, const bk_content *c, size_t n, const uint64_t *local) BK_MUST_CHECK;
 /* Plan a single blob use. */
 int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id) BK_MUST_CHECK;
 /* Start the workers (after planning). */
@@ -25,8 +31,10 @@ int bk_fetcher_start(bk_fetcher *f) BK_MUST_CHECK;
  * repository handle); the consumer must still call release. */
 int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
 void bk_fetcher_release(bk_fetcher *f, const bk_id *id);
-/* Skip the uses of content the consumer will not get after all (a file that failed). */
-void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from);
+/* Skip the uses of content from index from on that the consumer will not get after all (a
+ * file that failed); local as given to bk_fetcher_plan. */
+void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from,
+                     const uint64_t *local);
 void bk_fetcher_stats_get(bk_fetcher *f, bk_fetch_stats *ret);
 void bk_fetcher_free(bk_fetcher *f);
 

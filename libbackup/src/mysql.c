@@ -338,7 +338,7 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
     bk_fetcher *f = NULL;
     r = bk_fetcher_new(repo, &f);
     if (r == 0)
-        r = bk_fetcher_plan(f, file->content, file->ncontent);
+        r = bk_fetcher_plan(f, file->content, file->ncontent, NULL);
     if (r == 0)
         r = bk_fetcher_start(f);
     int write_err = 0;
@@ -360,7 +360,7 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
             write_err = bk_write_full(p.in, data, len);
         bk_fetcher_release(f, &c->id);
         if (r < 0)
-            bk_fetcher_skip(f, file->content, file->ncontent, i + 1);
+            bk_fetcher_skip(f, file->content, file->ncontent, i + 1, NULL);
     }
     bk_fetcher_free(f);
     int status;

@@ -881,6 +881,15 @@ int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live)
     return 0;
 }
 
+int bk_repo_chunker_for(const bk_repo *repo, uint32_t avg, bk_chunker *ret)
+{
+    if (avg == 0) {
+        *ret = repo->chunker;
+        return 0;
+    }
+    return bk_chunker_init(ret, repo->keys->gear, avg / 2, avg, (size_t)avg * 8);
+}
+
 int bk_repo_lock_prune(bk_repo *repo, bool acquire)
 {
     if (!repo->be->ops->lock_prune)

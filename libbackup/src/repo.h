@@ -98,6 +98,10 @@ int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen,
 /* The prune lock (waits like bk_repo_lock). */
 int bk_repo_lock_prune(bk_repo *repo, bool acquire) BK_MUST_CHECK;
 
+/* The chunker a file was cut with: the repository's file profile for avg 0, else the
+ * stream profile of that average (min avg/2, max 8 avg), as bk_node.chunk_avg records. */
+int bk_repo_chunker_for(const bk_repo *repo, uint32_t avg, bk_chunker *ret) BK_MUST_CHECK;
+
 /* Threads to use for CPU work. */
 int bk_repo_threads(const bk_repo *repo);
 

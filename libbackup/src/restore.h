@@ -12,6 +12,11 @@ typedef struct bk_plan_entry {
     size_t path_len;
     bk_node node;
     size_t link_to;             /* restore: 1 + plan index of the first hard link, or 0 */
+    bool full;                  /* a directory selected with everything below it */
+    bool skip;                  /* restore: the target has it already */
+    bool existed;               /* restore: something of this type was there */
+    uint64_t *local;            /* restore: per content chunk, its offset in the old local
+                                 * file, or BK_LOCAL_NONE; NULL if nothing is reused */
 } bk_plan_entry;
 
 typedef struct bk_plan {

@@ -9,15 +9,19 @@
  * archive is closed. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fetcher.h"
 #include "match.h"
 #include "restore.h"
+#include "reuse.h"
 #include "snapshot.h"
+#include "target.h"
 #include "util.h"
 
 struct bk_restore {
@@ -144,6 +148,8 @@ static int plan_push(bk_plan *p, const char *path, size_t plen, const bk_node *n
     memcpy(e->path, path, plen + 1);
     e->path_len = plen;
     e->link_to = 0;
+    e->full = e->skip = e->existed = false;
+    e->local = NULL;
     int r = bk_node_copy(n, &e->node);
     if (r < 0) {
         free(e->path);
@@ -157,6 +163,7 @@ void bk_plan_free(bk_plan *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].path);
+        free(p->v[i].local);
         bk_node_clear(&p->v[i].node);
     }
     free(p->v);
@@ -195,6 +202,8 @@ static int collect(bk_repo *repo, const bk_id *tree, const char *prefix, bool al
                 if (sel || bk_match_include_below(inc, ninc, path)) {
                     size_t pos = p->n;
                     r = plan_push(p, path, len, n);
+                    if (r == 0)
+                        p->v[pos].full = sel;
                     if (r == 0)
                         r = collect(repo, &n->subtree, path, sel, inc, ninc, exc, nexc, p);
                     if (r == 0 && !sel && p->n == pos + 1)
@@ -278,7 +287,7 @@ static void link_key(const bk_node *n, bk_id *k)
     k->b[31] = 1;
 }
 
-/* ---- run ------------------------------------------------------------------------------------ */
+/* ---- the existing target ------------------------------------------------------------------- */
 
 static void report_item(bk_restore *rs, bk_restore_stats *st, const char *path, int code,
                         const char *msg)
@@ -288,9 +297,190 @@ static void report_item(bk_restore *rs, bk_restore_stats *st, const char *path, 
         rs->item_error(path, code, msg, rs->item_ud);
 }
 
-static int write_content(bk_restore *rs, bk_fetcher *f, struct archive *a, const bk_plan_entry *pe,
-                         bk_restore_stats *st, uint64_t *done_bytes)
+/* The directory that holds rel (tfd itself for a top-level name), and rel's last name. */
+static int open_parent(int tfd, const char *rel, const char **ret_name)
 {
+    const char *slash = strrchr(rel, '/');
+    if (!slash) {
+        *ret_name = rel;
+        int fd = fcntl(tfd, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? -errno : fd;
+    }
+    char *dir = strndup(rel, (size_t)(slash - rel));
+    if (!dir)
+        return -ENOMEM;
+    int fd = bk_target_open(tfd, dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    *ret_name = slash + 1;
+    return fd;
+}
+
+/* --delete: remove what a directory of the target holds that its snapshot tree does not
+ * (nor the excludes protect).  dirfd is the directory, path its path in the snapshot. */
+static int delete_extra(bk_restore *rs, int dirfd, const char *path, const bk_id *tree,
+                        bk_restore_stats *st)
+{
+    bk_tree t;
+    int r = bk_repo_load_tree(rs->repo, tree, &t);
+    if (r < 0)
+        return r;
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        bk_tree_free(&t);
+        return -errno;
+    }
+    struct dirent *de;
+    while (r == 0 && (errno = 0, de = readdir(d))) {
+        const char *name = de->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || bk_tree_find(&t, name, strlen(name)))
+            continue;
+        char *full;
+        if (asprintf(&full, "%s/%s", path, name) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        if (!bk_match_exclude(rs->excludes, rs->nexcludes, full)) {
+            int e = bk_target_remove(dirfd, name, rs->dry_run, &st->deleted);
+            if (e < 0)
+                report_item(rs, st, full, e, strerror(-e));
+        }
+        free(full);
+    }
+    if (r == 0 && errno)
+        r = -errno;
+    closedir(d);
+    bk_tree_free(&t);
+    return r;
+}
+
+/* Decide, entry by entry, what the target already has: unchanged entries are skipped, the
+ * old versions of changed files are scanned for chunks to reuse, and with --delete what
+ * is in the way or not in the snapshot goes (before anything is written, so that the
+ * times of directories are restored last). */
+static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_stats *st)
+{
+    bk_repo *repo = rs->repo;
+    bool owner = geteuid() == 0 && !rs->no_owner;
+    int r = 0;
+    if (rs->del && rs->nincludes == 0)
+        r = delete_extra(rs, tfd, "", &rs->snap->tree, st);
+    for (size_t i = 0; r == 0 && i < plan->n; i++) {
+        bk_plan_entry *pe = &plan->v[i];
+        const bk_node *n = &pe->node;
+        const char *rel = pe->path + 1;
+        bk_target_state ts = bk_target_compare(tfd, rel, n, owner);
+        if (ts == BK_TARGET_OTHER_TYPE && rs->del) {
+            const char *name;
+            int dfd = open_parent(tfd, rel, &name);
+            int e = dfd < 0 ? dfd : bk_target_remove(dfd, name, rs->dry_run, &st->deleted);
+            if (dfd >= 0)
+                close(dfd);
+            if (e < 0)
+                report_item(rs, st, pe->path, e, strerror(-e));
+            ts = BK_TARGET_ABSENT;
+        }
+        pe->existed = ts == BK_TARGET_SAME || ts == BK_TARGET_CHANGED;
+        if (n->type == BK_NODE_DIR) {
+            if (ts == BK_TARGET_SAME && rs->del && pe->full) {
+                int dfd = bk_target_open(tfd, rel, O_RDONLY | O_DIRECTORY);
+                r = dfd < 0 ? 0 : delete_extra(rs, dfd, pe->path, &n->subtree, st);
+                if (dfd >= 0)
+                    close(dfd);
+            }
+            continue;
+        }
+        if (pe->link_to) {
+            /* a hard link is in place when both names are the same inode */
+            struct stat a, b;
+            int fa = bk_target_open(tfd, rel, O_PATH | O_NOFOLLOW);
+            int fb = bk_target_open(tfd, plan->v[pe->link_to - 1].path + 1, O_PATH | O_NOFOLLOW);
+            pe->skip = fa >= 0 && fb >= 0 && fstat(fa, &a) == 0 && fstat(fb, &b) == 0 &&
+                       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+                       plan->v[pe->link_to - 1].skip;
+            if (fa >= 0)
+                close(fa);
+            if (fb >= 0)
+                close(fb);
+            continue;
+        }
+        if (ts == BK_TARGET_SAME) {
+            pe->skip = true;
+            continue;
+        }
+        if (ts != BK_TARGET_CHANGED || n->type != BK_NODE_FILE || n->ncontent == 0)
+            continue;
+        bk_chunker ch;
+        int fd = bk_target_open(tfd, rel, O_RDONLY | O_NOFOLLOW);
+        if (fd < 0 || bk_repo_chunker_for(repo, n->chunk_avg, &ch) < 0) {
+            if (fd >= 0)
+                close(fd);
+            continue;   /* nothing to reuse: fetch it all */
+        }
+        pe->local = malloc(n->ncontent * sizeof(*pe->local));
+        uint64_t found = 0;
+        if (!pe->local)
+            r = -ENOMEM;
+        else if (bk_reuse_scan(&ch, repo->keys, fd, n, pe->local, &found) < 0 || found == 0) {
+            free(pe->local);   /* unreadable or nothing in common */
+            pe->local = NULL;
+        }
+        close(fd);
+    }
+    return r;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+typedef struct writer_ctx {
+    bk_restore *rs;
+    bk_fetcher *f;
+    struct archive *a;
+    bk_restore_stats *st;
+    uint64_t *done_bytes;
+    uint8_t *buf;                /* for chunks read from the old local file */
+    size_t cap;
+} writer_ctx;
+
+/* One chunk of a reused file: from the old local version if it still holds it, else from
+ * the repository (the file changed since it was scanned).  *ret_free: to free after use. */
+static int local_chunk(writer_ctx *w, int oldfd, const bk_plan_entry *pe, size_t i,
+                       const uint8_t **ret, uint8_t **ret_free)
+{
+    const bk_content *c = &pe->node.content[i];
+    *ret_free = NULL;
+    if (w->cap < c->len) {
+        uint8_t *b = realloc(w->buf, c->len);
+        if (!b)
+            return -ENOMEM;
+        w->buf = b;
+        w->cap = c->len;
+    }
+    if (oldfd >= 0 && bk_reuse_read(w->rs->repo->keys, oldfd, pe->local[i], w->buf, c->len,
+                                    &c->id) == 0) {
+        w->st->bytes_reused += c->len;
+        *ret = w->buf;
+        return 0;
+    }
+    size_t len;
+    uint8_t *p;
+    int r = bk_repo_load_blob(w->rs->repo, BK_KIND_DATA, &c->id, &p, &len);
+    if (r < 0)
+        return r;
+    if (len != c->len) {
+        free(p);
+        return bk_repo_error(w->rs->repo, -EBADMSG, "blob length differs from the tree's");
+    }
+    *ret = *ret_free = p;
+    return 0;
+}
+
+/* 0: written; 1: this file failed (reported); < 0: fatal. */
+static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd)
+{
+    bk_restore *rs = w->rs;
     const bk_node *n = &pe->node;
     uint64_t off = 0;
     for (size_t i = 0; i < n->ncontent; i++) {
@@ -299,28 +489,119 @@ static int write_content(bk_restore *rs, bk_fetcher *f, struct archive *a, const
             off += c->len;
             continue;
         }
+        bool local = pe->local && pe->local[i] != BK_LOCAL_NONE;
         const uint8_t *data;
-        size_t len;
-        int r = bk_fetcher_get(f, &c->id, &data, &len);
+        uint8_t *to_free = NULL;
+        size_t len = c->len;
+        int r = local ? local_chunk(w, oldfd, pe, i, &data, &to_free)
+                      : bk_fetcher_get(w->f, &c->id, &data, &len);
         if (r < 0) {
-            bk_fetcher_release(f, &c->id);
-            bk_fetcher_skip(f, n->content, n->ncontent, i + 1);
-            report_item(rs, st, pe->path, r, bk_repo_errmsg(rs->repo));
+            if (!local)
+                bk_fetcher_release(w->f, &c->id);
+            bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
+            if (r == -ENOMEM)
+                return r;
+            report_item(rs, w->st, pe->path, r, bk_repo_errmsg(rs->repo));
             bk_repo_clear_error(rs->repo);
             return 1;
         }
-        la_ssize_t w = archive_write_data_block(a, data, len, (la_int64_t)off);
-        bk_fetcher_release(f, &c->id);
-        if (w < ARCHIVE_OK) {
-            bk_fetcher_skip(f, n->content, n->ncontent, i + 1);
-            report_item(rs, st, pe->path, -EIO, archive_error_string(a));
-            return w == ARCHIVE_FATAL ? -EIO : 1;
+        la_ssize_t k = archive_write_data_block(w->a, data, len, (la_int64_t)off);
+        if (local)
+            free(to_free);
+        else
+            bk_fetcher_release(w->f, &c->id);
+        if (k < ARCHIVE_OK) {
+            bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
+            report_item(rs, w->st, pe->path, -EIO, archive_error_string(w->a));
+            return k == ARCHIVE_FATAL ? -EIO : 1;
         }
         off += len;
-        st->bytes_written += len;
-        *done_bytes += len;
+        w->st->bytes_written += len;
+        *w->done_bytes += len;
     }
     return 0;
+}
+
+/* --verify: read the file back and check every chunk against its id (holes: zeros). */
+static int verify_file(writer_ctx *w, int tfd, const bk_plan_entry *pe)
+{
+    const bk_node *n = &pe->node;
+    int fd = bk_target_open(tfd, pe->path + 1, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0)
+        return fd;
+    int r = 0;
+    uint64_t off = 0;
+    for (size_t i = 0; r == 0 && i < n->ncontent; i++) {
+        const bk_content *c = &n->content[i];
+        if (w->cap < c->len) {
+            uint8_t *b = realloc(w->buf, c->len);
+            if (!b) {
+                r = -ENOMEM;
+                break;
+            }
+            w->buf = b;
+            w->cap = c->len;
+        }
+        if (c->hole) {
+            size_t got = 0;
+            while (r == 0 && got < c->len) {
+                ssize_t k = pread(fd, w->buf, c->len - got, (off_t)(off + got));
+                if (k <= 0)
+                    r = k < 0 ? -errno : -EBADMSG;
+                else if (w->buf[0] != 0 || memcmp(w->buf, w->buf + 1, (size_t)k - 1) != 0)
+                    r = -EBADMSG;
+                else
+                    got += (size_t)k;
+            }
+        } else {
+            r = bk_reuse_read(w->rs->repo->keys, fd, off, w->buf, c->len, &c->id);
+        }
+        off += c->len;
+    }
+    struct stat st;
+    if (r == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != n->size))
+        r = -EBADMSG;
+    close(fd);
+    return r;
+}
+
+/* After everything is written: what libarchive leaves as it was when a tree is restored
+ * over an existing one.  A new entry inherits the default ACL of a directory that was
+ * already there: drop ACLs the snapshot does not have (and restore the mode, whose group
+ * bits the ACL mask set).  Directories that existed keep the times their changes gave them:
+ * set the snapshot's. */
+static void finish_metadata(bk_restore *rs, bk_plan *plan, int tfd, bool fresh,
+                            bk_restore_stats *st)
+{
+    if (fresh)
+        return;   /* all new: libarchive sets directory ACLs and times after their content */
+    for (size_t i = 0; i < plan->n; i++) {
+        bk_plan_entry *pe = &plan->v[i];
+        const bk_node *n = &pe->node;
+        bool dir = n->type == BK_NODE_DIR;
+        if (pe->skip || pe->link_to || !(dir || n->type == BK_NODE_FILE))
+            continue;
+        int fd = bk_target_open(tfd, pe->path + 1, (dir ? O_DIRECTORY : 0) | O_RDONLY |
+                                                     O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;   /* it failed earlier, and was reported then */
+        int e = 0;
+        if (!n->acl_posix) {
+            bool had = fremovexattr(fd, "system.posix_acl_access") == 0;
+            if (dir)
+                had |= fremovexattr(fd, "system.posix_acl_default") == 0;
+            if (had && fchmod(fd, n->mode) < 0)
+                e = -errno;
+        }
+        if (dir && pe->existed) {
+            struct timespec ts[2] = { { n->mtime, n->mtime_nsec }, { n->mtime, n->mtime_nsec } };
+            if (futimens(fd, ts) < 0)
+                e = -errno;
+        }
+        close(fd);
+        if (e < 0)
+            report_item(rs, st, pe->path, e, strerror(-e));
+    }
 }
 
 int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
@@ -340,55 +621,80 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
         return bk_repo_error(repo, -ENOENT, "nothing in the snapshot matches the includes");
     }
 
-    uint64_t total_bytes = 0, total_files = 0;
-    bk_fetcher *f = NULL;
+    /* hard links: every later name of a (device, inode) links to the first */
     linkmap links;
     bk_idmap_init(&links.map, sizeof(size_t));
-    r = bk_fetcher_new(repo, &f);
     for (size_t i = 0; r == 0 && i < plan.n; i++) {
         bk_node *n = &plan.v[i].node;
-        if (n->type != BK_NODE_FILE)
+        if (n->type != BK_NODE_FILE || n->nlink <= 1)
             continue;
-        if (n->nlink > 1) {
-            bk_id k;
-            size_t *first;
-            link_key(n, &k);
-            r = bk_idmap_put(&links.map, &k, (void **)&first);
-            if (r < 0)
-                break;
-            if (r == 0) {
-                plan.v[i].link_to = *first + 1;   /* restored as a hard link */
-                r = 0;
-                continue;
-            }
+        bk_id k;
+        size_t *first;
+        link_key(n, &k);
+        r = bk_idmap_put(&links.map, &k, (void **)&first);
+        if (r == 0)
+            plan.v[i].link_to = *first + 1;
+        else if (r == 1)
             *first = i;
-            r = 0;
-        }
+        r = r < 0 ? r : 0;
+    }
+
+    /* an existing target: what is there already, what is reusable, what goes */
+    int tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool fresh = tfd < 0;
+    if (tfd < 0 && errno != ENOENT)
+        r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
+    if (r == 0 && tfd >= 0)
+        r = inspect_target(rs, &plan, tfd, &st);
+
+    uint64_t total_bytes = 0, total_files = 0;
+    bk_fetcher *f = NULL;
+    if (r == 0)
+        r = bk_fetcher_new(repo, &f);
+    for (size_t i = 0; r == 0 && i < plan.n; i++) {
+        bk_plan_entry *pe = &plan.v[i];
+        if (pe->node.type != BK_NODE_FILE || pe->link_to || pe->skip)
+            continue;
         total_files++;
-        total_bytes += n->size;
-        r = bk_fetcher_plan(f, n->content, n->ncontent);
+        total_bytes += pe->node.size;
+        r = bk_fetcher_plan(f, pe->node.content, pe->node.ncontent, pe->local);
     }
     if (r == 0 && rs->dry_run) {
-        st.files_restored = total_files;
-        for (size_t i = 0; i < plan.n; i++)
-            st.dirs += plan.v[i].node.type == BK_NODE_DIR;
+        bk_fetch_stats fs;
+        bk_fetcher_stats_get(f, &fs);
+        for (size_t i = 0; i < plan.n; i++) {
+            const bk_plan_entry *pe = &plan.v[i];
+            if (pe->node.type == BK_NODE_FILE && !pe->link_to)
+                pe->skip ? st.files_unchanged++ : st.files_restored++;
+            else if (pe->node.type == BK_NODE_DIR)
+                st.dirs += !pe->existed;
+            else
+                st.others += !pe->skip;
+            for (size_t k = 0; pe->local && k < pe->node.ncontent; k++)
+                if (pe->local[k] != BK_LOCAL_NONE)
+                    st.bytes_reused += pe->node.content[k].len;
+        }
         st.bytes_written = total_bytes;
+        st.bytes_fetched = fs.bytes_planned;
+        bk_fetcher_free(f);
+        f = NULL;
         goto out;
     }
     if (r == 0)
         r = bk_fetcher_start(f);
 
-    int oldcwd = -1, tfd = -1;
+    int oldcwd = -1;
     struct archive *a = NULL;
     struct archive_entry *e = NULL;
-    if (r == 0) {
+    if (r == 0 && tfd < 0) {
         if (mkdir(rs->target, 0700) < 0 && errno != EEXIST)
             r = bk_repo_error(repo, -errno, "cannot create %s: %s", rs->target, strerror(errno));
+        else if ((tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
     }
     if (r == 0) {
         oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tfd < 0 || fchdir(tfd) < 0)
+        if (fchdir(tfd) < 0)
             r = bk_repo_error(repo, -errno, "cannot enter %s: %s", rs->target, strerror(errno));
     }
     if (r == 0) {
@@ -408,50 +714,70 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
         archive_write_disk_set_standard_lookup(a);
     }
     uint64_t done_bytes = 0, done_files = 0;
+    writer_ctx w = { .rs = rs, .f = f, .a = a, .st = &st, .done_bytes = &done_bytes };
     for (size_t i = 0; r == 0 && i < plan.n; i++) {
         bk_plan_entry *pe = &plan.v[i];
         bk_node *n = &pe->node;
         const char *rel = pe->path + 1;   /* relative to the target */
-        bk_node_to_entry(n, rel, e);
         bool linked = pe->link_to > 0;
+        if (pe->skip) {
+            st.files_unchanged += n->type == BK_NODE_FILE && !linked;
+            continue;
+        }
+        /* the old version of a changed file, to take its unchanged chunks from: opened
+         * before the new one is written (under a temporary name, renamed over it) */
+        int oldfd = pe->local ? bk_target_open(tfd, rel, O_RDONLY | O_NOFOLLOW) : -1;
+        bk_node_to_entry(n, rel, e);
         if (linked) {
             archive_entry_set_hardlink(e, plan.v[pe->link_to - 1].path + 1);
             archive_entry_set_size(e, 0);
         }
-        int w = archive_write_header(a, e);
-        if (w == ARCHIVE_FATAL) {
+        int k = archive_write_header(a, e);
+        if (k == ARCHIVE_FATAL) {
+            if (oldfd >= 0)
+                close(oldfd);
             r = bk_repo_error(repo, -EIO, "%s: %s", pe->path, archive_error_string(a));
             break;
         }
-        bool wrote = w >= ARCHIVE_WARN;
-        if (w < ARCHIVE_WARN) {
+        bool wrote = k >= ARCHIVE_WARN;
+        if (k < ARCHIVE_WARN)
             report_item(rs, &st, pe->path, -EIO, archive_error_string(a));
-        } else if (w == ARCHIVE_WARN) {
+        else if (k == ARCHIVE_WARN)
             bk_repo_log(repo, BK_LOG_WARNING, "%s: %s", pe->path, archive_error_string(a));
-        }
         if (n->type == BK_NODE_FILE && !linked) {
             if (wrote) {
-                int c = write_content(rs, f, a, pe, &st, &done_bytes);
+                int c = write_content(&w, pe, oldfd);
                 if (c < 0) {
+                    if (oldfd >= 0)
+                        close(oldfd);
                     r = bk_repo_error(repo, c, "%s: cannot write", pe->path);
                     break;
                 }
                 wrote = c == 0;
             } else {
-                bk_fetcher_skip(f, n->content, n->ncontent, 0);
+                bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
             }
             done_files++;
         }
+        if (oldfd >= 0)
+            close(oldfd);
         if (wrote) {
-            w = archive_write_finish_entry(a);
-            if (w < ARCHIVE_WARN)
+            k = archive_write_finish_entry(a);
+            if (k < ARCHIVE_WARN)
                 report_item(rs, &st, pe->path, -EIO, archive_error_string(a));
             else if (n->type == BK_NODE_FILE)
                 st.files_restored++;
             else if (n->type == BK_NODE_DIR)
-                st.dirs++;
+                st.dirs += !pe->existed;
             else
                 st.others++;
+            if (k >= ARCHIVE_WARN && rs->verify && n->type == BK_NODE_FILE && !linked) {
+                int v = verify_file(&w, tfd, pe);
+                if (v < 0)
+                    report_item(rs, &st, pe->path, v,
+                                v == -EBADMSG ? "verification failed: the file on disk differs "
+                                                "from the snapshot" : strerror(-v));
+            }
         }
         if (rs->progress && (bk_monotonic() - last >= 0.1 || i + 1 == plan.n)) {
             last = bk_monotonic();
@@ -461,20 +787,23 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
             rs->progress(&p, rs->progress_ud);
         }
     }
+    free(w.buf);
     if (a) {
         if (archive_write_close(a) < ARCHIVE_WARN && r == 0)
             report_item(rs, &st, rs->target, -EIO, archive_error_string(a));
         archive_write_free(a);
     }
+    if (r == 0)
+        finish_metadata(rs, &plan, tfd, fresh, &st);
     archive_entry_free(e);
     if (oldcwd >= 0) {
         if (fchdir(oldcwd) < 0 && r == 0)
             r = -errno;
         close(oldcwd);
     }
+out:
     if (tfd >= 0)
         close(tfd);
-out:
     if (f) {
         bk_fetch_stats fs;
         bk_fetcher_stats_get(f, &fs);

@@ -1,0 +1,34 @@
+/* target.h - the existing tree a restore writes over: lookups strictly beneath the target
+ * directory that never follow a symlink (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS),
+ * comparison of what is there with a snapshot entry, and removal that never leaves the
+ * target. */
+#ifndef BK_TARGET_H
+#define BK_TARGET_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "tree.h"
+
+/* Open rel (relative, no "..") beneath the directory tfd; flags as for openat (O_PATH |
+ * O_NOFOLLOW gives the final symlink itself).  A fd, or -errno (-ELOOP/-EXDEV: the path
+ * goes through a symlink). */
+int bk_target_open(int tfd, const char *rel, int flags);
+
+typedef enum bk_target_state {
+    BK_TARGET_ABSENT = 0,        /* nothing there (or not reachable without a symlink) */
+    BK_TARGET_SAME,              /* the entry is there as the snapshot has it: leave it */
+    BK_TARGET_CHANGED,           /* the same type, other content or metadata: rewrite */
+    BK_TARGET_OTHER_TYPE,        /* something of another type is in the way */
+} bk_target_state;
+
+/* Compare what is at rel with n.  Files are the same when size, mtime, mode (and owner
+ * when owners are restored) match, as for a backup's parent check; symlinks when their
+ * target does; directories whenever one is there (their metadata is always restored). */
+bk_target_state bk_target_compare(int tfd, const char *rel, const bk_node *n, bool owner);
+
+/* Remove name in the directory dirfd, and everything below it if it is a directory; never
+ * follows a symlink.  dry: only count.  *count grows by the entries removed. */
+int bk_target_remove(int dirfd, const char *name, bool dry, uint64_t *count);
+
+#endif
