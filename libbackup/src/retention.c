@@ -68,6 +68,15 @@ static bool policy_empty(const bk_policy *p)
            !p->keep_within.days && !p->keep_within.hours && !p->nkeep_tags;
 }
 
+/* as restic's forget: counts of -1 (all) or more, no negative durations */
+static bool policy_valid(const bk_policy *p)
+{
+    return p->keep_last >= -1 && p->keep_hourly >= -1 && p->keep_daily >= -1 &&
+           p->keep_weekly >= -1 && p->keep_monthly >= -1 && p->keep_yearly >= -1 &&
+           p->keep_within.years >= 0 && p->keep_within.months >= 0 && p->keep_within.days >= 0 &&
+           p->keep_within.hours >= 0;
+}
+
 static int apply_policy(bk_forget_group *g, const bk_policy *p)
 {
     int counts[B_COUNT] = { p->keep_hourly, p->keep_daily, p->keep_weekly, p->keep_monthly,
@@ -79,6 +88,7 @@ static int apply_policy(bk_forget_group *g, const bk_policy *p)
     bool within = p->keep_within.years || p->keep_within.months || p->keep_within.days ||
                   p->keep_within.hours;
     int64_t boundary = 0;
+    int32_t boundary_nsec = 0;
     char within_reason[96] = "";
     if (within && g->n) {
         const bk_snapshot *newest = g->items[0].snap;
@@ -90,6 +100,7 @@ static int apply_policy(bk_forget_group *g, const bk_policy *p)
         tm.tm_mday -= p->keep_within.days;
         tm.tm_hour -= p->keep_within.hours;
         boundary = (int64_t)timegm(&tm) - newest->tz_offset;
+        boundary_nsec = newest->time_nsec;
         snprintf(within_reason, sizeof(within_reason), "within %dy%dm%dd%dh", p->keep_within.years,
                  p->keep_within.months, p->keep_within.days, p->keep_within.hours);
     }
@@ -114,7 +125,9 @@ static int apply_policy(bk_forget_group *g, const bk_policy *p)
             if (counts[k] > 0)
                 counts[k]--;
         }
-        if (r == 0 && within && s->time >= boundary)
+        /* strictly after the boundary, as restic's cur.Time.After(t) */
+        if (r == 0 && within &&
+            (s->time > boundary || (s->time == boundary && s->time_nsec > boundary_nsec)))
             r = add_reason(it, within_reason);
         for (size_t t = 0; r == 0 && t < p->nkeep_tags; t++) {
             if (has_all_tags(s, p->keep_tags[t])) {
@@ -168,7 +181,7 @@ int bk_forget_plan(bk_snapshot **v, size_t n, const bk_policy *p, unsigned group
 {
     bk_forget_group *groups = NULL;
     size_t ng = 0;
-    int r = policy_empty(p) ? -EINVAL : 0;
+    int r = policy_empty(p) || !policy_valid(p) ? -EINVAL : 0;
     for (size_t i = 0; i < n; i++) {
         bk_snapshot *s = v[i];
         if (r < 0) {
