@@ -34,6 +34,7 @@
 #define DEFAULT_LOCK_DURATION 30    /* seconds; ARCA_RADOS_LOCK_DURATION overrides */
 #define LOCK_OBJ "lock"
 #define LOCK_NAME "arca"
+#define PRUNE_LOCK_NAME "arca-prune"
 #define LOCK_TAG "arca"
 #define DATA_POOL_XATTR "arca.data_pool"
 #define CATALOG_PREFIX "catalog."
@@ -47,6 +48,15 @@
  * removals go through (they are what frees space: prune). */
 #define PUT_FLAGS LIBRADOS_OPERATION_FULL_TRY
 #define REMOVE_FLAGS LIBRADOS_OPERATION_FULL_FORCE
+
+/* A cls_lock lock on the lock object that this handle may hold. */
+typedef struct held_lock {
+    const char *name;               /* LOCK_NAME or PRUNE_LOCK_NAME */
+    bool held, exclusive, lost;     /* (under lock_mu) */
+    double renewed;                 /* monotonic time the last successful (re)lock was sent */
+    char *cookie;                   /* "<random hex> <info>": list_lockers shows cookies */
+    char *desc;
+} held_lock;
 
 typedef struct rados_be {
     bk_backend base;
@@ -65,16 +75,13 @@ typedef struct rados_be {
     pthread_cond_t cond;
     int window, inflight;
 
-    /* the repository lock, renewed by a thread while held */
+    /* the repository lock and the prune lock, renewed by one thread while either is held */
     pthread_mutex_t lock_mu;
     pthread_cond_t lock_cond;       /* CLOCK_MONOTONIC */
     pthread_t renew_thread;
     bool renewing, renew_stop;
-    bool locked, lock_exclusive, lock_lost;
     int lock_duration;              /* seconds */
-    double lock_renewed;            /* monotonic time the last successful (re)lock was sent */
-    char *cookie;                   /* "<random hex> <info>": list_lockers shows cookies */
-    char *lock_desc;
+    held_lock repo_lock, prune_lock;
 } rados_be;
 
 static rados_be *downcast(bk_backend *be)
@@ -682,22 +689,22 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
     return r;
 }
 
-/* Take or renew (LIBRADOS_LOCK_FLAG_MUST_RENEW) the lock.  A backup's shared lock fails at
+/* Take or renew (LIBRADOS_LOCK_FLAG_MUST_RENEW) lock l.  A backup's shared lock fails at
  * once on a full pool (-ENOSPC); exclusive locks (prune, key removal: what frees space) and
  * renewals of a lock already held go through. */
-static int lock_call(rados_be *b, uint8_t flags)
+static int lock_call(rados_be *b, const held_lock *l, uint8_t flags)
 {
     bk_buf p = BK_BUF_INIT;
     int r = 0;
-    enc_str(&p, LOCK_NAME, &r);
-    enc_u8(&p, b->lock_exclusive ? CLS_LOCK_EXCLUSIVE : CLS_LOCK_SHARED, &r);
-    enc_str(&p, b->cookie, &r);
-    enc_str(&p, b->lock_exclusive ? "" : LOCK_TAG, &r);
-    enc_str(&p, b->lock_desc, &r);
+    enc_str(&p, l->name, &r);
+    enc_u8(&p, l->exclusive ? CLS_LOCK_EXCLUSIVE : CLS_LOCK_SHARED, &r);
+    enc_str(&p, l->cookie, &r);
+    enc_str(&p, l->exclusive ? "" : LOCK_TAG, &r);
+    enc_str(&p, l->desc, &r);
     enc_u32(&p, (uint32_t)b->lock_duration, &r);   /* utime_t: seconds, nanoseconds */
     enc_u32(&p, 0, &r);
     enc_u8(&p, flags, &r);
-    bool force = b->lock_exclusive || (flags & LIBRADOS_LOCK_FLAG_MUST_RENEW);
+    bool force = l->exclusive || (flags & LIBRADOS_LOCK_FLAG_MUST_RENEW);
     if (r == 0)
         r = cls_lock_exec(b, "lock", &p, force ? LIBRADOS_OPERATION_FULL_FORCE
                                                : LIBRADOS_OPERATION_FULL_TRY);
@@ -705,15 +712,30 @@ static int lock_call(rados_be *b, uint8_t flags)
     return r;
 }
 
-static int unlock_call(rados_be *b)
+static int unlock_call(rados_be *b, const held_lock *l)
 {
     bk_buf p = BK_BUF_INIT;
     int r = 0;
-    enc_str(&p, LOCK_NAME, &r);
-    enc_str(&p, b->cookie, &r);
+    enc_str(&p, l->name, &r);
+    enc_str(&p, l->cookie, &r);
     if (r == 0)
         r = cls_lock_exec(b, "unlock", &p, LIBRADOS_OPERATION_FULL_FORCE);
     bk_buf_free(&p);
+    return r;
+}
+
+/* Renew l now (the caller holds lock_mu, which this drops while it waits for the cluster).
+ * A lock that lapsed (we were stalled too long) or was broken is lost for good. */
+static int renew(rados_be *b, held_lock *l)
+{
+    pthread_mutex_unlock(&b->lock_mu);
+    double sent = bk_monotonic();
+    int r = note(b, lock_call(b, l, LIBRADOS_LOCK_FLAG_MUST_RENEW));
+    pthread_mutex_lock(&b->lock_mu);
+    if (r == 0 && sent > l->renewed)
+        l->renewed = sent;
+    if ((r == -ENOENT || r == -EBUSY) && l->held)
+        l->lost = true;
     return r;
 }
 
@@ -730,52 +752,42 @@ static void *renew_main(void *arg)
         ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
         while (!b->renew_stop && pthread_cond_timedwait(&b->lock_cond, &b->lock_mu, &ts) == 0)
             ;
-        if (b->renew_stop)
-            break;
-        pthread_mutex_unlock(&b->lock_mu);
-        double sent = bk_monotonic();
-        int r = note(b, lock_call(b, LIBRADOS_LOCK_FLAG_MUST_RENEW));
-        pthread_mutex_lock(&b->lock_mu);
-        if (r == 0 && sent > b->lock_renewed)
-            b->lock_renewed = sent;
-        else if (r == -ENOENT || r == -EBUSY) {
-            b->lock_lost = true;   /* it lapsed (we were stalled too long) or was broken */
-            break;
-        }
-        /* other errors (timeouts): try again at the next interval */
+        /* other errors than a lost lock (timeouts): try again at the next interval */
+        held_lock *locks[] = { &b->repo_lock, &b->prune_lock };
+        for (size_t i = 0; i < 2 && !b->renew_stop; i++)
+            if (locks[i]->held && !locks[i]->lost)
+                renew(b, locks[i]);
     }
     pthread_mutex_unlock(&b->lock_mu);
     return NULL;
 }
 
-/* Before writing or removing what a concurrent prune could rely on: the lock must still be
- * ours.  When renewals are late (a stalled process, a slow cluster), check synchronously. */
-static int lock_guard(rados_be *b, bk_obj_type t)
+/* The lock l must still be ours before something a concurrent prune (or, for the prune
+ * lock, a second prune) could rely on is written or removed.  When renewals are late (a
+ * stalled process, a slow cluster), check synchronously.  0 when l is not held. */
+static int lock_check(rados_be *b, held_lock *l)
 {
-    if (t == BK_OBJ_DATA)
-        return 0;   /* unreferenced packs are harmless */
     pthread_mutex_lock(&b->lock_mu);
-    bool locked = b->locked, lost = b->lock_lost;
-    double age = bk_monotonic() - b->lock_renewed;
+    int r = 0;
+    if (l->held && l->lost)
+        r = -ENOLCK;
+    else if (l->held && bk_monotonic() - l->renewed >= (double)b->lock_duration * 2.0 / 3.0) {
+        r = gate(b);
+        if (r == 0)
+            r = renew(b, l);
+        if (l->lost)
+            r = -ENOLCK;
+    }
     pthread_mutex_unlock(&b->lock_mu);
-    if (!locked)
-        return 0;
-    if (lost)
-        return -ENOLCK;
-    if (age < (double)b->lock_duration * 2.0 / 3.0)
-        return 0;
-    int r = gate(b);
-    if (r < 0)
-        return r;
-    double sent = bk_monotonic();
-    r = note(b, lock_call(b, LIBRADOS_LOCK_FLAG_MUST_RENEW));
-    pthread_mutex_lock(&b->lock_mu);
-    if (r == 0 && sent > b->lock_renewed)
-        b->lock_renewed = sent;
-    if (r == -ENOENT || r == -EBUSY)
-        b->lock_lost = true;
-    pthread_mutex_unlock(&b->lock_mu);
-    return r == -ENOENT || r == -EBUSY ? -ENOLCK : r;
+    return r;
+}
+
+/* Before a write or removal: packs are harmless to add, anything else needs the repository
+ * lock still held; removing a pack (prune) needs the prune lock still held too. */
+static int lock_guard(rados_be *b, bk_obj_type t, bool removal)
+{
+    int r = t == BK_OBJ_DATA && !removal ? 0 : lock_check(b, &b->repo_lock);
+    return r == 0 && removal ? lock_check(b, &b->prune_lock) : r;
 }
 
 static int lock_duration_setting(void)
@@ -790,88 +802,119 @@ static int lock_duration_setting(void)
     return DEFAULT_LOCK_DURATION;
 }
 
-static int rados_lock(bk_backend *be, bool exclusive, const char *info)
+static void lock_forget(held_lock *l)
 {
-    rados_be *b = downcast(be);
-    if (b->locked)
+    free(l->cookie);
+    free(l->desc);
+    l->cookie = l->desc = NULL;
+}
+
+/* Take l (-EBUSY if a conflicting holder has it) and see that it is renewed. */
+static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info)
+{
+    if (l->held)
         return -EALREADY;
     uint8_t rnd[8];
     char rh[17];
     randombytes_buf(rnd, sizeof(rnd));
     bk_hex(rnd, sizeof(rnd), rh);
-    size_t clen = strlen(rh) + 1 + strlen(info ? info : "") + 1;
-    char *cookie = malloc(clen);
-    char *desc = strdup(info ? info : "");
-    if (!cookie || !desc) {
-        free(cookie);
-        free(desc);
+    if (!info)
+        info = "";
+    if (asprintf(&l->cookie, "%s %s", rh, info) < 0)
+        l->cookie = NULL;
+    l->desc = strdup(info);
+    if (!l->cookie || !l->desc) {
+        lock_forget(l);
         return -ENOMEM;
     }
-    snprintf(cookie, clen, "%s %s", rh, info ? info : "");
-    b->cookie = cookie;
-    b->lock_desc = desc;
-    b->lock_exclusive = exclusive;
+    l->exclusive = exclusive;
     b->lock_duration = lock_duration_setting();
     double sent = bk_monotonic();
     int r = gate(b);
     if (r == 0)
-        r = note(b, lock_call(b, 0));
+        r = note(b, lock_call(b, l, 0));
     if (r == -EEXIST)
         r = -EBUSY;   /* same client and cookie: cannot happen with a random cookie */
-    if (r == 0) {
-        b->lock_renewed = sent;
-        b->lock_lost = false;
-        b->renew_stop = false;
-        b->locked = true;
-        if (pthread_create(&b->renew_thread, NULL, renew_main, b) == 0)
-            b->renewing = true;
-        else {
-            unlock_call(b);
-            b->locked = false;
-            r = -EAGAIN;
-        }
-    }
     if (r < 0) {
-        free(b->cookie);
-        free(b->lock_desc);
-        b->cookie = b->lock_desc = NULL;
+        lock_forget(l);
+        return r;
     }
-    return r;
+    pthread_mutex_lock(&b->lock_mu);
+    l->renewed = sent;
+    l->lost = false;
+    l->held = true;
+    if (!b->renewing) {
+        b->renew_stop = false;
+        b->renewing = pthread_create(&b->renew_thread, NULL, renew_main, b) == 0;
+    }
+    bool renewing = b->renewing;
+    pthread_mutex_unlock(&b->lock_mu);
+    if (!renewing) {
+        unlock_call(b, l);
+        l->held = false;
+        lock_forget(l);
+        return -EAGAIN;
+    }
+    return 0;
 }
 
-static int rados_unlock_op(bk_backend *be)
+static int lock_release(rados_be *b, held_lock *l)
 {
-    rados_be *b = downcast(be);
-    if (!b->locked)
+    if (!l->held)
         return 0;
-    if (b->renewing) {
-        pthread_mutex_lock(&b->lock_mu);
+    pthread_mutex_lock(&b->lock_mu);
+    l->held = false;
+    bool idle = b->renewing && !b->repo_lock.held && !b->prune_lock.held;
+    if (idle) {
         b->renew_stop = true;
         pthread_cond_broadcast(&b->lock_cond);
-        pthread_mutex_unlock(&b->lock_mu);
+    }
+    pthread_mutex_unlock(&b->lock_mu);
+    if (idle) {
         pthread_join(b->renew_thread, NULL);
         b->renewing = false;
     }
     /* a stalled cluster would only make us wait: the lock lapses by itself */
     int r = gate(b);
     if (r == 0)
-        r = note(b, unlock_call(b));
+        r = note(b, unlock_call(b, l));
     if (r == -ENOENT)
         r = 0;   /* lapsed already */
-    pthread_mutex_lock(&b->lock_mu);
-    b->locked = false;
-    pthread_mutex_unlock(&b->lock_mu);
-    free(b->cookie);
-    free(b->lock_desc);
-    b->cookie = b->lock_desc = NULL;
+    lock_forget(l);
     return r;
 }
 
-/* fn(client, cookie, addr) for each holder of the repository lock other than this handle. */
-typedef int (*holder_fn)(rados_be *b, const char *client, const char *cookie, const char *addr,
-                         void *ctx);
+static int rados_lock(bk_backend *be, bool exclusive, const char *info)
+{
+    rados_be *b = downcast(be);
+    return lock_take(b, &b->repo_lock, exclusive, info);
+}
 
-static int for_each_holder(rados_be *b, holder_fn fn, void *ctx)
+static int rados_unlock_op(bk_backend *be)
+{
+    rados_be *b = downcast(be);
+    return lock_release(b, &b->repo_lock);
+}
+
+/* One prune at a time: an exclusive lock of its own, held from planning to the last
+ * removal, so that a second prune never deletes packs the first has just written. */
+static int rados_lock_prune(bk_backend *be, bool acquire)
+{
+    rados_be *b = downcast(be);
+    if (!acquire)
+        return lock_release(b, &b->prune_lock);
+    char who[512], info[540];
+    bk_process_id(who, sizeof(who));
+    snprintf(info, sizeof(info), "prune by %s", who);
+    return lock_take(b, &b->prune_lock, true, info);
+}
+
+/* fn(lock, client, cookie, addr) for each holder of the lock named lock other than this
+ * handle. */
+typedef int (*holder_fn)(rados_be *b, const char *lock, const char *client, const char *cookie,
+                         const char *addr, void *ctx);
+
+static int for_each_holder(rados_be *b, const char *lock, holder_fn fn, void *ctx)
 {
     size_t tag_len = 256, cl_len = 4096, ck_len = 16384, ad_len = 4096;
     char *tag = NULL, *cl = NULL, *ck = NULL, *ad = NULL;
@@ -890,14 +933,15 @@ static int for_each_holder(rados_be *b, holder_fn fn, void *ctx)
             n = -ENOMEM;
             break;
         }
-        n = rados_list_lockers(b->io, LOCK_OBJ, LOCK_NAME, &exclusive, tag, &tag_len, cl,
-                               &cl_len, ck, &ck_len, ad, &ad_len);
+        n = rados_list_lockers(b->io, LOCK_OBJ, lock, &exclusive, tag, &tag_len, cl, &cl_len,
+                               ck, &ck_len, ad, &ad_len);
     }
     int r = n == -ENOENT ? 0 : n < 0 ? (int)n : 0;
     const char *pc = cl, *pk = ck, *pa = ad;
     for (ssize_t i = 0; r == 0 && i < n; i++) {
-        if (!(b->cookie && strcmp(pk, b->cookie) == 0))
-            r = fn(b, pc, pk, pa, ctx);
+        const held_lock *mine = strcmp(lock, LOCK_NAME) == 0 ? &b->repo_lock : &b->prune_lock;
+        if (!(mine->cookie && strcmp(pk, mine->cookie) == 0))
+            r = fn(b, lock, pc, pk, pa, ctx);
         pc += strlen(pc) + 1;
         pk += strlen(pk) + 1;
         pa += strlen(pa) + 1;
@@ -909,8 +953,8 @@ static int for_each_holder(rados_be *b, holder_fn fn, void *ctx)
     return r;
 }
 
-static int describe_holder(rados_be *b, const char *client, const char *cookie, const char *addr,
-                           void *ctx)
+static int describe_holder(rados_be *b, const char *lock, const char *client, const char *cookie,
+                           const char *addr, void *ctx)
 {
     bk_buf *out = ctx;
     const char *sp = strchr(cookie, ' ');
@@ -923,12 +967,13 @@ static int describe_holder(rados_be *b, const char *client, const char *cookie, 
 
 static int rados_lock_holders(bk_backend *be, bk_buf *out)
 {
-    return for_each_holder(downcast(be), describe_holder, out);
+    return for_each_holder(downcast(be), LOCK_NAME, describe_holder, out);
 }
 
-/* A holder is known dead when its cookie names this host ("... by USER@HOST pid N ...", as
- * the repository layer writes it) and no process N runs here: its lock would only lapse at
- * the end of its duration, so break it now (what fcntl does for local repositories). */
+/* A holder is known dead when its cookie names this host and pid namespace ("... by
+ * USER@HOST pid N (pid:[INODE]) ...", bk_process_id) and no process N runs here: its lock
+ * would only lapse at the end of its duration, so break it now (what fcntl does for local
+ * repositories). */
 static bool holder_is_dead(const char *cookie)
 {
     const char *at = strchr(cookie, '@');
@@ -944,16 +989,20 @@ static bool holder_is_dead(const char *cookie)
     long v = strtol(pid + 5, &end, 10);
     if (end == pid + 5 || v <= 0 || v > INT32_MAX)
         return false;
+    char ns[80];
+    bk_pid_namespace(ns, sizeof(ns));
+    if (!ns[0] || strncmp(end, " ", 1) != 0 || strncmp(end + 1, ns, strlen(ns)) != 0)
+        return false;   /* another pid namespace (a container), or unknown: cannot tell */
     return kill((pid_t)v, 0) < 0 && errno == ESRCH;
 }
 
-static int break_dead_holder(rados_be *b, const char *client, const char *cookie, const char *addr,
-                             void *ctx)
+static int break_dead_holder(rados_be *b, const char *lock, const char *client,
+                             const char *cookie, const char *addr, void *ctx)
 {
     size_t *removed = ctx;
     if (!holder_is_dead(cookie))
         return 0;
-    int r = note(b, rados_break_lock(b->io, LOCK_OBJ, LOCK_NAME, client, cookie));
+    int r = note(b, rados_break_lock(b->io, LOCK_OBJ, lock, client, cookie));
     if (r == -ENOENT)
         return 0;   /* gone meanwhile */
     if (r == 0)
@@ -966,7 +1015,9 @@ static int rados_clean_locks(bk_backend *be, size_t *ret_removed)
     rados_be *b = downcast(be);
     *ret_removed = 0;
     int r = gate(b);
-    return r < 0 ? r : for_each_holder(b, break_dead_holder, ret_removed);
+    if (r == 0)
+        r = for_each_holder(b, LOCK_NAME, break_dead_holder, ret_removed);
+    return r < 0 ? r : for_each_holder(b, PRUNE_LOCK_NAME, break_dead_holder, ret_removed);
 }
 
 /* ---- writing ------------------------------------------------------------------------------------ */
@@ -1031,7 +1082,7 @@ static int rados_put(bk_backend *be, bk_obj_type t, const char *name, const void
         return r;
     if (b->max_object && n > b->max_object)
         return -EFBIG;
-    if ((r = gate(b)) < 0 || (r = lock_guard(b, t)) < 0)
+    if ((r = gate(b)) < 0 || (r = lock_guard(b, t, false)) < 0)
         return r;
     double deadline = deadline_of(b);
     int attempt = 0;
@@ -1148,7 +1199,7 @@ static int rados_remove_op(bk_backend *be, bk_obj_type t, const char *name)
     int r = oid_of(t, name, oid, sizeof(oid));
     if (r < 0)
         return r;
-    if ((r = gate(b)) < 0 || (r = lock_guard(b, t)) < 0)
+    if ((r = gate(b)) < 0 || (r = lock_guard(b, t, true)) < 0)
         return r;
     double deadline = deadline_of(b);
     if (has_catalog(t)) {
@@ -1176,7 +1227,8 @@ static uint64_t rados_max_object_size(bk_backend *be)
 static void rados_close(bk_backend *be)
 {
     rados_be *b = downcast(be);
-    rados_unlock_op(be);
+    lock_release(b, &b->repo_lock);
+    lock_release(b, &b->prune_lock);
     rados_flush(be);
     if (b->data_io != b->io)
         rados_ioctx_destroy(b->data_io);
@@ -1202,6 +1254,7 @@ static const bk_backend_ops rados_ops = {
     .list = rados_list,
     .lock = rados_lock,
     .unlock = rados_unlock_op,
+    .lock_prune = rados_lock_prune,
     .clean_locks = rados_clean_locks,
     .lock_holders = rados_lock_holders,
     .max_object_size = rados_max_object_size,
@@ -1406,6 +1459,9 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
     b->cluster = c;
     b->timeout = timeout;
     b->window = conf->ceph_inflight > 0 ? conf->ceph_inflight : DEFAULT_INFLIGHT;
+    b->repo_lock.name = LOCK_NAME;
+    b->prune_lock.name = PRUNE_LOCK_NAME;
+    b->lock_duration = lock_duration_setting();
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cond, NULL);
     pthread_mutex_init(&b->lock_mu, NULL);

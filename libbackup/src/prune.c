@@ -81,7 +81,11 @@ static int mark_snapshots(marker *m, size_t *ret_new)
     size_t n, fresh = 0;
     v = NULL;
     n = 0;
+    /* snapshots first, then the index: a backup writes its index objects before its
+     * snapshot, so every snapshot listed has its trees in the index read after */
     int r = bk_snapshots_list(m->repo, NULL, &v, &n);
+    if (r == 0)
+        r = bk_repo_load_index(m->repo);
     for (size_t i = 0; r == 0 && i < n; i++) {
         int k = bk_idmap_put(&m->snaps, &v[i]->id, NULL);
         if (k < 0)
@@ -319,8 +323,6 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     /* phase 1: plan */
     int r = bk_repo_lock_prune(repo, true);
     bool prune_locked = r == 0;
-    if (r == 0)
-        r = bk_repo_load_index(repo);
     if (r == 0)
         r = mark_snapshots(&m, NULL);
     if (r == 0)

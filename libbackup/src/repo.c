@@ -819,15 +819,14 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
 {
     if (repo->read_only || repo->locked)
         return 0;
-    char host[256], user[256], when[48], info[768];
-    bk_hostname(host, sizeof(host));
-    bk_username(user, sizeof(user));
+    char who[512], when[48], info[768];
+    bk_process_id(who, sizeof(who));
     int64_t t;
     int32_t ns, tz;
     bk_time_now(&t, &ns, &tz);
     bk_time_format(t, 0, tz, when);
-    snprintf(info, sizeof(info), "%s lock by %s@%s pid %d since %s",
-             exclusive ? "exclusive" : "shared", user, host, (int)getpid(), when);
+    snprintf(info, sizeof(info), "%s lock by %s since %s", exclusive ? "exclusive" : "shared",
+             who, when);
     double deadline = bk_monotonic() + (double)repo->lock_wait_ms / 1000.0;
     bool cleaned = false;
     for (;;) {

@@ -246,6 +246,27 @@ void bk_hostname(char *out, size_t n)
     out[n - 1] = 0;
 }
 
+void bk_pid_namespace(char *out, size_t n)
+{
+    char link[64];
+    ssize_t k = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
+    if (k <= 0) {
+        out[0] = 0;
+        return;
+    }
+    link[k] = 0;
+    snprintf(out, n, "(%s)", link);
+}
+
+void bk_process_id(char *out, size_t n)
+{
+    char user[128], host[256], ns[80];
+    bk_username(user, sizeof(user));
+    bk_hostname(host, sizeof(host));
+    bk_pid_namespace(ns, sizeof(ns));
+    snprintf(out, n, "%s@%s pid %d%s%s", user, host, (int)getpid(), ns[0] ? " " : "", ns);
+}
+
 void bk_username(char *out, size_t n)
 {
     struct passwd pw, *res = NULL;

@@ -35,6 +35,12 @@ int bk_strv_push(char ***v, size_t *n, const char *s) BK_MUST_CHECK;
 /* This machine's host name ("localhost" if unknown) and user name. */
 void bk_hostname(char *out, size_t n);
 void bk_username(char *out, size_t n);
+/* This process as lock records name it: "USER@HOST pid N (pid:[INODE])".  The pid
+ * namespace tells two containers with the same host name apart, so that a lock is only
+ * ever taken for dead when its pid is looked up where it lives. */
+void bk_process_id(char *out, size_t n);
+/* The "(pid:[INODE])" part for this process ("" if unknown). */
+void bk_pid_namespace(char *out, size_t n);
 
 /* Read a whole file / stream. */
 int bk_read_file(const char *path, uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;

@@ -600,6 +600,32 @@ static void test_locks(void **state)
     bk_backend_close(c);
 }
 
+/* One prune at a time, whatever the repository lock does: the prune lock is exclusive and
+ * independent of it, and closing a handle releases it. */
+static void test_prune_lock(void **state)
+{
+    T *t = *state;
+    bk_backend *a = t->be, *b = open_be(t);
+    assert_non_null(a->ops->lock_prune);
+    assert_int_equal(a->ops->lock_prune(a, true), 0);
+    assert_int_equal(b->ops->lock_prune(b, true), -EBUSY);
+    /* the repository lock is another matter: both may share it, and exclusively too */
+    assert_int_equal(lock(b, false, "backup while prune plans"), 0);
+    assert_int_equal(lock(a, false, "prune, shared"), 0);
+    assert_int_equal(b->ops->lock_prune(b, true), -EBUSY);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(b->ops->unlock(b), 0);
+    assert_int_equal(lock(a, true, "prune, exclusive"), 0);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(b->ops->lock_prune(b, true), -EBUSY);
+    assert_int_equal(a->ops->lock_prune(a, false), 0);
+    assert_int_equal(b->ops->lock_prune(b, true), 0);
+    assert_int_equal(a->ops->lock_prune(a, true), -EBUSY);
+    bk_backend_close(b);
+    assert_int_equal(a->ops->lock_prune(a, true), 0);
+    assert_int_equal(a->ops->lock_prune(a, false), 0);
+}
+
 /* The child side of test_lock_lapse: take the lock, say so, wait to be killed. */
 static int lock_child(const char *location, const char *mode)
 {
@@ -826,6 +852,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_list_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_lapse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalogs, setup, teardown),
     };

@@ -1,0 +1,61 @@
+#!/bin/bash
+# An erasure-coded data pool and a least-privilege cephx user (RADOS only), on a cluster of
+# its own (three OSDs: k=2 m=1 needs them): metadata in a replicated pool, packs in the EC
+# pool; a repository whose main pool is erasure coded is refused with a clear message;
+# a cephx user whose caps cover one namespace of the two pools backs up, restores and
+# checks there, and is refused elsewhere.
+source "$(dirname "$0")/lib.sh"
+
+[ "$BACKEND" = rados ] || fail "needs ARCA_TEST_BACKEND=rados (it starts a Ceph cluster of its own)"
+CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
+stop_cluster() { "$CLUSTER" stop "$T/ceph" >/dev/null 2>&1 || true; }
+trap 'stop_cluster; cleanup' EXIT
+CEPH_QUIET=1 CEPH_CLIENT_TIMEOUT=30 CEPH_OSDS=3 CEPH_POOLS=meta CEPH_EC_POOLS=ecdata \
+    "$CLUSTER" start "$T/ceph" > "$T/ceph.env" || fail "the three-OSD cluster did not start"
+set -a; source "$T/ceph.env"; set +a     # CEPH_CONF of this cluster, for arca and rados
+
+# an erasure-coded pool cannot hold the catalogs (no omap): refused, with the way out
+rc=0
+arca_init rados:ecdata/x 2> "$T/ec.err" >/dev/null || rc=$?
+[ "$rc" -eq 1 ] || fail "init on an EC main pool exited $rc, expected 1"
+grep -q -- '--data-pool' "$T/ec.err" || fail "the refusal does not point at --data-pool: $(cat "$T/ec.err")"
+
+# metadata replicated, packs erasure coded
+R=rados:meta/web01
+arca_init "$R" --data-pool ecdata --pack-size 4M >/dev/null
+make_fixture "$T/src"
+arca -r "$R" backup "$T/src" -q
+# later runs find the data pool by themselves (recorded at init)
+arca -r "$R" restore latest --target "$T/r" -q
+compare_trees "$T/src" "$T/r$T/src"
+arca -r "$R" check --read-data >/dev/null || fail "check --read-data on the EC data pool"
+rados -p ecdata -N web01 ls > "$T/ec.ls"
+rados -p meta -N web01 ls > "$T/meta.ls"
+grep -q '^data/' "$T/ec.ls" || fail "no packs in the EC pool"
+grep -qv '^data/' "$T/ec.ls" && fail "metadata objects in the EC pool: $(grep -v '^data/' "$T/ec.ls")"
+grep -q '^data/' "$T/meta.ls" && fail "packs in the metadata pool"
+grep -q '^catalog.snapshots$' "$T/meta.ls" || fail "no snapshot catalog in the metadata pool"
+rc=0
+arca -r "$R" --data-pool meta snapshots >/dev/null 2> "$T/dp.err" || rc=$?
+[ "$rc" -ne 0 ] || fail "a --data-pool that contradicts the recorded one was accepted"
+
+# a least-privilege cephx user: its namespace of the two pools, nothing else
+KR=$("$CLUSTER" add-user "$T/ceph" client.backup 'allow r' \
+    'allow rwx pool=meta namespace=web01, allow rwx pool=ecdata namespace=web01')
+A=(--ceph-id backup --keyring "$KR")
+echo more > "$T/src/more"
+arca -r "$R" "${A[@]}" backup "$T/src" -q || fail "backup as client.backup"
+arca -r "$R" "${A[@]}" --json snapshots > "$T/s.json"
+[ "$(json_get "$T/s.json" 'len(j)')" = 2 ] || fail "client.backup sees $(json_get "$T/s.json" 'len(j)') snapshots"
+arca -r "$R" "${A[@]}" restore latest --target "$T/r2" -q || fail "restore as client.backup"
+compare_trees "$T/src" "$T/r2$T/src"
+arca -r "$R" "${A[@]}" check --read-data >/dev/null || fail "check as client.backup"
+# CEPH_ARGS works as for Ceph's own tools: the user it names may read its namespace only
+CEPH_ARGS="--id backup --keyring $KR" arca -r "$R" snapshots -q >/dev/null || fail "CEPH_ARGS: backup failed"
+CEPH_ARGS="--id backup --keyring $KR" arca -r rados:meta/ns2 snapshots >/dev/null 2>&1 &&
+    fail "CEPH_ARGS ignored: client.backup read a namespace outside its caps"
+rc=0
+arca_init rados:meta/other "${A[@]}" 2> "$T/caps.err" >/dev/null || rc=$?
+[ "$rc" -ne 0 ] || fail "client.backup could init a namespace its caps do not cover"
+grep -qi 'caps\|not permitted' "$T/caps.err" || fail "the refusal does not explain the caps: $(cat "$T/caps.err")"
+pass
