@@ -356,6 +356,25 @@ static int delete_extra(bk_restore *rs, int dirfd, const char *path, const bk_id
     return r;
 }
 
+/* May --delete clean up the directory at path?  Only at or below the paths the snapshot
+ * saved: the directories above them (restored to hold them) are shared with whatever else
+ * the target holds, so that `--target / --delete` of a snapshot of /etc touches /etc only. */
+static bool deletable(const bk_snapshot *s, const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < s->npaths; i++) {
+        char *p = bk_snapshot_path_normalize(s->paths[i]);
+        if (!p)
+            return false;
+        size_t k = strcmp(p, "/") == 0 ? 0 : strlen(p);
+        bool below = n >= k && memcmp(path, p, k) == 0 && (path[k] == 0 || path[k] == '/');
+        free(p);
+        if (below)
+            return true;
+    }
+    return false;
+}
+
 /* Decide, entry by entry, what the target already has: unchanged entries are skipped, the
  * old versions of changed files are scanned for chunks to reuse, and with --delete what
  * is in the way or not in the snapshot goes (before anything is written, so that the
@@ -365,7 +384,7 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
     bk_repo *repo = rs->repo;
     bool owner = geteuid() == 0 && !rs->no_owner;
     int r = 0;
-    if (rs->del && rs->nincludes == 0)
+    if (rs->del && rs->nincludes == 0 && deletable(rs->snap, ""))
         r = delete_extra(rs, tfd, "", &rs->snap->tree, st);
     for (size_t i = 0; r == 0 && i < plan->n; i++) {
         bk_plan_entry *pe = &plan->v[i];
@@ -384,7 +403,7 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
         }
         pe->existed = ts == BK_TARGET_SAME || ts == BK_TARGET_CHANGED;
         if (n->type == BK_NODE_DIR) {
-            if (ts == BK_TARGET_SAME && rs->del && pe->full) {
+            if (ts == BK_TARGET_SAME && rs->del && pe->full && deletable(rs->snap, pe->path)) {
                 int dfd = bk_target_open(tfd, rel, O_RDONLY | O_DIRECTORY);
                 r = dfd < 0 ? 0 : delete_extra(rs, dfd, pe->path, &n->subtree, st);
                 if (dfd >= 0)

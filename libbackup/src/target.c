@@ -70,6 +70,8 @@ bk_target_state bk_target_compare(int tfd, const char *rel, const bk_node *n, bo
 
 int bk_target_remove(int dirfd, const char *name, bool dry, uint64_t *count)
 {
+    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+        return -EINVAL;   /* one name in dirfd, never a path */
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : -errno;

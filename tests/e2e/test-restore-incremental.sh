@@ -46,6 +46,9 @@ ln -s "$T/outside" "$D/escape"
 rm -r "$D/empty-dir"
 ln -s "$T/outside" "$D/empty-dir"
 (cd "$T/outside" && find . -printf '%p %s %m\n' | sort) > "$T/outside.before"
+# the target holds other things too, above the snapshot's paths: --delete leaves them alone
+echo mine > "$T/r/not-from-the-snapshot"
+mkdir -p "$T/r/tmp/other-dir"
 
 # --dry-run: says what it would do, changes nothing
 (cd "$T/r" && find . -printf '%p %s %m %T@\n' | sort) > "$T/tree.before"
@@ -61,6 +64,8 @@ compare_trees "$T/src" "$D"
 [ -e "$D/stray-file" ] && fail "--delete left a stray file"
 [ -e "$D/stray-dir" ] && fail "--delete left a stray directory"
 [ -e "$D/escape" ] && fail "--delete left the symlink out of the target"
+[ -f "$T/r/not-from-the-snapshot" ] && [ -d "$T/r/tmp/other-dir" ] ||
+    fail "--delete removed what lies outside the snapshot's paths"
 (cd "$T/outside" && find . -printf '%p %s %m\n' | sort) > "$T/outside.after"
 cmp -s "$T/outside.before" "$T/outside.after" || fail "restore --delete touched what a symlink pointed at"
 total=$(du -sb --apparent-size "$T/src" | cut -f1)
