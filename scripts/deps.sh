@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev
             libjansson-dev librados-dev"
 test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client
-           clang libfuzzer-14-dev libclang-rt-14-dev attr acl ansible-core python3 procps"
+           clang libfuzzer-14-dev libclang-rt-14-dev attr acl ansible-core python3 procps man-db groff-base"
 bench_pkgs="restic borgbackup time"
 
 want=$build_pkgs
