@@ -153,6 +153,8 @@ static int run(cli *c, int argc, char **argv)
         return e;
     if (first < argc)
         return cli_usage(c, "forget takes no arguments (use the --keep-* options)");
+    /* the table: on a terminal, with -v, or for a dry run; never for a quiet cron job */
+    bool chatty = c->verbosity >= 0 && (c->tty_out || c->verbosity >= 1 || o.dry_run);
     bk_policy empty = { 0 };
     if (memcmp(&o.p, &empty, sizeof(empty)) == 0)
         return cli_usage(c, "no policy given: nothing would be kept, so nothing is removed "
@@ -202,7 +204,7 @@ static int run(cli *c, int argc, char **argv)
             json_array_append_new(groups, gj);
             continue;
         }
-        if (c->verbosity < 0)
+        if (!chatty)
             continue;
         printf("group: host %s, paths", g[i].host ? g[i].host : "*");
         for (size_t k = 0; k < g[i].npaths; k++)
@@ -254,7 +256,7 @@ static int run(cli *c, int argc, char **argv)
         if (prune_json)
             json_object_set_new(out, "prune", prune_json);
         cli_json_print(out);
-    } else if (c->verbosity >= 0) {
+    } else if (chatty) {
         if (o.dry_run)
             printf("would remove %zu of %zu snapshots\n", remove, remove + keep);
         else if (removed)

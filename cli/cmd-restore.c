@@ -104,7 +104,8 @@ static int restore_mysql(cli *c, struct restore_opts *o, const char *snap_arg)
     int r = bk_mysql_restore(c->repo, s, &t, on_db, &d);
     bk_snapshot_free(s);
     if (d.arr)
-        cli_json_print(json_pack("{s:o, s:b, s:b}", "databases", d.arr, "ok", r == 0, "changed", 1));
+        cli_json_print(json_pack("{s:o, s:b, s:b}", "databases", d.arr, "ok", r == 0, "changed",
+                                 json_array_size(d.arr) > d.failed));
     if (r < 0 && !d.failed)
         return cli_fail(c, r);   /* failed before loading anything */
     return r < 0 ? EXIT_FATAL : EXIT_OK;
@@ -120,8 +121,10 @@ static int run(cli *c, int argc, char **argv)
     if (e == 0 && !o.mysql && (o.ndbs || o.mysql_defaults || o.mysql_client))
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     if (e == 0 && o.mysql) {
-        if (o.target || o.ninc || o.del)
-            e = cli_usage(c, "--mysql loads into the server: no --target, --include or --delete");
+        if (o.target || o.ninc || o.nexc || o.del || o.dry_run || o.verify)
+            e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
+                          "--delete, --dry-run or --verify (see what a snapshot holds with "
+                          "'arca ls SNAPSHOT /mysql')");
         else if ((e = cli_open(c, 1)) == 0)
             e = restore_mysql(c, &o, argv[first]);
     }

@@ -63,9 +63,11 @@ static const char global_help[] =
     "                             (default: $ARCA_REPOSITORY)\n"
     "      --password-file FILE   read the passphrase from FILE ($ARCA_PASSWORD_FILE);\n"
     "                             or $ARCA_PASSWORD_COMMAND, or a prompt on a terminal\n"
-    "      --new-password-file F  the new passphrase for init, key add, key passwd\n"
+    "      --new-password-file F  the new passphrase for key add, key passwd (init\n"
+    "                             takes its passphrase like every command)\n"
     "                             ($ARCA_NEW_PASSWORD_FILE)\n"
-    "      --cache-dir DIR        local cache ($XDG_CACHE_HOME/arca)\n"
+    "      --cache-dir DIR        local cache of index, snapshot and tree objects\n"
+    "                             ($ARCA_CACHE_DIR, else $XDG_CACHE_HOME/arca)\n"
     "      --no-cache             do not use the local cache\n"
     "      --ceph-conf FILE       ceph.conf ($CEPH_CONF); $CEPH_ARGS is honoured\n"
     "      --ceph-id ID           cephx user (without client.), --ceph-name NAME the full name\n"
@@ -130,7 +132,10 @@ int cli_usage(cli *c, const char *fmt, ...)
     va_start(ap, fmt);
     vmsg(c, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "Try 'arca help %s'.\n", c->command ? c->command : "");
+    if (c->command)
+        fprintf(stderr, "Try 'arca help %s'.\n", c->command);
+    else
+        fprintf(stderr, "Try 'arca help'.\n");
     return EXIT_USAGE;
 }
 
@@ -295,8 +300,9 @@ int cli_new_repo(cli *c)
     }
     bk_repo *r = c->repo;
     bk_repo_set_log(r, cli_log, c);
-    if (c->cache_dir)
-        bk_repo_set_str(r, BK_REPO_CACHE_DIR, c->cache_dir);
+    const char *cache = c->cache_dir ? c->cache_dir : getenv("ARCA_CACHE_DIR");
+    if (cache && *cache)
+        bk_repo_set_str(r, BK_REPO_CACHE_DIR, cache);
     if (c->no_cache)
         bk_repo_set_int(r, BK_REPO_NO_CACHE, 1);
     const char *conf = c->ceph_conf ? c->ceph_conf : getenv("CEPH_CONF");

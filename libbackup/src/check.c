@@ -351,6 +351,9 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
             return bk_repo_error(repo, -EINVAL, "invalid --read-data-subset");
         c.subset = *subset;
     }
+    /* check reads the repository itself, never the local cache's copies */
+    bool no_cache = repo->no_cache;
+    repo->no_cache = true;
     pthread_mutex_init(&c.mu, NULL);
     bk_idmap_init(&c.packs, sizeof(size_t));
     bk_idmap_init(&c.trees_seen, 0);
@@ -392,5 +395,6 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     bk_idmap_free(&c.packs);
     bk_idmap_free(&c.trees_seen);
     pthread_mutex_destroy(&c.mu);
+    repo->no_cache = no_cache;
     return r;
 }

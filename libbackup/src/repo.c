@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "repo.h"
+#include "cache.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -195,6 +196,14 @@ static bool content_addressed(bk_obj_type t)
     return t == BK_OBJ_DATA || t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT || t == BK_OBJ_KEY;
 }
 
+/* Content-addressed objects are named by the hash of their stored bytes. */
+static bool name_matches(const char *name, const bk_buf *b)
+{
+    bk_id want, got;
+    bk_hash(b->data, b->len, &got);
+    return bk_id_parse(name, &want) == 0 && bk_id_cmp(&want, &got) == 0;
+}
+
 int bk_repo_save_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const void *plain, size_t n,
                         bk_id *ret_id)
 {
@@ -264,21 +273,26 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
                         uint8_t **ret, size_t *ret_len)
 {
     bk_buf b = BK_BUF_INIT;
-    int r = bk_be_get(repo->be, t, name, 0, 0, &b);
+    /* index objects and snapshots are immutable and named by their hash: cacheable */
+    bool cacheable = t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT;
+    bool cached = cacheable && bk_cache_get(repo, bk_obj_type_name(t), name, &b) == 0;
+    if (cached && !name_matches(name, &b)) {
+        b.len = 0;   /* a damaged copy: read the original */
+        cached = false;
+    }
+    int r = cached ? 0 : bk_be_get(repo->be, t, name, 0, 0, &b);
     if (r < 0) {
         bk_buf_free(&b);
         return bk_repo_error(repo, r, "cannot read %s/%s: %s", bk_obj_type_name(t), name,
                              strerror(-r));
     }
-    if (content_addressed(t)) {
-        bk_id want, got;
-        bk_hash(b.data, b.len, &got);
-        if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
-            bk_buf_free(&b);
-            return bk_repo_error(repo, -EBADMSG, "%s/%s is corrupt: its content does not "
-                                 "match its name", bk_obj_type_name(t), name);
-        }
+    if (content_addressed(t) && !name_matches(name, &b)) {
+        bk_buf_free(&b);
+        return bk_repo_error(repo, -EBADMSG, "%s/%s is corrupt: its content does not "
+                             "match its name", bk_obj_type_name(t), name);
     }
+    if (cacheable && !cached)
+        bk_cache_put(repo, bk_obj_type_name(t), name, b.data, b.len);
     bk_zctx *z = bk_zctx_new(0);
     r = z ? bk_repo_open_object(repo, kind, b.data, b.len, z, ret, ret_len) : -ENOMEM;
     bk_zctx_free(z);
@@ -537,6 +551,7 @@ struct index_load {
     bk_repo *repo;
     int result;
     size_t count;
+    bk_idmap listed;             /* for the cache: what is still there */
 };
 
 static int load_one_index(const char *name, uint64_t size, void *ctx)
@@ -544,6 +559,9 @@ static int load_one_index(const char *name, uint64_t size, void *ctx)
     struct index_load *il = ctx;
     uint8_t *plain;
     size_t len;
+    bk_id id;
+    if (bk_id_parse(name, &id) == 0 && bk_idmap_put(&il->listed, &id, NULL) < 0)
+        return -ENOMEM;
     int r = bk_repo_load_object(il->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
     if (r == -ENOENT) {
         bk_repo_clear_error(il->repo);   /* removed by a concurrent prune: superseded */
@@ -563,8 +581,12 @@ int bk_repo_load_index(bk_repo *repo)
 {
     if (repo->index_loaded)
         return 0;
-    struct index_load il = { repo, 0, 0 };
+    struct index_load il = { repo, 0, 0, { 0 } };
+    bk_idmap_init(&il.listed, 0);
     int r = bk_be_list(repo->be, BK_OBJ_INDEX, load_one_index, &il);
+    if (r == 0)
+        bk_cache_retain(repo, "index", &il.listed);
+    bk_idmap_free(&il.listed);
     if (r < 0)
         return bk_repo_error(repo, r, "cannot load the index: %s", strerror(-r));
     repo->index_loaded = true;
@@ -614,20 +636,35 @@ int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **re
         return bk_repo_error(repo, -ENOENT, "%s blob %s is not in the index",
                              kind == BK_KIND_TREE ? "tree" : "data", hex);
     bk_id_hex(bk_index_pack_id(&repo->index, e->pack), pack);
+    uint8_t *out = malloc(e->raw_len ? e->raw_len : 1);
+    if (!out)
+        return -ENOMEM;
+    /* tree blobs are cached (sealed, checked by their seal and id like the original) */
     bk_buf b = BK_BUF_INIT;
+    bool cached = kind == BK_KIND_TREE && bk_cache_get(repo, "trees", hex, &b) == 0;
+    if (cached) {
+        pthread_mutex_lock(&repo->zlock);
+        r = bk_blob_decode(repo->keys, repo->zctx, kind, id, b.data, b.len, out, e->raw_len);
+        pthread_mutex_unlock(&repo->zlock);
+        if (r == 0) {
+            bk_buf_free(&b);
+            *ret = out;
+            *ret_len = e->raw_len;
+            return 0;
+        }
+        b.len = 0;   /* a damaged copy: read the original */
+    }
     r = bk_be_get(repo->be, BK_OBJ_DATA, pack, e->offset, e->stored_len, &b);
     if (r < 0) {
+        free(out);
         bk_buf_free(&b);
         return bk_repo_error(repo, r, "cannot read blob %s from data/%s: %s", hex, pack, strerror(-r));
-    }
-    uint8_t *out = malloc(e->raw_len ? e->raw_len : 1);
-    if (!out) {
-        bk_buf_free(&b);
-        return -ENOMEM;
     }
     pthread_mutex_lock(&repo->zlock);
     r = bk_blob_decode(repo->keys, repo->zctx, kind, id, b.data, b.len, out, e->raw_len);
     pthread_mutex_unlock(&repo->zlock);
+    if (r == 0 && kind == BK_KIND_TREE)
+        bk_cache_put(repo, "trees", hex, b.data, b.len);
     bk_buf_free(&b);
     if (r < 0) {
         free(out);
@@ -722,6 +759,7 @@ struct snap_list {
     const bk_filter *filter;
     bk_snapshot **v;
     size_t n;
+    bk_idmap listed;             /* for the cache: what is still there */
 };
 
 static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
@@ -730,6 +768,8 @@ static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
     bk_id id;
     if (bk_id_parse(name, &id) < 0)
         return 0;   /* not ours */
+    if (bk_idmap_put(&sl->listed, &id, NULL) < 0)
+        return -ENOMEM;
     bk_snapshot *s;
     int r = bk_repo_load_snapshot(sl->repo, name, &s);
     if (r == -ENOENT) {
@@ -754,8 +794,12 @@ static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
 
 int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret, size_t *ret_n)
 {
-    struct snap_list sl = { repo, filter, NULL, 0 };
+    struct snap_list sl = { repo, filter, NULL, 0, { 0 } };
+    bk_idmap_init(&sl.listed, 0);
     int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, list_one_snapshot, &sl);
+    if (r == 0)
+        bk_cache_retain(repo, "snapshots", &sl.listed);
+    bk_idmap_free(&sl.listed);
     if (r < 0) {
         bk_snapshots_free(sl.v, sl.n);
         return bk_repo_error(repo, r, "cannot list snapshots: %s", strerror(-r));

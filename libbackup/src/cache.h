@@ -1,0 +1,19 @@
+/* cache.h - the local cache: copies of immutable repository objects (index objects,
+ * snapshots, tree blobs), still sealed, under $XDG_CACHE_HOME/arca/<repository id>/ (or
+ * --cache-dir), so that repeated runs do not read them from the store again.  It is only a
+ * cache: every copy is checked as the original would be (its name is the hash of its
+ * bytes, its seal authenticates), and deleting it changes nothing but speed. */
+#ifndef BK_CACHE_H
+#define BK_CACHE_H
+
+#include "repo.h"
+
+/* The cached stored bytes of t/name into out (appended): 0, or -ENOENT when not cached (or
+ * the cache is off). */
+int bk_cache_get(bk_repo *repo, const char *kind, const char *name, bk_buf *out);
+/* Keep a copy (best effort: failures only cost speed). */
+void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void *p, size_t n);
+/* Remove the copies of kind whose names are not in keep (ids): objects that are gone. */
+void bk_cache_retain(bk_repo *repo, const char *kind, const bk_idmap *keep);
+
+#endif
