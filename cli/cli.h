@@ -29,6 +29,7 @@ typedef struct cli {
     const char *new_password_file;
     const char *cache_dir;
     bool no_cache;
+    bool no_lock;
     const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
     long ceph_timeout, ceph_inflight;
     long threads;
@@ -63,7 +64,9 @@ int cli_exit_code(int code);
 void cli_info(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Open the repository given by -r/ARCA_REPOSITORY with the passphrase.  lock: 0 none,
- * 1 shared, 2 exclusive.  Returns an exit code (EXIT_OK on success). */
+ * 1 shared, 2 exclusive, 3 shared unless --no-lock (commands that only read: restore, dump,
+ * check).  Returns an exit code (EXIT_OK on success). */
+enum { OPEN_NO_LOCK = 0, OPEN_SHARED = 1, OPEN_EXCLUSIVE = 2, OPEN_READER = 3 };
 int cli_open(cli *c, int lock);
 /* Commands that should wait for a lock by default (backup, prune) set this before
  * cli_open; --retry-lock overrides it. */

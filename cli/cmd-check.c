@@ -54,7 +54,7 @@ static int run(cli *c, int argc, char **argv)
         return e;
     if (first < argc)
         return cli_usage(c, "check takes no arguments");
-    if ((e = cli_open(c, 1)))
+    if ((e = cli_open(c, OPEN_READER)))
         return e;
     bk_check_result res;
     int r = bk_check(c->repo, flags, &o.subset, &res);

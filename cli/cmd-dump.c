@@ -24,7 +24,7 @@ static int run(cli *c, int argc, char **argv)
         return e;
     if (argc - first != 2)
         return cli_usage(c, "usage: dump SNAPSHOT PATH");
-    if ((e = cli_open(c, 1)))
+    if ((e = cli_open(c, OPEN_READER)))
         return e;
     bk_snapshot *s;
     if ((e = cli_find_snapshot(c, argv[first], &f, &s)))

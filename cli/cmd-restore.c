@@ -125,7 +125,7 @@ static int run(cli *c, int argc, char **argv)
             e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
                           "--delete, --dry-run or --verify (see what a snapshot holds with "
                           "'arca ls SNAPSHOT /mysql')");
-        else if ((e = cli_open(c, 1)) == 0)
+        else if ((e = cli_open(c, OPEN_READER)) == 0)
             e = restore_mysql(c, &o, argv[first]);
     }
     if (e || o.mysql) {
@@ -135,7 +135,7 @@ static int run(cli *c, int argc, char **argv)
     }
     if (!o.target)
         return cli_usage(c, "--target DIR is required");
-    if ((e = cli_open(c, 1)))
+    if ((e = cli_open(c, OPEN_READER)))
         return e;
     bk_snapshot *s;
     if ((e = cli_find_snapshot(c, argv[first], &o.f, &s)))

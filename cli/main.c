@@ -8,11 +8,11 @@
 #include "cli.h"
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
-    cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock;
+    cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_forget, &cmd_prune, &cmd_check, &cmd_key, &cmd_stats, &cmd_unlock, NULL,
+    &cmd_forget, &cmd_prune, &cmd_check, &cmd_key, &cmd_stats, &cmd_unlock, &cmd_cat, NULL,
 };
 
 enum {
@@ -20,6 +20,7 @@ enum {
     OPT_NEW_PASSWORD_FILE,
     OPT_CACHE_DIR,
     OPT_NO_CACHE,
+    OPT_NO_LOCK,
     OPT_CEPH_CONF,
     OPT_CEPH_ID,
     OPT_CEPH_NAME,
@@ -39,6 +40,7 @@ static const struct option global_opts[] = {
     { "new-password-file", required_argument, NULL, OPT_NEW_PASSWORD_FILE },
     { "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
     { "no-cache", no_argument, NULL, OPT_NO_CACHE },
+    { "no-lock", no_argument, NULL, OPT_NO_LOCK },
     { "ceph-conf", required_argument, NULL, OPT_CEPH_CONF },
     { "ceph-id", required_argument, NULL, OPT_CEPH_ID },
     { "ceph-name", required_argument, NULL, OPT_CEPH_NAME },
@@ -69,6 +71,8 @@ static const char global_help[] =
     "      --cache-dir DIR        local cache of index, snapshot and tree objects\n"
     "                             ($ARCA_CACHE_DIR, else $XDG_CACHE_HOME/arca)\n"
     "      --no-cache             do not use the local cache\n"
+    "      --no-lock              restore, dump, check: take no lock (a read-only cephx\n"
+    "                             user; a prune running meanwhile may make them fail)\n"
     "      --ceph-conf FILE       ceph.conf ($CEPH_CONF); $CEPH_ARGS is honoured\n"
     "      --ceph-id ID           cephx user (without client.), --ceph-name NAME the full name\n"
     "      --keyring FILE         cephx keyring\n"
@@ -210,6 +214,7 @@ static int global_opt(cli *c, int opt, const char *arg)
     case OPT_NEW_PASSWORD_FILE: c->new_password_file = arg; return 0;
     case OPT_CACHE_DIR: c->cache_dir = arg; return 0;
     case OPT_NO_CACHE: c->no_cache = true; return 0;
+    case OPT_NO_LOCK: c->no_lock = true; return 0;
     case OPT_CEPH_CONF: c->ceph_conf = arg; return 0;
     case OPT_CEPH_ID: c->ceph_id = arg; return 0;
     case OPT_CEPH_NAME: c->ceph_name = arg; return 0;
@@ -357,8 +362,13 @@ int cli_open(cli *c, int lock)
     }
     if (r < 0)
         return cli_fail(c, r);
+    if (lock == OPEN_READER)
+        lock = c->no_lock ? OPEN_NO_LOCK : OPEN_SHARED;
+    else if (c->no_lock && lock != OPEN_NO_LOCK)
+        return cli_usage(c, "--no-lock is for commands that only read (restore, dump, check, "
+                         "and those that take no lock anyway)");
     if (lock) {
-        r = bk_repo_lock(c->repo, lock == 2);
+        r = bk_repo_lock(c->repo, lock == OPEN_EXCLUSIVE);
         if (r < 0)
             return cli_fail(c, r);
     }

@@ -311,6 +311,12 @@ BK_API void bk_restore_set_progress(bk_restore *r, bk_progress_fn fn, void *user
 BK_API void bk_restore_set_item_error(bk_restore *r, bk_item_error_fn fn, void *userdata);
 BK_API int bk_restore_run(bk_restore *r, bk_restore_stats *ret_stats) BK_WARN_UNUSED;
 
+/* One object, decrypted, for inspection (arca cat).  type: "config", "key", "snapshot",
+ * "index" or "pack" (id: a full id or a unique prefix), "tree" or "blob" (id: a blob id).
+ * *ret (malloc'd, *ret_len bytes): JSON, or a data blob's raw bytes.  Not thread-safe. */
+BK_API int bk_cat(bk_repo *repo, const char *type, const char *id, uint8_t **ret,
+                  size_t *ret_len) BK_WARN_UNUSED;
+
 /* Write one file's content, or a directory as a pax tar stream, to fd. */
 BK_API int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd) BK_WARN_UNUSED;
 

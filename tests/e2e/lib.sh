@@ -72,6 +72,21 @@ repo_size() {
     esac
 }
 
+# list_objects REPO TYPE: the names of a repository's objects of TYPE (index, snapshots...)
+list_objects() {
+    local repo=$1 type=$2
+    case $repo in
+        rados:*)
+            local spec=${repo#rados:} pool ns
+            pool=${spec%%/*}
+            ns=""
+            [ "$spec" != "$pool" ] && ns=${spec#*/}
+            rados -p "$pool" ${ns:+-N "$ns"} ls | sed -n "s|^$type/||p"
+            ;;
+        *) find "$repo/$type" -type f ! -name '.*' -printf '%f\n' ;;
+    esac
+}
+
 # compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
 compare_trees() {
     python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"

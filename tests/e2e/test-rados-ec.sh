@@ -54,6 +54,21 @@ arca -r "$R" "${A[@]}" check --read-data >/dev/null || fail "check as client.bac
 CEPH_ARGS="--id backup --keyring $KR" arca -r "$R" snapshots -q >/dev/null || fail "CEPH_ARGS: backup failed"
 CEPH_ARGS="--id backup --keyring $KR" arca -r rados:meta/ns2 snapshots >/dev/null 2>&1 &&
     fail "CEPH_ARGS ignored: client.backup read a namespace outside its caps"
+# a user who may only read: restore, dump and check with --no-lock; no lock without it
+KRO=$("$CLUSTER" add-user "$T/ceph" client.reader 'allow r' \
+    'allow r pool=meta namespace=web01, allow r pool=ecdata namespace=web01')
+RO=(--ceph-id reader --keyring "$KRO")
+arca -r "$R" "${RO[@]}" snapshots -q >/dev/null || fail "a read-only user cannot list snapshots"
+arca -r "$R" "${RO[@]}" --no-lock restore latest --target "$T/r3" -q || fail "restore --no-lock as a read-only user"
+compare_trees "$T/src" "$T/r3$T/src"
+arca -r "$R" "${RO[@]}" --no-lock dump latest "$T/src/more" | grep -qx more || fail "dump --no-lock as a read-only user"
+arca -r "$R" "${RO[@]}" --no-lock check --read-data >/dev/null || fail "check --no-lock as a read-only user"
+rc=0
+arca -r "$R" "${RO[@]}" restore latest --target "$T/r4" -q 2>/dev/null || rc=$?
+[ "$rc" -ne 0 ] || fail "a read-only user took a lock"
+rc=0
+arca -r "$R" "${RO[@]}" --no-lock backup "$T/src" -q 2>/dev/null || rc=$?
+[ "$rc" -eq 2 ] || fail "backup --no-lock exited $rc, expected 2 (usage)"
 rc=0
 arca_init rados:meta/other "${A[@]}" 2> "$T/caps.err" >/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "client.backup could init a namespace its caps do not cover"

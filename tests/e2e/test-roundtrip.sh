@@ -75,5 +75,39 @@ arca -r "$R" --json stats > "$T/stats.json"
 [ "$(json_get "$T/stats.json" 'j["blobs"] == j["data_blobs"] + j["tree_blobs"] and 0 < j["blob_bytes_stored"] <= j["pack_bytes"]')" = True ] ||
     fail "stats: counts disagree: $(cat "$T/stats.json")"
 
+# cat: the objects themselves, decrypted and checked
+arca -r "$R" cat config > "$T/config.json"
+[ "$(json_get "$T/config.json" 'j["version"] == 1 and j["chunker"]["avg"] == 1048576')" = True ] ||
+    fail "cat config: $(cat "$T/config.json")"
+arca -r "$R" cat snapshot "$first" > "$T/cat-snap.json"
+[ "$(json_get "$T/cat-snap.json" 'j["tree"]')" = "$(json_get "$T/snaps.json" 'j[0]["tree"]')" ] ||
+    fail "cat snapshot: another tree than snapshots --json says"
+# walk the first snapshot's trees down to hello.txt, then cat its one data blob
+tree=$(json_get "$T/snaps.json" 'j[0]["tree"]')
+for part in $(echo "${T#/}/src" | tr / ' '); do
+    arca -r "$R" cat tree "$tree" > "$T/cat-tree.json"
+    tree=$(python3 -c 'import json,sys; print([n["subtree"] for n in json.load(open(sys.argv[1])) if n.get("name") == sys.argv[2]][0])' "$T/cat-tree.json" "$part") ||
+        fail "cat tree: no $part in $(cat "$T/cat-tree.json")"
+done
+arca -r "$R" cat tree "$tree" > "$T/cat-tree.json"
+blob=$(python3 -c 'import json,sys; print([n["content"][0]["id"] for n in json.load(open(sys.argv[1])) if n.get("name") == "hello.txt"][0])' "$T/cat-tree.json")
+[ "$(arca -r "$R" cat blob "$blob")" = hello ] || fail "cat blob: not the content of hello.txt"
+grep -q '"name_hex": "636166e9"' "$T/cat-tree.json" && fail "non-UTF-8 name in the wrong tree"
+arca -r "$R" cat tree "$(python3 -c 'import json,sys; print([n["subtree"] for n in json.load(open(sys.argv[1])) if n.get("name") == "sub"][0])' "$T/cat-tree.json")" |
+    grep -q '"name_hex": "636166e9"' || fail "cat tree: the non-UTF-8 name is not given as hex"
+# the index object and the pack that hold that blob say the same
+found=""
+for ix in $(list_objects "$R" index); do
+    arca -r "$R" cat index "${ix:0:12}" > "$T/cat-index.json"
+    found=$(python3 -c 'import json,sys; print(next((p["id"] for p in json.load(open(sys.argv[1]))["packs"] for b in p["blobs"] if b["id"] == sys.argv[2]), ""))' "$T/cat-index.json" "$blob")
+    [ -n "$found" ] && break
+done
+[ -n "$found" ] || fail "cat index: no index object lists blob $blob"
+arca -r "$R" cat pack "$found" > "$T/cat-pack.json"
+[ "$(json_get "$T/cat-pack.json" "any(b['id'] == '$blob' for b in j['blobs'])")" = True ] ||
+    fail "cat pack: the header of $found does not list $blob"
+expect_rc 2 arca -r "$R" cat nosuchtype x
+expect_rc 2 arca -r "$R" cat blob 1234
+
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed"
 pass
