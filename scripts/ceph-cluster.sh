@@ -54,6 +54,9 @@
 #   ... tests (librados finds the cluster through $CEPH_CONF) ...
 #   scripts/ceph-cluster.sh stop /tmp/ceph-t; rm -rf /tmp/ceph-t
 set -euo pipefail
+# The ceph tools read these: a cluster of the caller's (its keyring, its options) must not
+# leak into this one's setup.
+unset CEPH_ARGS CEPH_KEYRING CEPH_CONF
 
 PROG=ceph-cluster
 die() { echo "$PROG: $*" >&2; exit 1; }

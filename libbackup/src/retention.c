@@ -140,16 +140,6 @@ static int apply_policy(bk_forget_group *g, const bk_policy *p)
     return r;
 }
 
-static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return true;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -159,9 +149,9 @@ static bool in_group(const bk_forget_group *g, const bk_snapshot *s, unsigned by
 {
     if ((by & BK_GROUP_HOST) && strcmp(g->host, s->host) != 0)
         return false;
-    if ((by & BK_GROUP_PATHS) && !strv_eq(g->paths, g->npaths, s->paths, s->npaths))
+    if ((by & BK_GROUP_PATHS) && !bk_strv_eq(g->paths, g->npaths, s->paths, s->npaths))
         return false;
-    if ((by & BK_GROUP_TAGS) && !strv_eq(g->tags, g->ntags, tags, ntags))
+    if ((by & BK_GROUP_TAGS) && !bk_strv_eq(g->tags, g->ntags, tags, ntags))
         return false;
     return true;
 }

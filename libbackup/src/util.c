@@ -202,6 +202,16 @@ char *bk_strdup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+bool bk_strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
 void bk_strv_free(char **v, size_t n)
 {
     if (!v)

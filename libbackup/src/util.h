@@ -31,6 +31,7 @@ char *bk_strdup_or_null(const char *s);
 int bk_strv_dup(char *const *v, size_t n, char ***ret);
 void bk_strv_free(char **v, size_t n);
 int bk_strv_push(char ***v, size_t *n, const char *s) BK_MUST_CHECK;
+bool bk_strv_eq(char *const *a, size_t na, char *const *b, size_t nb);
 
 /* This machine's host name ("localhost" if unknown) and user name. */
 void bk_hostname(char *out, size_t n);

@@ -55,17 +55,23 @@ expect_rc() {
     [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
 }
 
+# rados_of REPO: the pool and namespace options of the rados CLI for a rados:POOL[/NS]
+# location, one per line (read them with mapfile).
+rados_of() {
+    local spec=${1#rados:}
+    local pool=${spec%%/*}
+    printf -- '-p\n%s\n' "$pool"
+    [ "$spec" = "$pool" ] || printf -- '-N\n%s\n' "${spec#*/}"
+}
+
 # The size a repository takes (local: bytes on disk; rados: sum of object sizes).
 repo_size() {
-    local repo=$1
+    local repo=$1 ra
     case $repo in
         rados:*)
-            local spec=${repo#rados:} pool ns
-            pool=${spec%%/*}
-            ns=""
-            [ "$spec" != "$pool" ] && ns=${spec#*/}
-            rados -p "$pool" ${ns:+-N "$ns"} ls 2>/dev/null | while read -r o; do
-                rados -p "$pool" ${ns:+-N "$ns"} stat "$o" | sed 's/.*size //'
+            mapfile -t ra < <(rados_of "$repo")
+            rados "${ra[@]}" ls 2>/dev/null | while read -r o; do
+                rados "${ra[@]}" stat "$o" | sed 's/.*size //'
             done | awk '{s += $1} END {print s + 0}'
             ;;
         *) find "$repo" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}' ;;
@@ -74,14 +80,11 @@ repo_size() {
 
 # list_objects REPO TYPE: the names of a repository's objects of TYPE (index, snapshots...)
 list_objects() {
-    local repo=$1 type=$2
+    local repo=$1 type=$2 ra
     case $repo in
         rados:*)
-            local spec=${repo#rados:} pool ns
-            pool=${spec%%/*}
-            ns=""
-            [ "$spec" != "$pool" ] && ns=${spec#*/}
-            rados -p "$pool" ${ns:+-N "$ns"} ls | sed -n "s|^$type/||p"
+            mapfile -t ra < <(rados_of "$repo")
+            rados "${ra[@]}" ls | sed -n "s|^$type/||p"
             ;;
         *) find "$repo/$type" -type f ! -name '.*' -printf '%f\n' ;;
     esac

@@ -30,14 +30,15 @@ resume_osd() {
         osd_stopped=0
     fi
 }
-trap 'resume_osd; cleanup' EXIT
+trap 'rc=$?; resume_osd; (exit $rc); cleanup' EXIT
 
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 # number of data/ objects of repository $1 (pool/namespace from the location)
 data_objects() {
-    local spec=${1#rados:}
-    rados --rados-osd-op-timeout 5 -p "${spec%%/*}" -N "${spec#*/}" ls 2>/dev/null | grep -c '^data/' || true
+    local ra
+    mapfile -t ra < <(rados_of "$1")
+    rados --rados-osd-op-timeout 5 "${ra[@]}" ls 2>/dev/null | grep -c '^data/' || true
 }
 # wait (up to 60 s) until repository $1 holds a pack, i.e. the backup is uploading
 wait_for_upload() {
@@ -51,8 +52,9 @@ wait_for_upload() {
 }
 # remove every object of repository $1 (this test stores ~800 MB; the test cluster is small)
 wipe_repo() {
-    local spec=${1#rados:}
-    rados -p "${spec%%/*}" -N "${spec#*/}" ls | xargs -r rados -p "${spec%%/*}" -N "${spec#*/}" rm --force-full
+    local ra
+    mapfile -t ra < <(rados_of "$1")
+    rados "${ra[@]}" ls | xargs -r rados "${ra[@]}" rm --force-full
 }
 snapshot_count() { arca -r "$1" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
@@ -96,8 +98,8 @@ t0=$(now)
 wait $pid 2>/dev/null || true
 # the dead backup's shared lock is still there, but its holder is known dead (same host,
 # no such pid): an exclusive lock breaks it at once
-spec=${R#rados:}
-rados -p "${spec%%/*}" -N "${spec#*/}" lock info lock arca > "$T/lockinfo" 2>&1 || true
+mapfile -t ra < <(rados_of "$R")
+rados "${ra[@]}" lock info lock arca > "$T/lockinfo" 2>&1 || true
 grep -q "pid $pid" "$T/lockinfo" || fail "the killed backup left no lock to test with: $(cat "$T/lockinfo")"
 arca -r "$R" --retry-lock 0 key add --new-password-file "$T/pass2" \
     >/dev/null 2> "$T/b.err" || fail "a dead holder's lock blocked key add: $(cat "$T/b.err")"

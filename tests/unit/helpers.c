@@ -484,22 +484,12 @@ bool th_index_obj_equal(const bk_index_obj *a, const bk_index_obj *b)
     return true;
 }
 
-static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return true;
-}
-
 bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
 {
     if (a->time != b->time || a->time_nsec != b->time_nsec || a->tz_offset != b->tz_offset ||
         !str_eq(a->host, b->host) || !str_eq(a->username, b->username) || a->uid != b->uid ||
-        a->gid != b->gid || !strv_eq(a->paths, a->npaths, b->paths, b->npaths) ||
-        !strv_eq(a->tags, a->ntags, b->tags, b->ntags) || bk_id_cmp(&a->tree, &b->tree) != 0 ||
+        a->gid != b->gid || !bk_strv_eq(a->paths, a->npaths, b->paths, b->npaths) ||
+        !bk_strv_eq(a->tags, a->ntags, b->tags, b->ntags) || bk_id_cmp(&a->tree, &b->tree) != 0 ||
         a->has_parent != b->has_parent ||
         (a->has_parent && bk_id_cmp(&a->parent, &b->parent) != 0) ||
         a->chunk_min != b->chunk_min || a->chunk_avg != b->chunk_avg ||
