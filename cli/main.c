@@ -1,5 +1,6 @@
 /* main.c - arca: the command table, global options, opening the repository, exit codes. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,11 @@ static int cmd_help(cli *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli c = { .prog = "arca" };
+    /* Pack and chunk buffers of several MiB come and go all the time: keep them in the heap
+     * rather than mapping and unmapping each (the page faults cost a third of a backup's or
+     * a restore's time on these machines), at the price of a little more resident memory. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
     c.tty_out = isatty(STDOUT_FILENO);
     c.tty_err = isatty(STDERR_FILENO);
     if (bk_library_init() < 0) {
