@@ -73,6 +73,10 @@ typedef struct bk_backend_ops {
      * objects and make the listings match them, after a crash between writing an object
      * and listing it.  NULL when listings cannot drift (local). */
     int (*rebuild_catalogs)(bk_backend *be);
+    /* Stores with catalogs: remove index and snapshot objects their catalog does not list
+     * (a writer died between storing and cataloguing them).  Needs the exclusive lock.
+     * NULL when listings cannot drift. */
+    int (*remove_strays)(bk_backend *be, size_t *ret_removed);
     void (*close)(bk_backend *be);
 } bk_backend_ops;
 

@@ -1243,6 +1243,54 @@ static void rados_close(bk_backend *be)
     free(b);
 }
 
+/* Index objects and snapshots that their catalog does not list: left by a writer that died
+ * or timed out between storing one and cataloguing it.  Nothing sees them, so prune does
+ * not count what they name, and deletes it: remove them too, so that no object is left
+ * naming packs that are gone.  Only under the exclusive lock, when no writer can be
+ * between the two steps. */
+static int rados_remove_strays(bk_backend *be, size_t *ret_removed)
+{
+    rados_be *b = downcast(be);
+    *ret_removed = 0;
+    if (!b->repo_lock.held || !b->repo_lock.exclusive)
+        return -ENOLCK;
+    int r = gate(b);
+    if (r < 0)
+        return r;
+    struct scan_all s;
+    memset(&s, 0, sizeof(s));
+    r = note(b, scan(b->io, NULL, collect, &s));
+    const bk_obj_type types[] = { BK_OBJ_INDEX, BK_OBJ_SNAPSHOT };
+    for (size_t k = 0; r == 0 && k < 2; k++) {
+        bk_obj_type t = types[k];
+        struct entries cur = { 0 };
+        bool missing;
+        r = note(b, catalog_read(b, t, &cur, &missing));
+        if (r == 0 && missing)
+            r = -ENOENT;   /* a lost catalog is no reason to delete everything */
+        struct entries *found = &s.found[t];
+        qsort(found->v, found->n, sizeof(struct entry), entry_cmp);
+        for (size_t i = 0, j = 0; r == 0 && i < found->n; i++) {
+            while (j < cur.n && strcmp(cur.v[j].name, found->v[i].name) < 0)
+                j++;
+            if (j < cur.n && strcmp(cur.v[j].name, found->v[i].name) == 0)
+                continue;
+            char oid[OID_MAX];
+            if ((r = oid_of(t, found->v[i].name, oid, sizeof(oid))) == 0 &&
+                (r = lock_check(b, &b->repo_lock)) == 0) {
+                r = note(b, remove_object(b->io, oid));
+                if (r == 0)
+                    (*ret_removed)++;
+                r = r == -ENOENT ? 0 : r;
+            }
+        }
+        entries_free(&cur);
+    }
+    for (int t = 0; t < BK_OBJ_TYPE_COUNT; t++)
+        entries_free(&s.found[t]);
+    return r;
+}
+
 static const bk_backend_ops rados_ops = {
     .scheme = "rados",
     .put = rados_put,
@@ -1259,6 +1307,7 @@ static const bk_backend_ops rados_ops = {
     .lock_holders = rados_lock_holders,
     .max_object_size = rados_max_object_size,
     .rebuild_catalogs = rados_rebuild_catalogs,
+    .remove_strays = rados_remove_strays,
     .close = rados_close,
 };
 

@@ -113,5 +113,18 @@ echo "  (b) backup after kill -9: ${took} s"
 n=$(snapshot_count "$R")
 [ "$n" = 1 ] || fail "expected exactly the snapshot of the second backup, found $n: $(arca -r "$R" snapshots 2>&1)"
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed after kill -9"
+
+# ---- (c) objects stored but never catalogued (a writer died between the two steps) -----
+# nothing sees them; prune removes them with the packs only they name
+stray_index=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+stray_snap=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+rados "${ra[@]}" put "index/$stray_index" /etc/hostname
+rados "${ra[@]}" put "snapshots/$stray_snap" /etc/hostname
+arca -r "$R" check >/dev/null 2>&1 || fail "check failed over uncatalogued objects"
+[ "$(snapshot_count "$R")" = 1 ] || fail "an uncatalogued snapshot is listed"
+arca -r "$R" prune >/dev/null || fail "prune failed over uncatalogued objects"
+rados "${ra[@]}" stat "index/$stray_index" >/dev/null 2>&1 && fail "prune left an uncatalogued index object"
+rados "${ra[@]}" stat "snapshots/$stray_snap" >/dev/null 2>&1 && fail "prune left an uncatalogued snapshot"
+arca -r "$R" check --read-data >/dev/null || fail "check --read-data after prune removed the strays"
 wipe_repo "$R"
 pass
