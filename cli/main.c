@@ -380,7 +380,7 @@ int cli_open(cli *c, int lock)
 
 static int cmd_help(cli *c, int argc, char **argv)
 {
-    if (argc > 1) {
+    if (argc > 1 && strcmp(argv[1], "help") != 0) {
         const command *cmd = find_command(argv[1]);
         if (!cmd)
             return cli_usage(c, "no command '%s'", argv[1]);
