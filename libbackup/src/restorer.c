@@ -391,7 +391,9 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
         const bk_node *n = &pe->node;
         const char *rel = pe->path + 1;
         bk_target_state ts = bk_target_compare(tfd, rel, n, owner);
-        if (ts == BK_TARGET_OTHER_TYPE && rs->del) {
+        /* (above the snapshot's paths nothing is removed: a /lib -> usr/lib symlink of the
+         * target where the snapshot has a directory stays, and the restore below it fails) */
+        if (ts == BK_TARGET_OTHER_TYPE && rs->del && deletable(rs->snap, pe->path)) {
             const char *name;
             int dfd = open_parent(tfd, rel, &name);
             int e = dfd < 0 ? dfd : bk_target_remove(dfd, name, rs->dry_run, &st->deleted);
@@ -402,6 +404,11 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
             ts = BK_TARGET_ABSENT;
         }
         pe->existed = ts == BK_TARGET_SAME || ts == BK_TARGET_CHANGED;
+        if (ts == BK_TARGET_OTHER_TYPE && !deletable(rs->snap, pe->path)) {
+            /* libarchive would replace it: leave it, and what is below fails to restore */
+            pe->skip = true;
+            continue;
+        }
         if (n->type == BK_NODE_DIR) {
             if (ts == BK_TARGET_SAME && rs->del && pe->full && deletable(rs->snap, pe->path)) {
                 int dfd = bk_target_open(tfd, rel, O_RDONLY | O_DIRECTORY);

@@ -79,6 +79,16 @@ echo "  incremental restore: fetched $fetched, reused $reused of a $total-byte t
     fail "the dry run said $(json_get "$T/dry.json" 'j["bytes_fetched"]') bytes to fetch, the restore fetched $fetched"
 [ "$(json_get "$T/inc.json" 'j["errors"]')" = 0 ] || fail "errors: $(cat "$T/inc.json")"
 
+# a symlink above the snapshot's paths (as /lib -> usr/lib on merged-/usr systems) is the
+# target's, not the snapshot's: --delete leaves it, and nothing is written through it
+mkdir -p "$T/anc" "$T/outside2"
+ln -s "$T/outside2" "$T/anc/tmp"
+rc=0
+arca -r "$R" restore latest --target "$T/anc" --delete -q 2> "$T/anc.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "restore through a symlinked ancestor exited $rc, expected 1"
+[ -L "$T/anc/tmp" ] || fail "--delete removed a symlink above the snapshot's paths"
+[ -z "$(ls -A "$T/outside2")" ] || fail "restore wrote through a symlink: $(ls -A "$T/outside2")"
+
 # run twice: nothing left to do
 arca -r "$R" --json restore latest --target "$T/r" --delete > "$T/again.json"
 [ "$(json_get "$T/again.json" 'j["changed"] == False and j["bytes_fetched"] == 0 and j["deleted"] == 0')" = True ] ||
