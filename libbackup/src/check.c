@@ -31,6 +31,7 @@ typedef struct checker {
     size_t next;                 /* work queue position */
     size_t unindexed;            /* packs no index lists */
     bk_idmap trees_seen;
+    bool load_index;             /* fill repo->index while reading the index objects */
 } checker;
 
 static void problem(checker *c, const char *fmt, ...) BK_PRINTF(2, 3);
@@ -74,9 +75,16 @@ static int check_one_index(const char *name, uint64_t size, void *ctx)
     }
     bk_index_obj o;
     r = bk_index_obj_decode(plain, len, &o);
+    /* the handle's index, from the same read (a malformed object is left out of it) */
+    int m = r == 0 && c->load_index ? bk_index_merge_plain(&c->repo->index, plain, len) : 0;
     free(plain);
+    if (r == 0 && m < 0) {
+        bk_index_obj_free(&o);
+        r = m;
+    }
     if (r < 0) {
-        problem(c, "index/%s is malformed", name);
+        if (r != -ENOMEM)
+            problem(c, "index/%s is malformed", name);
         return r == -ENOMEM ? r : 0;
     }
     c->res->index_objects++;
@@ -359,10 +367,11 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     bk_idmap_init(&c.trees_seen, 0);
     struct name_list snaps = { 0 };
     int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
+    c.load_index = !repo->index_loaded;
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);
-    if (r == 0)
-        r = bk_repo_load_index(repo);
+    if (r == 0 && c.load_index)
+        repo->index_loaded = true;
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
     if (r == 0 && c.unindexed)
