@@ -47,8 +47,10 @@ rm -r "$D/empty-dir"
 ln -s "$T/outside" "$D/empty-dir"
 (cd "$T/outside" && find . -printf '%p %s %m\n' | sort) > "$T/outside.before"
 # the target holds other things too, above the snapshot's paths: --delete leaves them alone
+top=${T#/}
+top=${top%%/*}   # the first directory of the snapshot's paths ("tmp" for /tmp/...)
 echo mine > "$T/r/not-from-the-snapshot"
-mkdir -p "$T/r/tmp/other-dir"
+mkdir -p "$T/r/$top/other-dir"
 
 # --dry-run: says what it would do, changes nothing
 (cd "$T/r" && find . -printf '%p %s %m %T@\n' | sort) > "$T/tree.before"
@@ -64,7 +66,7 @@ compare_trees "$T/src" "$D"
 [ -e "$D/stray-file" ] && fail "--delete left a stray file"
 [ -e "$D/stray-dir" ] && fail "--delete left a stray directory"
 [ -e "$D/escape" ] && fail "--delete left the symlink out of the target"
-[ -f "$T/r/not-from-the-snapshot" ] && [ -d "$T/r/tmp/other-dir" ] ||
+[ -f "$T/r/not-from-the-snapshot" ] && [ -d "$T/r/$top/other-dir" ] ||
     fail "--delete removed what lies outside the snapshot's paths"
 (cd "$T/outside" && find . -printf '%p %s %m\n' | sort) > "$T/outside.after"
 cmp -s "$T/outside.before" "$T/outside.after" || fail "restore --delete touched what a symlink pointed at"
@@ -82,11 +84,11 @@ echo "  incremental restore: fetched $fetched, reused $reused of a $total-byte t
 # a symlink above the snapshot's paths (as /lib -> usr/lib on merged-/usr systems) is the
 # target's, not the snapshot's: --delete leaves it, and nothing is written through it
 mkdir -p "$T/anc" "$T/outside2"
-ln -s "$T/outside2" "$T/anc/tmp"
+ln -s "$T/outside2" "$T/anc/$top"
 rc=0
 arca -r "$R" restore latest --target "$T/anc" --delete -q 2> "$T/anc.err" || rc=$?
 [ "$rc" -eq 1 ] || fail "restore through a symlinked ancestor exited $rc, expected 1"
-[ -L "$T/anc/tmp" ] || fail "--delete removed a symlink above the snapshot's paths"
+[ -L "$T/anc/$top" ] || fail "--delete removed a symlink above the snapshot's paths"
 [ -z "$(ls -A "$T/outside2")" ] || fail "restore wrote through a symlink: $(ls -A "$T/outside2")"
 
 # run twice: nothing left to do
