@@ -3,6 +3,7 @@
 #ifndef ARCA_CLI_H
 #define ARCA_CLI_H
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -124,6 +125,17 @@ void cli_log(bk_log_level level, const char *msg, void *userdata);
 int cli_parse_max_unused(const char *arg, double *ret);
 /* Print (or, with ret_json, build) prune's figures. */
 int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **ret_json);
+
+/* Signals (signals.c): SIGINT/SIGTERM/SIGHUP interrupt the library, SIGPIPE is ignored. */
+void cli_signals_install(void);
+int cli_signal_caught(void);             /* the signal that interrupted us, or 0 */
+bool cli_stdout_gone(void);              /* stdout is a pipe whose reader went away */
+void cli_die_of_sigpipe(void) __attribute__((noreturn));
+/* For callbacks that print: -EPIPE once stdout cannot be written (the walk stops). */
+static inline int cli_out_check(void)
+{
+    return ferror(stdout) ? -EPIPE : 0;
+}
 
 /* Print a path safely (control characters escaped) to f. */
 void cli_print_path(FILE *f, const char *p, size_t len);

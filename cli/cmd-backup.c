@@ -183,10 +183,16 @@ static int run(cli *c, int argc, char **argv)
     } else {
         print_summary(c, snap, o.dry_run);
     }
-    int rc = snap->summary.errors ? EXIT_PARTIAL : EXIT_OK;
-    if (rc == EXIT_PARTIAL)
-        cli_err(c, "%llu entries could not be read (see above); the snapshot holds the rest",
-                (unsigned long long)snap->summary.errors);
+    const bk_summary *m = &snap->summary;
+    int rc = m->errors || m->files_changed_while_read ? EXIT_PARTIAL : EXIT_OK;
+    if (m->errors)
+        cli_err(c, "%llu %s could not be read (see above); the snapshot holds the rest",
+                (unsigned long long)m->errors, m->errors == 1 ? "entry" : "entries");
+    if (m->files_changed_while_read)
+        cli_err(c, "%llu %s changed while %s read (see above): the snapshot holds what was read",
+                (unsigned long long)m->files_changed_while_read,
+                m->files_changed_while_read == 1 ? "file" : "files",
+                m->files_changed_while_read == 1 ? "it was" : "they were");
     bk_snapshot_free(snap);
     return rc;
 }
@@ -216,5 +222,6 @@ const command cmd_backup = {
     "      --mysql-defaults-file F  client option file with user, password, socket\n"
     "      --mysql-dump-command CMD  instead of mariadb-dump/mysqldump (a shell command)\n"
     "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n\n"
-    "Exit status 3: the snapshot was saved, but some entries could not be read.\n",
+    "Exit status 3: the snapshot was saved, but some entries could not be read, or some\n"
+    "files changed while they were read.\n",
 };

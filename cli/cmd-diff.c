@@ -42,7 +42,7 @@ static int on_diff(bk_diff_kind kind, const bk_node_info *a, const bk_node_info 
     printf("%c    ", (char)kind);
     cli_print_path(stdout, n->path, n->path_len);
     putchar('\n');
-    return 0;
+    return cli_out_check();
 }
 
 static int run(cli *c, int argc, char **argv)

@@ -70,7 +70,7 @@ static int print_node(const bk_node_info *n, void *ud)
         cli_print_path(stdout, n->link_target, strlen(n->link_target));
     }
     putchar('\n');
-    return 0;
+    return cli_out_check();
 }
 
 static int run(cli *c, int argc, char **argv)

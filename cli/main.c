@@ -156,6 +156,8 @@ void cli_info(cli *c, const char *fmt, ...)
 
 int cli_exit_code(int code)
 {
+    if (cli_signal_caught())
+        return 128 + cli_signal_caught();
     switch (code) {
     case 0: return EXIT_OK;
     case -EKEYREJECTED: return EXIT_WRONG_PASS;
@@ -166,7 +168,12 @@ int cli_exit_code(int code)
 
 int cli_fail(cli *c, int code)
 {
+    /* interrupted: main says so, once; the reader of our output went away: say nothing */
+    if (cli_signal_caught() || (code == -EPIPE && cli_stdout_gone()))
+        return cli_exit_code(code);
     const char *msg = c->repo ? bk_repo_errmsg(c->repo) : "";
+    if (code == -EPIPE && ferror(stdout))
+        msg = "cannot write output";
     if (!msg || !*msg)
         msg = strerror(-code);
     cli_err(c, "%s", msg);
@@ -187,7 +194,7 @@ void cli_item_error(const char *path, int code, const char *msg, void *userdata)
 {
     cli *c = userdata;
     cli_progress_done(c);
-    fprintf(stderr, "arca: ");
+    fprintf(stderr, code == 0 ? "arca: warning: " : "arca: ");
     cli_print_path(stderr, path, strlen(path));
     fprintf(stderr, ": %s\n", msg);
 }
@@ -399,6 +406,7 @@ int main(int argc, char **argv)
      * a restore's time on these machines), at the price of a little more resident memory. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
+    cli_signals_install();
     c.tty_out = isatty(STDOUT_FILENO);
     c.tty_err = isatty(STDERR_FILENO);
     if (bk_library_init() < 0) {
@@ -466,10 +474,17 @@ int main(int argc, char **argv)
     }
     int rc = cmd->run(&c, argc - i, argv + i);
     cli_progress_done(&c);
-    bk_repo_free(c.repo);
-    fflush(stdout);
-    if (ferror(stdout) && rc == EXIT_OK) {
-        fprintf(stderr, "arca: cannot write output: %s\n", strerror(errno));
+    bk_repo_free(c.repo);   /* releases the locks, whatever happened */
+    if (cli_signal_caught()) {
+        fprintf(stderr, "arca: interrupted\n");
+        return 128 + cli_signal_caught();
+    }
+    bool out_failed = fflush(stdout) != 0 || ferror(stdout);
+    int out_errno = errno;
+    if ((out_failed || rc != EXIT_OK) && cli_stdout_gone())
+        cli_die_of_sigpipe();   /* quietly, as the other tools of a pipeline */
+    if (out_failed && rc == EXIT_OK) {
+        fprintf(stderr, "arca: cannot write output: %s\n", strerror(out_errno));
         rc = EXIT_FATAL;
     }
     return rc < 0 ? EXIT_OK : rc;

@@ -27,7 +27,7 @@ static int read_line(int fd, char *buf, size_t *ret_len)
     for (;;) {
         char ch;
         ssize_t k = read(fd, &ch, 1);
-        if (k < 0 && errno == EINTR)
+        if (k < 0 && errno == EINTR && !bk_interrupted())
             continue;
         if (k < 0)
             return -errno;
@@ -72,6 +72,7 @@ static int from_command(cli *c, const char *cmd, char *buf, size_t *len)
         return EXIT_FATAL;
     }
     if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);   /* ignored by arca, not by the command */
         dup2(p[1], STDOUT_FILENO);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
@@ -138,14 +139,18 @@ int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len)
         cli_progress_done(c);
         const char *q = confirm ? "new passphrase: " : "passphrase: ";
         if (prompt(c, q, buf, &len) < 0) {
-            cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
-                       "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
-            e = EXIT_FATAL;
+            if (!cli_signal_caught())
+                cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
+                           "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
+            e = cli_exit_code(-EINTR);   /* interrupted: main says so */
         } else if (confirm) {
             char *again = sodium_malloc(PASS_MAX);
             size_t alen = 0;
-            if (!again || prompt(c, "repeat new passphrase: ", again, &alen) < 0 ||
-                alen != len || sodium_memcmp(again, buf, len) != 0) {
+            if (!again || prompt(c, "repeat new passphrase: ", again, &alen) < 0) {
+                e = cli_exit_code(-EINTR);
+                if (!cli_signal_caught())
+                    cli_err(c, "cannot read the passphrase again");
+            } else if (alen != len || sodium_memcmp(again, buf, len) != 0) {
                 cli_err(c, "the passphrases do not match");
                 e = EXIT_FATAL;
             }

@@ -133,7 +133,7 @@ static json_t *strv(char *const *v, size_t n)
 json_t *cli_summary_json(const bk_summary *s)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:I, s:I, s:I, s:f}",
+                     "s:I, s:I, s:I, s:I, s:f}",
                      "files_new", (json_int_t)s->files_new,
                      "files_changed", (json_int_t)s->files_changed,
                      "files_unchanged", (json_int_t)s->files_unchanged,
@@ -151,6 +151,7 @@ json_t *cli_summary_json(const bk_summary *s)
                      "total_dirs", (json_int_t)s->total_dirs,
                      "total_bytes", (json_int_t)s->total_bytes,
                      "errors", (json_int_t)s->errors,
+                     "files_changed_while_read", (json_int_t)s->files_changed_while_read,
                      "duration", s->duration);
 }
 

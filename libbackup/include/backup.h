@@ -46,6 +46,14 @@ BK_API int bk_id_cmp(const bk_id *a, const bk_id *b);
 BK_API int bk_library_init(void);
 BK_API const char *bk_version(void);
 
+/* Ask the operations running in this process to stop: at their next safe point they
+ * return -EINTR ("interrupted"), leaving the repository as a crash at that point would
+ * (which is always consistent), and the handles release their locks as usual when freed.
+ * Async-signal-safe, for a SIGINT or SIGTERM handler.  Process-wide. */
+BK_API void bk_interrupt(void);
+BK_API bool bk_interrupted(void);
+BK_API void bk_interrupt_clear(void);
+
 typedef enum bk_log_level {
     BK_LOG_ERROR = 0,
     BK_LOG_WARNING = 1,
@@ -123,6 +131,7 @@ typedef struct bk_summary {
     uint64_t bytes_added_raw;      /* plaintext size of the new blobs */
     uint64_t total_files, total_dirs, total_bytes;
     uint64_t errors;               /* entries that could not be read */
+    uint64_t files_changed_while_read;   /* saved as read, but they changed meanwhile */
     double duration;               /* seconds */
 } bk_summary;
 
@@ -238,7 +247,9 @@ typedef struct bk_progress {
 
 typedef void (*bk_progress_fn)(const bk_progress *p, void *userdata);
 
-/* A problem with one entry (unreadable file...): the run goes on, the entry is skipped. */
+/* A problem with one entry (unreadable file...): the run goes on, the entry is skipped.
+ * code 0 is a warning about an entry that was saved (a file that changed while it was
+ * read). */
 typedef void (*bk_item_error_fn)(const char *path, int code, const char *msg, void *userdata);
 
 /* ---- backup ------------------------------------------------------------------------- */
@@ -276,9 +287,12 @@ BK_API int bk_backup_set_str(bk_backup *b, int option, const char *value);
 BK_API int bk_backup_set_int(bk_backup *b, int option, int64_t value);
 BK_API void bk_backup_set_progress(bk_backup *b, bk_progress_fn fn, void *userdata);
 BK_API void bk_backup_set_item_error(bk_backup *b, bk_item_error_fn fn, void *userdata);
-/* Runs the backup (takes no lock: call bk_repo_lock first).  On success *ret_snap (may be NULL) gets the snapshot written (or that
- * would be written, with --dry-run).  Entries that could not be read are reported through
- * the item error callback and counted in summary.errors; the run still succeeds. */
+/* Runs the backup (takes no lock: call bk_repo_lock first).  On success *ret_snap (may be
+ * NULL) gets the snapshot written (or that would be written, with --dry-run).  Entries
+ * that could not be read are reported through the item error callback and counted in
+ * summary.errors, files that changed while they were read (size, mtime or ctime differ
+ * after reading) in summary.files_changed_while_read; the run still succeeds.  The holes
+ * of sparse files are found with SEEK_HOLE/SEEK_DATA and not read. */
 BK_API int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap) BK_WARN_UNUSED;
 
 /* ---- restore and dump ----------------------------------------------------------------- */

@@ -319,21 +319,37 @@ static void tick(void *ctx)
     report(ctx, false);
 }
 
-/* Chunk what fd holds into n's content.  Read errors go to *io_err (and return 0). */
-static int read_content(bk_backup *b, const bk_chunker *ch, int fd, bk_node *n, int *io_err)
+/* Chunk what fd holds into n's content: a regular file of st's size (its holes skipped),
+ * or a stream when st is NULL.  Read errors go to *io_err (and return 0). */
+static int read_content(bk_backup *b, const bk_chunker *ch, int fd, const struct stat *st,
+                        bk_node *n, int *io_err)
 {
     bk_cdc c;
     bk_cdc_init(&c, ch, b->repo->keys, b->w);
     c.tick = tick;
     c.tick_ctx = b;
-    int r = bk_cdc_read_fd(&c, fd, io_err);
+    int r = st ? bk_cdc_read_file(&c, fd, (uint64_t)st->st_size, io_err)
+               : bk_cdc_read_fd(&c, fd, io_err);
     if (r == 0)
         r = bk_cdc_finish(&c, n);
     else if (r == 1)
         r = 0;
-    b->sum.bytes_read += c.size;
+    else if (r == -EINTR)
+        r = bk_repo_check_interrupt(b->repo);
+    b->sum.bytes_read += c.bytes_read;
     bk_cdc_free(&c);
     return r;
+}
+
+/* Did the file change while it was read?  before: as it was when opened. */
+static bool changed_while_read(int fd, const struct stat *before)
+{
+    struct stat after;
+    return fstat(fd, &after) < 0 || after.st_size != before->st_size ||
+           after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+           after.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
+           after.st_ctim.tv_sec != before->st_ctim.tv_sec ||
+           after.st_ctim.tv_nsec != before->st_ctim.tv_nsec;
 }
 
 static bool content_known(bk_backup *b, const bk_node *n)
@@ -391,8 +407,11 @@ static int save_file(bk_backup *b, int dirfd, const char *name, const char *path
     }
     if (r == 0 && io_err == 0) {
         b->current = path;
-        r = read_content(b, &b->repo->chunker, fd, n, &io_err);
+        r = read_content(b, &b->repo->chunker, fd, &st2, n, &io_err);
     }
+    /* The snapshot keeps what was read, with the times seen before reading, so that the
+     * next backup reads the file again. */
+    bool racy = r == 0 && io_err == 0 && changed_while_read(fd, &st2);
     close(fd);
     if (r < 0)
         return r;
@@ -400,6 +419,11 @@ static int save_file(bk_backup *b, int dirfd, const char *name, const char *path
         item_error(b, path, io_err, what);
         bk_node_clear(n);
         return 0;
+    }
+    if (racy) {
+        b->sum.files_changed_while_read++;
+        if (b->item_error)
+            b->item_error(path, 0, "changed while it was read (saved as read)", b->item_ud);
     }
     if (old && old->type == BK_NODE_FILE) {
         b->sum.files_changed++;
@@ -578,6 +602,8 @@ static int save_dir(bk_backup *b, int fd, const char *path, const bk_node *old, 
     load_old_tree(b, old, &old_tree);
     b->sum.total_dirs++;
     for (size_t i = 0; r == 0 && i < n; i++) {
+        if ((r = bk_repo_check_interrupt(b->repo)) < 0)
+            break;
         char *sub = join(path, names[i]);
         if (!sub) {
             r = -ENOMEM;
@@ -789,7 +815,7 @@ static int stream_file(bk_backup *b, const char *name, const bk_node *old, bk_no
     b->current = name;
     int io_err = 0;
     int r = read_content(b, b->chunk_avg ? &b->stream_chunker : &b->repo->chunker, b->stdin_fd,
-                         n, &io_err);   /* --stdin alone: the file profile unless asked */
+                         NULL, n, &io_err);   /* --stdin alone: the file profile unless asked */
     if (r < 0)
         return r;
     if (io_err)

@@ -139,7 +139,7 @@ static void sleep_s(double s)
  * (an -ETIMEDOUT attempt used the whole timeout, so it is never retried). */
 static bool may_retry(int r, double deadline, int *attempt)
 {
-    if (!transient(r) || ++*attempt >= MAX_ATTEMPTS)
+    if (!transient(r) || ++*attempt >= MAX_ATTEMPTS || bk_interrupted())
         return false;
     double pause = 0.1 * (double)(1 << *attempt);
     if (bk_monotonic() + pause + 1.0 > deadline)

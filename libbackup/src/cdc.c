@@ -1,4 +1,5 @@
 /* cdc.c - content-defined chunking of a stream into blobs. */
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "cdc.h"
@@ -35,7 +36,7 @@ static bool all_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static int emit(bk_cdc *c, const uint8_t *p, size_t n)
+static int grow(bk_cdc *c)
 {
     if (c->n == c->ncap) {
         size_t nc = c->ncap ? c->ncap * 2 : 16;
@@ -45,6 +46,14 @@ static int emit(bk_cdc *c, const uint8_t *p, size_t n)
         c->content = v;
         c->ncap = nc;
     }
+    return 0;
+}
+
+static int emit(bk_cdc *c, const uint8_t *p, size_t n)
+{
+    int r = grow(c);
+    if (r < 0)
+        return r;
     bk_content *e = &c->content[c->n];
     memset(e, 0, sizeof(*e));
     e->len = (uint32_t)n;
@@ -52,7 +61,7 @@ static int emit(bk_cdc *c, const uint8_t *p, size_t n)
         e->hole = true;   /* restored as a hole: sparse files stay sparse */
     } else {
         bk_blob_id(c->keys, p, n, &e->id);
-        int r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
+        r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
         if (r < 0)
             return r;
     }
@@ -96,13 +105,17 @@ int bk_cdc_write(bk_cdc *c, const void *p, size_t n)
     return r;
 }
 
-int bk_cdc_read_fd(bk_cdc *c, int fd, int *io_err)
+/* Read up to limit bytes from fd's offset (to the end with UINT64_MAX). */
+static int read_some(bk_cdc *c, int fd, uint64_t limit, int *io_err)
 {
     int r = ensure_buf(c);
     if (r < 0)
         return r;
-    for (;;) {
-        ssize_t k = read(fd, c->buf + c->end, c->cap - c->end);
+    while (limit > 0) {
+        if (bk_interrupted())
+            return -EINTR;
+        size_t want = (size_t)BK_MIN((uint64_t)(c->cap - c->end), limit);
+        ssize_t k = read(fd, c->buf + c->end, want);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -111,13 +124,80 @@ int bk_cdc_read_fd(bk_cdc *c, int fd, int *io_err)
         }
         if (k == 0)
             return 0;
+        limit -= (uint64_t)k;
         c->end += (size_t)k;
+        c->bytes_read += (uint64_t)k;
         r = process(c, false);
         if (r < 0)
             return r;
         if (c->tick)
             c->tick(c->tick_ctx);
     }
+    return 0;
+}
+
+int bk_cdc_read_fd(bk_cdc *c, int fd, int *io_err)
+{
+    return read_some(c, fd, UINT64_MAX, io_err);
+}
+
+int bk_cdc_hole(bk_cdc *c, uint64_t len)
+{
+    int r = bk_cdc_flush(c);
+    while (r == 0 && len > 0) {
+        size_t n = (size_t)BK_MIN(len, (uint64_t)BK_HOLE_PIECE_MAX);
+        if ((r = grow(c)) < 0)
+            break;
+        bk_content *e = &c->content[c->n++];
+        memset(e, 0, sizeof(*e));
+        e->len = (uint32_t)n;
+        e->hole = true;
+        c->size += n;
+        len -= n;
+    }
+    return r;
+}
+
+/* Read from pos (the reads are sequential, so that the file's offset shows the progress). */
+static int read_at(bk_cdc *c, int fd, off_t pos, uint64_t limit, int *io_err)
+{
+    if (lseek(fd, pos, SEEK_SET) < 0) {
+        *io_err = -errno;
+        return 1;
+    }
+    return read_some(c, fd, limit, io_err);
+}
+
+int bk_cdc_read_file(bk_cdc *c, int fd, uint64_t size, int *io_err)
+{
+    /* holes shorter than a minimal chunk are read (as zeros, which costs no disk I/O):
+     * skipping them would cut chunks that small */
+    off_t min_hole = (off_t)BK_MAX(c->ch->min, (size_t)4096);
+    off_t pos = 0, scan = 0, end = (off_t)size;
+    for (;;) {
+        off_t hs = lseek(fd, scan, SEEK_HOLE);
+        if (hs < 0 || hs >= end)
+            break;   /* no hole before the end (or no SEEK_HOLE here): read the rest */
+        off_t he = lseek(fd, hs, SEEK_DATA);
+        if (he < 0 || he > end)
+            he = end;   /* ENXIO: a hole up to the end */
+        if (he - hs >= min_hole) {
+            uint64_t before = c->bytes_read;
+            int r = read_at(c, fd, pos, (uint64_t)(hs - pos), io_err);
+            if (r != 0)
+                return r;
+            if (c->bytes_read - before < (uint64_t)(hs - pos))
+                return 0;   /* the file shrank: it ends here */
+            if ((r = bk_cdc_hole(c, (uint64_t)(he - hs))) < 0)
+                return r;
+            pos = he;
+        }
+        if (he >= end)
+            break;
+        scan = he;
+    }
+    /* the rest, to the end of the file, even if it grew meanwhile */
+    return read_at(c, fd, pos, UINT64_MAX, io_err);
 }
 
 int bk_cdc_flush(bk_cdc *c)

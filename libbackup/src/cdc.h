@@ -16,14 +16,25 @@ typedef struct bk_cdc {
     size_t cap, start, end;
     bk_content *content;
     size_t n, ncap;
-    uint64_t size;
+    uint64_t size;                /* of the content so far, holes included */
+    uint64_t bytes_read;          /* what was read: holes are not */
 } bk_cdc;
+
+/* Holes are recorded in pieces of at most this many bytes. */
+#define BK_HOLE_PIECE_MAX (1u << 30)
 
 void bk_cdc_init(bk_cdc *c, const bk_chunker *ch, const bk_keys *keys, bk_writer *w);
 int bk_cdc_write(bk_cdc *c, const void *p, size_t n) BK_MUST_CHECK;
-/* Read fd to its end.  Returns 0, a fatal error (< 0, from the writer), or 1 when reading
- * failed (*io_err says why): the source's problem, not the run's. */
+/* Read fd to its end.  Returns 0, a fatal error (< 0, from the writer; -EINTR after
+ * bk_interrupt), or 1 when reading failed (*io_err says why): the source's problem, not
+ * the run's. */
 int bk_cdc_read_fd(bk_cdc *c, int fd, int *io_err) BK_MUST_CHECK;
+/* Read a regular file of size bytes (as fstat saw it) to its end, skipping the holes of
+ * a sparse file (SEEK_HOLE/SEEK_DATA) that are at least a minimal chunk long: they become
+ * hole pieces without being read.  Returns as bk_cdc_read_fd. */
+int bk_cdc_read_file(bk_cdc *c, int fd, uint64_t size, int *io_err) BK_MUST_CHECK;
+/* Record len bytes of zeros that are not stored (cuts what is buffered first). */
+int bk_cdc_hole(bk_cdc *c, uint64_t len) BK_MUST_CHECK;
 /* Cut what is buffered now (the end of a section) and release the buffer; writing may
  * go on.  Cuts depend only on the content written between flushes. */
 int bk_cdc_flush(bk_cdc *c) BK_MUST_CHECK;

@@ -66,7 +66,7 @@ static int check_one_index(const char *name, uint64_t size, void *ctx)
     uint8_t *plain;
     size_t len;
     int r = bk_repo_load_object(c->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
-    if (r == -ENOMEM)
+    if (r == -ENOMEM || r == -EINTR)
         return r;
     if (r < 0) {
         problem(c, "%s", bk_repo_errmsg(c->repo));
@@ -252,7 +252,7 @@ static void *pack_worker(void *arg)
         pthread_mutex_lock(&c->mu);
         size_t i = c->next++;
         pthread_mutex_unlock(&c->mu);
-        if (i >= c->nrefs)
+        if (i >= c->nrefs || bk_interrupted())
             break;
         check_pack(c, &c->refs[i], z);
     }
@@ -277,7 +277,7 @@ static int check_tree(checker *c, const bk_id *id, const char *snap)
     }
     bk_tree t;
     r = bk_repo_load_tree(c->repo, id, &t);
-    if (r == -ENOMEM)
+    if (r == -ENOMEM || r == -EINTR)
         return r;
     if (r < 0) {
         problem(c, "%s (snapshot %.8s)", bk_repo_errmsg(c->repo), snap);
@@ -332,7 +332,7 @@ static int check_one_snapshot(checker *c, const char *name)
 {
     bk_snapshot *s;
     int r = bk_repo_load_snapshot(c->repo, name, &s);
-    if (r == -ENOMEM)
+    if (r == -ENOMEM || r == -EINTR)
         return r;
     if (r == -ENOENT) {   /* forgotten since it was listed */
         bk_repo_clear_error(c->repo);
@@ -390,6 +390,7 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
             pack_worker(&c);
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
+        r = bk_repo_check_interrupt(repo);
     }
     for (size_t i = 0; r == 0 && i < snaps.n; i++)
         r = check_one_snapshot(&c, snaps.v[i]);

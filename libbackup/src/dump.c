@@ -55,6 +55,13 @@ static int fd_sink(void *ctx, const void *p, size_t n, bool hole)
     return hole ? write_zeros(fd, n) : bk_write_full(fd, p, n);
 }
 
+/* The reason libarchive failed to write (EPIPE when the reader went away). */
+static int tar_errno(struct archive *a)
+{
+    int e = archive_errno(a);
+    return e > 0 ? -e : -EIO;
+}
+
 struct tar_sink {
     struct archive *a;
     uint64_t off;
@@ -68,7 +75,7 @@ static int tar_sink(void *ctx, const void *p, size_t n, bool hole)
         size_t k = hole ? BK_MIN(n, sizeof(zeros)) : n;
         la_ssize_t w = archive_write_data(t->a, hole ? zeros : p, k);
         if (w < 0)
-            return -EIO;
+            return tar_errno(t->a);
         n -= k;
     }
     return 0;
@@ -117,12 +124,12 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
         r = -ENOMEM;
     if (r == 0 && (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
                    archive_write_open_fd(a, fd) != ARCHIVE_OK))
-        r = bk_repo_error(repo, -EIO, "cannot write tar: %s", archive_error_string(a));
+        r = bk_repo_error(repo, tar_errno(a), "cannot write tar: %s", archive_error_string(a));
     char *name = NULL;
     if (r == 0) {
         bk_node_to_entry(dir, base, e);
         if (archive_write_header(a, e) < ARCHIVE_WARN)
-            r = bk_repo_error(repo, -EIO, "cannot write tar: %s", archive_error_string(a));
+            r = bk_repo_error(repo, tar_errno(a), "cannot write tar: %s", archive_error_string(a));
     }
     for (size_t i = 0; r == 0 && i < plan.n; i++) {
         bk_plan_entry *pe = &plan.v[i];
@@ -147,20 +154,20 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
             free(target);
         }
         if (archive_write_header(a, e) < ARCHIVE_WARN) {
-            r = bk_repo_error(repo, -EIO, "cannot write tar: %s", archive_error_string(a));
+            r = bk_repo_error(repo, tar_errno(a), "cannot write tar: %s", archive_error_string(a));
             break;
         }
         if (pe->node.type == BK_NODE_FILE && !pe->link_to) {
             struct tar_sink ts = { a, 0 };
             r = feed(repo, f, &pe->node, tar_sink, &ts);
-            if (r == -EIO)
+            if (r < 0 && bk_repo_errcode(repo) == 0)
                 r = bk_repo_error(repo, r, "cannot write tar: %s", archive_error_string(a));
         }
     }
     free(name);
     if (a) {
         if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-            r = bk_repo_error(repo, -EIO, "cannot write tar: %s", archive_error_string(a));
+            r = bk_repo_error(repo, tar_errno(a), "cannot write tar: %s", archive_error_string(a));
         archive_write_free(a);
     }
     archive_entry_free(e);

@@ -7,6 +7,7 @@
  * window's worth of bytes: the consumer never waits for a task the window holds back,
  * and memory stays bounded by the window plus blobs kept for later uses. */
 #include <pthread.h>
+#include <time.h>
 
 #include "fetcher.h"
 
@@ -293,9 +294,28 @@ int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *
         pthread_mutex_unlock(&f->mu);
         return -ENOENT;
     }
-    while (bi->state == 0)
-        pthread_cond_wait(&f->cond, &f->mu);
-    int r = bi->state == 2 ? bi->error : 0;
+    int r = 0;
+    while (bi->state == 0 && r == 0) {
+        /* wake now and then to notice an interruption: a pack may take long to come */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&f->cond, &f->mu, &until);
+        if (bi->state == 0 && bk_interrupted())
+            r = -EINTR;
+    }
+    if (r == 0)
+        r = bk_interrupted() ? -EINTR : bi->state == 2 ? bi->error : 0;
+    if (r == -EINTR) {
+        pthread_mutex_unlock(&f->mu);
+        *ret = NULL;
+        *ret_len = 0;
+        return bk_repo_check_interrupt(f->repo);
+    }
     *ret = bi->data;
     *ret_len = bi->raw_len;
     pthread_mutex_unlock(&f->mu);

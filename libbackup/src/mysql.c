@@ -260,6 +260,8 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
         if (k == 0)
             break;
         r = bk_sqlsplit_feed(&split, buf, (size_t)k);
+        if (r == 0)
+            r = bk_repo_check_interrupt(repo);
         if (tick)
             tick(tick_ctx);
     }

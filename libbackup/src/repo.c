@@ -272,6 +272,9 @@ int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size
 int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *name,
                         uint8_t **ret, size_t *ret_len)
 {
+    int ir = bk_repo_check_interrupt(repo);
+    if (ir < 0)
+        return ir;
     bk_buf b = BK_BUF_INIT;
     /* index objects and snapshots are immutable and named by their hash: cacheable */
     bool cacheable = t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT;
@@ -628,6 +631,8 @@ int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **re
 {
     char hex[BK_ID_HEX], pack[BK_ID_HEX];
     int r = bk_repo_load_index(repo);
+    if (r == 0)
+        r = bk_repo_check_interrupt(repo);
     if (r < 0)
         return r;
     const bk_index_entry *e = bk_index_lookup(&repo->index, id);
@@ -875,24 +880,28 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
     bool cleaned = false;
     for (;;) {
         int r = repo->be->ops->lock(repo->be, exclusive, info);
+        if (r != 0 && r != -EBUSY)
+            return bk_repo_error(repo, r, "cannot lock the repository: %s", strerror(-r));
+        /* records of holders known to be dead (killed processes) go when seen: after a
+         * lock is taken, and before waiting for one, since they may be why it is held */
+        size_t removed = 0;
+        if (!cleaned && repo->be->ops->clean_locks &&
+            repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0)
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale lock%s of dead processes",
+                        removed, removed == 1 ? "" : "s");
+        cleaned = true;
         if (r == 0) {
             repo->locked = true;
             return 0;
         }
-        if (r != -EBUSY)
-            return bk_repo_error(repo, r, "cannot lock the repository: %s", strerror(-r));
-        /* a holder known to be dead (a killed process on this host) is no reason to wait */
-        size_t removed = 0;
-        if (!cleaned && repo->be->ops->clean_locks &&
-            repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0) {
-            cleaned = true;
-            bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale lock%s of dead processes",
-                        removed, removed == 1 ? "" : "s");
+        if (removed > 0)
             continue;
-        }
-        cleaned = true;
-        if (bk_monotonic() >= deadline) {
+        if ((r = bk_repo_check_interrupt(repo)) < 0) {
             repo->be->ops->unlock(repo->be);   /* stop holding newcomers off */
+            return r;
+        }
+        if (bk_monotonic() >= deadline) {
+            repo->be->ops->unlock(repo->be);
             bk_buf h = BK_BUF_INIT;
             repo->be->ops->lock_holders(repo->be, &h);
             r = bk_repo_error(repo, -EBUSY, "repository is locked%s%.*s", h.len ? ": " : "",
@@ -944,6 +953,8 @@ int bk_repo_lock_prune(bk_repo *repo, bool acquire)
         int r = repo->be->ops->lock_prune(repo->be, true);
         if (r != -EBUSY)
             return r < 0 ? bk_repo_error(repo, r, "cannot take the prune lock: %s", strerror(-r)) : 0;
+        if ((r = bk_repo_check_interrupt(repo)) < 0)
+            return r;
         if (bk_monotonic() >= deadline)
             return bk_repo_error(repo, -EBUSY, "another prune is running");
         struct timespec ts = { 0, 100 * 1000 * 1000 };

@@ -75,6 +75,10 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
 int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size_t n,
                         bk_zctx *z, uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
 
+/* -EINTR (with the message "interrupted") once bk_interrupt() was called, else 0: long
+ * loops call it at points where stopping leaves what a crash there would. */
+int bk_repo_check_interrupt(bk_repo *repo) BK_MUST_CHECK;
+
 /* Load every index object into repo->index (once). */
 int bk_repo_load_index(bk_repo *repo) BK_MUST_CHECK;
 

@@ -52,6 +52,9 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
 #define X(f) bad |= json_object_set_new(sum, #f, json_integer((json_int_t)s->summary.f));
         SUMMARY_FIELDS(X)
 #undef X
+        if (s->summary.files_changed_while_read)   /* since 0.2; absent = 0 */
+            bad |= json_object_set_new(sum, "files_changed_while_read",
+                                       json_integer((json_int_t)s->summary.files_changed_while_read));
         bad |= json_object_set_new(sum, "duration", json_real(s->summary.duration));
         bad |= json_object_set_new(o, "summary", sum);
     }
@@ -149,6 +152,7 @@ int bk_snapshot_decode(const uint8_t *p, size_t n, bk_snapshot **ret)
             goto fail;
 #define X(f) if (get_u64(summary, #f, &s->summary.f) < 0) goto fail;
         SUMMARY_FIELDS(X)
+        X(files_changed_while_read)
 #undef X
         json_t *d = json_object_get(summary, "duration");
         if (d && !json_is_number(d))

@@ -502,7 +502,7 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
     X(files_new) X(files_changed) X(files_unchanged) X(dirs_new) X(dirs_changed)
     X(dirs_unchanged) X(bytes_new) X(bytes_changed) X(bytes_unchanged) X(bytes_read)
     X(blobs_added) X(bytes_added) X(bytes_added_raw) X(total_files) X(total_dirs)
-    X(total_bytes) X(errors)
+    X(total_bytes) X(errors) X(files_changed_while_read)
 #undef X
     return a->summary.duration == b->summary.duration;
 }

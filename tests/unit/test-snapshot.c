@@ -34,6 +34,28 @@ static void test_golden(void **state)
     free(file);
 }
 
+/* files_changed_while_read (arca 0.2) is written only when it is not 0, so that the
+ * documents of earlier versions stay byte for byte what they were; absent reads as 0. */
+static void test_changed_while_read(void **state)
+{
+    bk_snapshot *s = th_golden_snapshot(), *d;
+    assert_int_equal(s->summary.files_changed_while_read, 0);
+    s->summary.files_changed_while_read = 7;
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_snapshot_encode(s, &b), 0);
+    assert_non_null(memmem(b.data, b.len, "\"files_changed_while_read\":7", 28));
+    assert_int_equal(bk_snapshot_decode(b.data, b.len, &d), 0);
+    assert_int_equal(d->summary.files_changed_while_read, 7);
+    assert_true(th_snapshot_equal(s, d));
+    bk_snapshot_free(d);
+    s->summary.files_changed_while_read = 0;
+    b.len = 0;
+    assert_int_equal(bk_snapshot_encode(s, &b), 0);
+    assert_null(memmem(b.data, b.len, "files_changed_while_read", 24));
+    bk_buf_free(&b);
+    bk_snapshot_free(s);
+}
+
 static void test_round_trip_minimal(void **state)
 {
     /* no parent, no summary, no tags, no paths; negative offset, no fraction */
@@ -299,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_changed_while_read),
         cmocka_unit_test(test_round_trip_minimal),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_sort),
