@@ -33,9 +33,10 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
 int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **ret_json)
 {
     bool changed = !dry_run && (st->bytes_freed > 0 || st->packs_deleted || st->packs_repacked ||
-                                st->packs_unindexed);
+                                st->packs_unindexed || st->temp_files);
     if (ret_json) {
-        *ret_json = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+        *ret_json = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                              "s:I, s:I, s:I, s:f}",
                               "dry_run", dry_run, "changed", changed,
                               "packs", (json_int_t)st->packs, "blobs", (json_int_t)st->blobs,
                               "bytes", (json_int_t)st->bytes, "blobs_used", (json_int_t)st->blobs_used,
@@ -45,6 +46,8 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
                               "bytes_repacked", (json_int_t)st->bytes_repacked,
                               "packs_kept_late", (json_int_t)st->packs_kept_late,
                               "packs_unindexed", (json_int_t)st->packs_unindexed,
+                              "temp_files", (json_int_t)st->temp_files,
+                              "temp_bytes", (json_int_t)st->temp_bytes,
                               "bytes_freed", (json_int_t)st->bytes_freed,
                               "snapshots_during", (json_int_t)st->snapshots_during,
                               "duration", st->duration);
@@ -55,10 +58,12 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
     cli_format_bytes(st->bytes_used, used, sizeof(used));
     cli_format_bytes(st->bytes_freed, freed, sizeof(freed));
     cli_info(c, "%llu packs (%s), %s used by snapshots\n", (unsigned long long)st->packs, total, used);
-    cli_info(c, "%s %llu packs, repack%s %llu, %llu left by interrupted runs: %s %s\n",
+    cli_info(c, "%s %llu packs, repack%s %llu, %llu packs and %llu temporary files left by "
+             "interrupted runs: %s %s\n",
              dry_run ? "would delete" : "deleted", (unsigned long long)st->packs_deleted,
              dry_run ? "" : "ed", (unsigned long long)st->packs_repacked,
-             (unsigned long long)st->packs_unindexed, dry_run ? "would free" : "freed", freed);
+             (unsigned long long)st->packs_unindexed, (unsigned long long)st->temp_files,
+             dry_run ? "would free" : "freed", freed);
     return EXIT_OK;
 }
 

@@ -60,12 +60,18 @@ static int run(cli *c, int argc, char **argv)
         printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
     }
     bk_snapshots_free(v, n);
+    size_t damaged = bk_snapshots_damaged(c->repo, NULL);
+    if (damaged) {
+        cli_err(c, "%zu damaged snapshot%s left out (see above)", damaged, damaged == 1 ? "" : "s");
+        return EXIT_PARTIAL;
+    }
     return EXIT_OK;
 }
 
 const command cmd_snapshots = {
     "snapshots", run, "snapshots [--host HOST] [--tag TAG[,TAG]] [--path PATH]",
-    "List the snapshots, oldest first.\n\n"
+    "List the snapshots, oldest first.  A damaged snapshot object is named on standard\n"
+    "error and left out (exit status 3).\n\n"
     "Options:\n"
     "      --host HOST            only snapshots of HOST (repeat for several)\n"
     "      --tag TAGS             only snapshots with all of TAGS (a,b); repeat for alternatives\n"

@@ -168,9 +168,14 @@ typedef struct bk_filter {
     size_t ntag_groups;
 } bk_filter;
 
-/* All snapshots, oldest first.  Free with bk_snapshots_free. */
+/* All snapshots, oldest first.  Free with bk_snapshots_free.  A damaged snapshot object
+ * (it does not decrypt, match its name or parse) is left out with a warning through the
+ * log; bk_snapshots_damaged tells which the last listing left out. */
 BK_API int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret,
                              size_t *ret_n) BK_WARN_UNUSED;
+/* The number of damaged snapshot objects the last listing left out; *ret_names (may be
+ * NULL) gets their names (64 hex digits), valid until the next listing. */
+BK_API size_t bk_snapshots_damaged(const bk_repo *repo, const char *const **ret_names);
 BK_API void bk_snapshots_free(bk_snapshot **v, size_t n);
 BK_API void bk_snapshot_free(bk_snapshot *s);
 BK_API bool bk_snapshot_match(const bk_snapshot *s, const bk_filter *filter);
@@ -390,6 +395,7 @@ typedef struct bk_prune_stats {
     uint64_t bytes_repacked;
     uint64_t packs_kept_late;                /* kept for snapshots written during the prune */
     uint64_t packs_unindexed;                /* packs no index listed (left by killed runs) */
+    uint64_t temp_files, temp_bytes;         /* temporary objects of killed writes, removed */
     uint64_t bytes_freed;
     uint64_t snapshots_during;               /* snapshots written while it planned */
     double duration;

@@ -33,6 +33,9 @@ typedef struct bk_backend_conf {
     int ceph_inflight;           /* 0 = default */
 } bk_backend_conf;
 
+/* Temporary objects younger than this (seconds) may belong to a running write. */
+#define BK_TEMP_MIN_AGE 3600
+
 typedef struct bk_backend_ops {
     const char *scheme;
     /* Create-exclusive write of a whole object: -EEXIST if the name exists. */
@@ -77,6 +80,11 @@ typedef struct bk_backend_ops {
      * (a writer died between storing and cataloguing them).  Needs the exclusive lock.
      * NULL when listings cannot drift. */
     int (*remove_strays)(bk_backend *be, size_t *ret_removed);
+    /* Temporary objects of writes that never finished (a killed writer's), at least
+     * min_age seconds old: counted, and removed when remove is set (the caller holds the
+     * exclusive lock).  NULL when the store leaves none. */
+    int (*temp_files)(bk_backend *be, int64_t min_age, bool remove, uint64_t *ret_n,
+                      uint64_t *ret_bytes);
     void (*close)(bk_backend *be);
 } bk_backend_ops;
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -397,6 +398,63 @@ static int local_clean_locks(bk_backend *be, size_t *ret_removed)
     return r;
 }
 
+struct temp_ctx {
+    int64_t before;              /* mtime limit */
+    bool remove;
+    uint64_t n, bytes;
+};
+
+static int temp_in(int root, const char *dir, struct temp_ctx *t)
+{
+    int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (errno = 0, de = readdir(d))) {
+        struct stat st;
+        if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_mtim.tv_sec > t->before)
+            continue;
+        if (t->remove && unlinkat(dirfd(d), de->d_name, 0) < 0) {
+            if (errno != ENOENT)
+                r = -errno;
+            continue;
+        }
+        t->n++;
+        t->bytes += (uint64_t)st.st_size;
+    }
+    if (r == 0 && errno)
+        r = -errno;
+    closedir(d);
+    return r;
+}
+
+static int local_temp_files(bk_backend *be, int64_t min_age, bool remove, uint64_t *ret_n,
+                            uint64_t *ret_bytes)
+{
+    local_be *l = downcast(be);
+    struct temp_ctx t = { (int64_t)time(NULL) - min_age, remove, 0, 0 };
+    static const char *const dirs[] = { ".", "keys", "index", "snapshots" };
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(dirs); i++)
+        r = temp_in(l->root, dirs[i], &t);
+    for (unsigned i = 0; r == 0 && i < 256; i++) {
+        char dir[16];
+        snprintf(dir, sizeof(dir), "data/%02x", i);
+        r = temp_in(l->root, dir, &t);
+    }
+    *ret_n = t.n;
+    *ret_bytes = t.bytes;
+    return r;
+}
+
 static uint64_t local_max_object_size(bk_backend *be)
 {
     return 0;
@@ -427,6 +485,7 @@ static const bk_backend_ops local_ops = {
     .lock_prune = local_lock_prune,
     .clean_locks = local_clean_locks,
     .lock_holders = local_lock_holders,
+    .temp_files = local_temp_files,
     .max_object_size = local_max_object_size,
     .close = local_close,
 };

@@ -1417,6 +1417,23 @@ static int open_pool(rados_t c, const char *pool, const char *ns, rados_ioctx_t 
     return 0;
 }
 
+/* Does catalog t list an object that exists? */
+static int catalog_live(rados_be *b, bk_obj_type t, bool *ret)
+{
+    struct entries cur = { 0 };
+    bool missing;
+    int r = catalog_read(b, t, &cur, &missing);
+    *ret = false;
+    for (size_t i = 0; r == 0 && !*ret && i < cur.n; i++) {
+        char oid[OID_MAX];
+        uint64_t size;
+        if (oid_of(t, cur.v[i].name, oid, sizeof(oid)) == 0)
+            *ret = rados_stat(b->io, oid, &size, NULL) == 0;
+    }
+    entries_free(&cur);
+    return r == -ENOENT ? 0 : r;
+}
+
 /* The data pool: recorded in config's xattr at init; --data-pool must agree with it. */
 static int resolve_data_pool(rados_be *b, const char *want, const char *pool, const char *name,
                              bk_error *err)
@@ -1555,14 +1572,18 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
         b->max_write = b->max_object;
 
     if (create) {
-        /* a new repository starts with empty catalogs (an existing one keeps its own) */
+        /* a new repository starts with empty catalogs; an existing one keeps its own, and
+         * so does one whose config is lost (its catalogs still name live objects: init
+         * refuses to go on); stale entries of objects that are gone are dropped */
         uint64_t size;
         r = rados_stat(b->io, "config", &size, NULL);
         if (r == -ENOENT) {
             r = 0;
-            for (int t = 0; r == 0 && t < BK_OBJ_TYPE_COUNT; t++)
-                if (has_catalog((bk_obj_type)t))
+            for (int t = 0; r == 0 && t < BK_OBJ_TYPE_COUNT; t++) {
+                bool live = false;
+                if (has_catalog((bk_obj_type)t) && (r = catalog_live(b, (bk_obj_type)t, &live)) == 0 && !live)
                     r = catalog_write(b, (bk_obj_type)t, true, NULL, 0, NULL, 0, true);
+            }
         }
         if (r == -EOPNOTSUPP) {
             bk_error_set(err, r, "pool '%s' cannot hold arca's catalogs (no omap: erasure "

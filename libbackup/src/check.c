@@ -377,6 +377,16 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     if (r == 0 && c.unindexed)
         bk_repo_log(repo, BK_LOG_WARNING, "%zu packs are in no index (left by interrupted backups "
                     "or prunes: not an error, prune removes them)", c.unindexed);
+    if (r == 0 && repo->stale_locks_removed)
+        bk_repo_log(repo, BK_LOG_WARNING, "removed %zu lock record%s of dead processes (killed "
+                    "runs: not an error)", repo->stale_locks_removed,
+                    repo->stale_locks_removed == 1 ? "" : "s");
+    uint64_t ntemp = 0, temp_bytes = 0;
+    if (r == 0 && repo->be->ops->temp_files &&
+        repo->be->ops->temp_files(repo->be, BK_TEMP_MIN_AGE, false, &ntemp, &temp_bytes) == 0 && ntemp)
+        bk_repo_log(repo, BK_LOG_WARNING, "%llu temporary files of interrupted writes (%llu bytes) "
+                    "are left: not an error, prune removes them", (unsigned long long)ntemp,
+                    (unsigned long long)temp_bytes);
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = repo->index.blobs.count;

@@ -84,6 +84,11 @@ static int mark_snapshots(marker *m, size_t *ret_new)
     /* snapshots first, then the index: a backup writes its index objects before its
      * snapshot, so every snapshot listed has its trees in the index read after */
     int r = bk_snapshots_list(m->repo, NULL, &v, &n);
+    /* what a damaged snapshot uses is unknown: freeing anything could lose its data */
+    const char *const *bad;
+    if (r == 0 && bk_snapshots_damaged(m->repo, &bad) > 0)
+        r = bk_repo_error(m->repo, -EBADMSG, "snapshot %.8s is damaged: prune cannot tell what "
+                          "it uses (arca forget %.8s, or arca repair snapshots, first)", bad[0], bad[0]);
     if (r == 0)
         r = bk_repo_load_index(m->repo);
     for (size_t i = 0; r == 0 && i < n; i++) {
@@ -266,6 +271,22 @@ static int collect_unindexed(const char *name, uint64_t size, void *ctx)
     return bk_strv_push(&u->names, &u->n, name);
 }
 
+/* Temporary objects of writes that were killed: no writer is running while prune holds the
+ * exclusive lock, but a margin (BK_TEMP_MIN_AGE) keeps a store whose locks are not
+ * trusted (NFS) safe. */
+static int temp_files(bk_repo *repo, bool remove, bk_prune_stats *st)
+{
+    if (!repo->be->ops->temp_files)
+        return 0;
+    int r = repo->be->ops->temp_files(repo->be, BK_TEMP_MIN_AGE, remove, &st->temp_files,
+                                      &st->temp_bytes);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot %s temporary files: %s", remove ? "remove" : "list",
+                             strerror(-r));
+    st->bytes_freed += st->temp_bytes;
+    return 0;
+}
+
 static int write_index(bk_repo *repo, const index_set *s, const bool *stays)
 {
     /* every pack that stays, in objects of at most ~64k blobs, superseding all current ones */
@@ -356,6 +377,15 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
             int rf = bk_writer_finish(w);   /* the copies are stored and indexed */
             r = r ? r : rf;
         }
+    }
+    if (r == 0 && dry) {
+        /* what the commit would find too: packs that no index lists, temporary files */
+        un.s = &s;
+        r = bk_be_list(repo->be, BK_OBJ_DATA, collect_unindexed, &un);
+        st.packs_unindexed = un.n;
+        st.bytes_freed += un.bytes;
+        if (r == 0)
+            r = temp_files(repo, false, &st);
     }
     if (r < 0 || dry)
         goto out;
@@ -456,6 +486,8 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     }
     st.packs_unindexed = un.n;
     st.bytes_freed += un.bytes;
+    if (r == 0)
+        r = temp_files(repo, true, &st);
     if (locked) {
         bk_repo_unlock(repo);
         if (was_locked && bk_repo_lock(repo, false) < 0)

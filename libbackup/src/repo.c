@@ -50,6 +50,7 @@ void bk_repo_free(bk_repo *repo)
     }
     bk_keys_free(repo->keys);
     bk_index_free(&repo->index);
+    bk_strv_free(repo->damaged_snapshots, repo->ndamaged_snapshots);
     bk_zctx_free(repo->zctx);
     free(repo->cache_dir);
     free((char *)repo->conf.ceph_conf);
@@ -423,6 +424,35 @@ int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen, char
     return 0;
 }
 
+static int found_one(const char *name, uint64_t size, void *ctx)
+{
+    snprintf(ctx, BK_ID_HEX + 16, "%s", name);
+    return 1;   /* one is enough */
+}
+
+/* Without a config: does the location hold objects of a repository (a damaged one)?  The
+ * name of one goes into what (e.g. "keys/3f2a..."); 0 if none, 1 if some. */
+static int leftovers(bk_repo *repo, char what[BK_ID_HEX + 32])
+{
+    /* keys, snapshots and index objects (catalogs on RADOS: cheap); the packs only where
+     * listing them costs no scan of a whole pool */
+    static const bk_obj_type types[] = { BK_OBJ_KEY, BK_OBJ_SNAPSHOT, BK_OBJ_INDEX, BK_OBJ_DATA };
+    bool rados = strncmp(repo->location, "rados:", 6) == 0;
+    for (size_t i = 0; i < BK_ELEMENTSOF(types); i++) {
+        if (types[i] == BK_OBJ_DATA && rados)
+            break;
+        char name[BK_ID_HEX + 16] = "";
+        int r = bk_be_list(repo->be, types[i], found_one, name);
+        if (r < 0 && r != -ENOENT)
+            return r;
+        if (name[0]) {
+            snprintf(what, BK_ID_HEX + 32, "%s/%s", bk_obj_type_name(types[i]), name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen)
 {
     int r = connect_backend(repo, location, true);
@@ -434,6 +464,13 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
         return bk_repo_error(repo, -EEXIST, "%s: a repository exists there already", location);
     if (r != -ENOENT)
         return bk_repo_error(repo, r, "%s: %s", location, strerror(-r));
+    char what[BK_ID_HEX + 32];
+    if ((r = leftovers(repo, what)) != 0)
+        return r < 0 ? bk_repo_error(repo, r, "%s: %s", location, strerror(-r))
+                     : bk_repo_error(repo, -EEXIST, "%s holds the objects of a repository (%s) "
+                                     "whose config is missing: refusing to make a new one over "
+                                     "them (see docs/operations.md, when something is damaged)",
+                                     location, what);
 
     bk_config *c = &repo->config;
     c->version = BK_FORMAT_VERSION;
@@ -479,6 +516,7 @@ struct slot_try {
     size_t passlen;
     int result;
     int slots;
+    char damaged[BK_ID_HEX];     /* a slot whose content does not match its name */
 };
 
 static int try_slot(const char *name, uint64_t size, void *ctx)
@@ -496,8 +534,24 @@ static int try_slot(const char *name, uint64_t size, void *ctx)
         return 0;
     }
     st->slots++;
+    /* slots are named by the hash of their content: a slot that does not match is damaged,
+     * and a passphrase it does not take is no proof of a wrong one */
+    bk_id want, got;
+    bk_hash(b.data, b.len, &got);
+    if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
+        bk_buf_free(&b);
+        bk_repo_log(repo, BK_LOG_WARNING, "key slot %.8s is damaged: its content does not "
+                    "match its name", name);
+        snprintf(st->damaged, sizeof(st->damaged), "%s", name);
+        return 0;
+    }
     r = bk_keyslot_open(b.data, b.len, st->pass, st->passlen, &repo->keys);
     bk_buf_free(&b);
+    if (r == -EBADMSG) {
+        bk_repo_log(repo, BK_LOG_WARNING, "key slot %.8s is damaged: it does not parse", name);
+        snprintf(st->damaged, sizeof(st->damaged), "%s", name);
+        return 0;
+    }
     if (r == 0) {
         snprintf(repo->key_id, sizeof(repo->key_id), "%s", name);
         st->result = 0;
@@ -515,18 +569,30 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
         return r;
     uint64_t size;
     r = bk_be_stat(repo->be, BK_OBJ_CONFIG, "config", &size);
-    if (r == -ENOENT)
+    if (r == -ENOENT) {
+        char what[BK_ID_HEX + 32];
+        if ((r = leftovers(repo, what)) > 0)
+            return bk_repo_error(repo, -EBADMSG, "%s: the repository is damaged: its config is "
+                                 "missing, but it holds %s and more (see docs/operations.md, when "
+                                 "something is damaged)", location, what);
         return bk_repo_error(repo, -ENOENT, "%s: no repository there (run arca init)", location);
+    }
     if (r < 0)
         return bk_repo_error(repo, r, "%s: %s", location, strerror(-r));
 
-    struct slot_try st = { repo, pass, passlen, -EKEYREJECTED, 0 };
+    struct slot_try st = { repo, pass, passlen, -EKEYREJECTED, 0, "" };
     r = bk_be_list(repo->be, BK_OBJ_KEY, try_slot, &st);
     if (r > 0)
         r = 0;
     if (r < 0)
         return bk_repo_error(repo, r, "%s: cannot list keys: %s", location, strerror(-r));
     if (!repo->keys) {
+        if (st.damaged[0])
+            return bk_repo_error(repo, -EBADMSG, "no intact key slot of %s opens with this "
+                                 "passphrase, and key slot %.8s is damaged: if the passphrase "
+                                 "was for that one, open the repository with the passphrase of "
+                                 "another slot and add a new one (arca key add)", location,
+                                 st.damaged);
         if (st.result == -EKEYREJECTED || st.slots > 0)
             return bk_repo_error(repo, -EKEYREJECTED, "wrong passphrase: no key slot of %s "
                                  "opens with it", location);
@@ -781,6 +847,13 @@ static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
         bk_repo_clear_error(sl->repo);   /* forgotten meanwhile */
         return 0;
     }
+    if (r == -EBADMSG) {
+        /* one damaged snapshot must not hide the others */
+        bk_repo_log(sl->repo, BK_LOG_WARNING, "%s; it is left out (arca forget %.8s removes it)",
+                    bk_repo_errmsg(sl->repo), name);
+        bk_repo_clear_error(sl->repo);
+        return bk_strv_push(&sl->repo->damaged_snapshots, &sl->repo->ndamaged_snapshots, name);
+    }
     if (r < 0)
         return r;
     if (!bk_snapshot_match(s, sl->filter)) {
@@ -801,6 +874,9 @@ int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret
 {
     struct snap_list sl = { repo, filter, NULL, 0, { 0 } };
     bk_idmap_init(&sl.listed, 0);
+    bk_strv_free(repo->damaged_snapshots, repo->ndamaged_snapshots);
+    repo->damaged_snapshots = NULL;
+    repo->ndamaged_snapshots = 0;
     int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, list_one_snapshot, &sl);
     if (r == 0)
         bk_cache_retain(repo, "snapshots", &sl.listed);
@@ -813,6 +889,13 @@ int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret
     *ret = sl.v;
     *ret_n = sl.n;
     return 0;
+}
+
+size_t bk_snapshots_damaged(const bk_repo *repo, const char *const **ret_names)
+{
+    if (ret_names)
+        *ret_names = (const char *const *)repo->damaged_snapshots;
+    return repo->ndamaged_snapshots;
 }
 
 int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *filter, bk_snapshot **ret)
@@ -854,6 +937,9 @@ int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *filter, bk
                     v[i] = NULL;
     }
     bk_snapshots_free(v, n);
+    for (size_t i = 0; r == -ENOENT && !latest && i < repo->ndamaged_snapshots; i++)
+        if (strncmp(repo->damaged_snapshots[i], arg, len) == 0)
+            return bk_repo_error(repo, -EBADMSG, "snapshot %s is damaged (see above)", arg);
     if (r == -EINVAL)
         return bk_repo_error(repo, r, "snapshot prefix %s is ambiguous", arg);
     if (r == -ENOENT)
@@ -886,9 +972,11 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
          * lock is taken, and before waiting for one, since they may be why it is held */
         size_t removed = 0;
         if (!cleaned && repo->be->ops->clean_locks &&
-            repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0)
+            repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0) {
+            repo->stale_locks_removed += removed;
             bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale lock%s of dead processes",
                         removed, removed == 1 ? "" : "s");
+        }
         cleaned = true;
         if (r == 0) {
             repo->locked = true;

@@ -56,6 +56,9 @@ struct bk_repo {
     bk_index index;
     bool index_loaded;
     bool locked;
+    size_t stale_locks_removed;        /* lock records of dead holders removed by bk_repo_lock */
+    char **damaged_snapshots;          /* names the last listing left out as damaged */
+    size_t ndamaged_snapshots;
     pthread_mutex_t zlock;
     bk_zctx *zctx;                     /* for the calling thread's loads (guarded by zlock) */
 };

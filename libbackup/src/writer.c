@@ -473,6 +473,10 @@ int bk_writer_finish(bk_writer *w)
 
 void bk_writer_stats_get(bk_writer *w, bk_writer_stats *ret)
 {
+    if (!w) {   /* a run that failed before it had a writer */
+        memset(ret, 0, sizeof(*ret));
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     *ret = w->stats;
     pthread_mutex_unlock(&w->mu);

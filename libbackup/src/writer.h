@@ -29,6 +29,7 @@ int bk_writer_add_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const void
 /* Write what is pending: the open packs, then the index for every uploaded pack.  After
  * it returns 0, everything added is in the repository and in repo->index. */
 int bk_writer_finish(bk_writer *w) BK_MUST_CHECK;
+/* w may be NULL (all zero then). */
 void bk_writer_stats_get(bk_writer *w, bk_writer_stats *ret);
 /* Stops the workers; unfinished work is dropped (its packs may be written but no index
  * points at them: garbage for prune). */
