@@ -31,6 +31,7 @@ typedef struct cli {
     const char *cache_dir;
     bool no_cache;
     bool no_lock;
+    bool allow_no_config;    /* repair: open a repository whose config is lost */
     const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
     long ceph_timeout, ceph_inflight;
     long threads;

@@ -21,10 +21,12 @@ static int key_list(cli *c)
         localtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
         if (arr)
-            json_array_append_new(arr, json_pack("{s:s, s:b, s:I, s:s, s:s}", "id", v[i].id,
-                                                 "current", v[i].current, "created",
-                                                 (json_int_t)v[i].created, "username", v[i].user,
-                                                 "host", v[i].host));
+            json_array_append_new(arr, json_pack("{s:s, s:b, s:b, s:I, s:s, s:s}", "id", v[i].id,
+                                                 "current", v[i].current, "damaged", v[i].damaged,
+                                                 "created", (json_int_t)v[i].created,
+                                                 "username", v[i].user, "host", v[i].host));
+        else if (v[i].damaged)
+            printf(" %-10.8s %-20s (damaged: arca key remove %.8s)\n", v[i].id, "-", v[i].id);
         else
             printf("%c%-10.8s %-20s %-16s %s\n", v[i].current ? '*' : ' ', v[i].id, when,
                    v[i].user, v[i].host);

@@ -9,11 +9,13 @@
 #include "cli.h"
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
-    cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat;
+    cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat,
+    cmd_repair;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_forget, &cmd_prune, &cmd_check, &cmd_key, &cmd_stats, &cmd_unlock, &cmd_cat, NULL,
+    &cmd_forget, &cmd_prune, &cmd_check, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock, &cmd_cat,
+    NULL,
 };
 
 enum {
@@ -318,6 +320,8 @@ int cli_new_repo(cli *c)
         bk_repo_set_str(r, BK_REPO_CACHE_DIR, cache);
     if (c->no_cache)
         bk_repo_set_int(r, BK_REPO_NO_CACHE, 1);
+    if (c->allow_no_config)
+        bk_repo_set_int(r, BK_REPO_ALLOW_NO_CONFIG, 1);
     const char *conf = c->ceph_conf ? c->ceph_conf : getenv("CEPH_CONF");
     if (conf)
         bk_repo_set_str(r, BK_REPO_CEPH_CONF, conf);

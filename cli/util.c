@@ -177,6 +177,11 @@ json_t *cli_snapshot_json(const bk_snapshot *s)
     } else {
         json_object_set_new(o, "parent", json_null());
     }
+    if (s->has_original) {
+        char original[BK_ID_HEX];
+        bk_id_hex(&s->original, original);
+        json_object_set_new(o, "original", json_string(original));
+    }
     json_object_set_new(o, "chunker", json_pack("{s:i, s:i, s:i}", "min", (int)s->chunk_min,
                                                 "avg", (int)s->chunk_avg, "max", (int)s->chunk_max));
     json_object_set_new(o, "program", json_string(s->program));

@@ -88,6 +88,8 @@ enum bk_repo_option {
     BK_REPO_THREADS = 410,          /* int: worker threads (default: online CPUs) */
     BK_REPO_LOCK_WAIT = 500,        /* int: milliseconds to retry a held lock (default 0) */
     BK_REPO_READ_ONLY = 501,        /* int: 1 = never write (no lock objects either) */
+    BK_REPO_ALLOW_NO_CONFIG = 502,  /* int: 1 = open even if the config is lost or damaged
+                                       (defaults stand in; for bk_repair) */
 };
 
 BK_API bk_repo *bk_repo_new(void);
@@ -150,6 +152,8 @@ typedef struct bk_snapshot {
     bk_id tree;
     bool has_parent;
     bk_id parent;
+    bool has_original;             /* made from another snapshot (repair, copy): its id */
+    bk_id original;
     uint32_t chunk_min, chunk_avg, chunk_max;   /* chunker parameters used */
     char *program;                 /* "arca 0.1.0" */
     bool has_summary;
@@ -407,6 +411,49 @@ typedef struct bk_prune_stats {
  * is safe; a killed prune leaves a valid repository and the next one finishes its work. */
 BK_API int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret) BK_WARN_UNUSED;
 
+/* ---- repair ------------------------------------------------------------------------- */
+
+enum {
+    BK_REPAIR_CONFIG = 1,            /* make a lost or damaged config again */
+    BK_REPAIR_INDEX = 2,             /* rebuild the index from the packs; salvage damaged packs */
+    BK_REPAIR_SNAPSHOTS = 4,         /* put back or drop damaged snapshot objects; save again
+                                        the snapshots whose trees lost blobs */
+    BK_REPAIR_ALL = 7,
+};
+
+typedef struct bk_repair_opts {
+    unsigned what;                   /* BK_REPAIR_* */
+    bool read_data;                  /* index: decrypt and re-hash every blob of every pack */
+    bool forget;                     /* snapshots: remove what cannot be, or was, repaired */
+    bool dry_run;                    /* report, change nothing */
+} bk_repair_opts;
+
+typedef struct bk_repair_stats {
+    bool config_rewritten;
+    uint64_t packs, packs_read;              /* packs whose header (whole pack) was read */
+    uint64_t packs_damaged;                  /* damaged header or corrupt blobs */
+    uint64_t packs_rewritten;                /* their good blobs copied, then removed */
+    uint64_t packs_missing;                  /* indexed, not there */
+    uint64_t packs_unindexed;                /* there, in no index */
+    uint64_t blobs_corrupt, blobs_salvaged, blobs_lost, trees_from_cache;
+    uint64_t blobs_indexed;                  /* in the new index */
+    uint64_t index_damaged;                  /* index objects that could not be read */
+    bool index_rewritten;
+    uint64_t snapshots;                      /* snapshots examined */
+    uint64_t snapshots_damaged;              /* objects that could not be read */
+    uint64_t snapshots_restored;             /* put back from the local cache */
+    uint64_t snapshots_repaired;             /* saved again without what was lost */
+    uint64_t snapshots_forgotten;
+    uint64_t files_lost, dirs_lost;          /* dropped from the repaired snapshots */
+    double duration;
+} bk_repair_stats;
+
+/* Rebuild what can be rebuilt from what is left (see arca(1), repair).  Takes the prune
+ * lock; the caller holds the exclusive lock (none for a dry run).  What is lost is named
+ * through the log (warnings).  Opening a repository whose config is lost needs
+ * BK_REPO_ALLOW_NO_CONFIG. */
+BK_API int bk_repair(bk_repo *repo, const bk_repair_opts *opts, bk_repair_stats *ret) BK_WARN_UNUSED;
+
 /* ---- databases ---------------------------------------------------------------------- */
 
 typedef struct bk_mysql_target {
@@ -461,6 +508,8 @@ BK_API int bk_stats_get(bk_repo *repo, bk_stats *ret) BK_WARN_UNUSED;
 typedef struct bk_key_info {
     char id[BK_ID_HEX];
     bool current;                    /* the slot that opened this handle */
+    bool damaged;                    /* its content does not match its name, or does not parse
+                                        (created, host, user are then unknown) */
     int64_t created;
     char host[256];
     char user[256];

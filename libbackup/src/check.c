@@ -367,6 +367,18 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     bk_idmap_init(&c.trees_seen, 0);
     struct name_list snaps = { 0 };
     int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
+    /* key slots: a damaged one cannot open the repository any more */
+    bk_key_info *keys = NULL;
+    size_t nkeys = 0;
+    if (r == 0 && bk_key_list(repo, &keys, &nkeys) == 0) {
+        for (size_t i = 0; i < nkeys; i++)
+            if (keys[i].damaged)
+                problem(&c, "key slot %.8s is damaged (arca key remove %.8s, then key add)",
+                        keys[i].id, keys[i].id);
+        free(keys);
+    } else if (r == 0) {
+        bk_repo_clear_error(repo);   /* the rest of check tells more */
+    }
     c.load_index = !repo->index_loaded;
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);

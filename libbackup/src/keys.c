@@ -22,13 +22,15 @@ static int list_one(const char *name, uint64_t size, void *ctx)
         bk_buf_free(&b);
         return r;
     }
+    /* a slot is named by the hash of its content: one that does not match, or does not
+     * parse, is damaged; it is listed (so that key remove can remove it) */
     bk_keyslot_info info;
-    r = bk_keyslot_parse_info(b.data, b.len, &info);
+    memset(&info, 0, sizeof(info));
+    bk_id want, got;
+    bk_hash(b.data, b.len, &got);
+    bool damaged = bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0 ||
+                   bk_keyslot_parse_info(b.data, b.len, &info) < 0;
     bk_buf_free(&b);
-    if (r < 0) {
-        bk_repo_log(kl->repo, BK_LOG_WARNING, "keys/%s is malformed", name);
-        return 0;
-    }
     bk_key_info *v = realloc(kl->v, (kl->n + 1) * sizeof(*v));
     if (!v)
         return -ENOMEM;
@@ -37,9 +39,12 @@ static int list_one(const char *name, uint64_t size, void *ctx)
     memset(k, 0, sizeof(*k));
     snprintf(k->id, sizeof(k->id), "%s", name);
     k->current = strcmp(name, kl->repo->key_id) == 0;
-    k->created = info.created;
-    snprintf(k->host, sizeof(k->host), "%s", info.host);
-    snprintf(k->user, sizeof(k->user), "%s", info.user);
+    k->damaged = damaged;
+    if (!damaged) {
+        k->created = info.created;
+        snprintf(k->host, sizeof(k->host), "%s", info.host);
+        snprintf(k->user, sizeof(k->user), "%s", info.user);
+    }
     return 0;
 }
 

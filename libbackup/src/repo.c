@@ -124,6 +124,7 @@ int bk_repo_set_int(bk_repo *repo, int option, int64_t v)
         if (v < 0) return -ERANGE;
         repo->lock_wait_ms = v; return 0;
     case BK_REPO_READ_ONLY: repo->read_only = v != 0; return 0;
+    case BK_REPO_ALLOW_NO_CONFIG: repo->allow_no_config = v != 0; return 0;
     }
     return -EINVAL;
 }
@@ -276,6 +277,11 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
     int ir = bk_repo_check_interrupt(repo);
     if (ir < 0)
         return ir;
+    char what[BK_ID_HEX + 16];   /* for messages: "config", "index/<id>" */
+    if (t == BK_OBJ_CONFIG)
+        snprintf(what, sizeof(what), "config");
+    else
+        snprintf(what, sizeof(what), "%s/%.64s", bk_obj_type_name(t), name);
     bk_buf b = BK_BUF_INIT;
     /* index objects and snapshots are immutable and named by their hash: cacheable */
     bool cacheable = t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT;
@@ -287,13 +293,12 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
     int r = cached ? 0 : bk_be_get(repo->be, t, name, 0, 0, &b);
     if (r < 0) {
         bk_buf_free(&b);
-        return bk_repo_error(repo, r, "cannot read %s/%s: %s", bk_obj_type_name(t), name,
-                             strerror(-r));
+        return bk_repo_error(repo, r, "cannot read %s: %s", what, strerror(-r));
     }
     if (content_addressed(t) && !name_matches(name, &b)) {
         bk_buf_free(&b);
-        return bk_repo_error(repo, -EBADMSG, "%s/%s is corrupt: its content does not "
-                             "match its name", bk_obj_type_name(t), name);
+        return bk_repo_error(repo, -EBADMSG, "%s is corrupt: its content does not match its "
+                             "name", what);
     }
     if (cacheable && !cached)
         bk_cache_put(repo, bk_obj_type_name(t), name, b.data, b.len);
@@ -302,7 +307,7 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
     bk_zctx_free(z);
     bk_buf_free(&b);
     if (r == -EBADMSG)
-        return bk_repo_error(repo, r, "%s/%s is corrupt: it does not decrypt", bk_obj_type_name(t), name);
+        return bk_repo_error(repo, r, "%s is corrupt: it does not decrypt", what);
     return r;
 }
 
@@ -424,6 +429,30 @@ int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen, char
     return 0;
 }
 
+/* A new config: a random id, the parameters the handle's options ask for, else defaults. */
+static void default_config(const bk_repo *repo, bk_config *c)
+{
+    c->version = BK_FORMAT_VERSION;
+    uint8_t rid[BK_ID_LEN];
+    randombytes_buf(rid, sizeof(rid));
+    bk_hex(rid, sizeof(rid), c->id);
+    c->chunk_min = repo->opt_chunk_min ? repo->opt_chunk_min : BK_CHUNK_MIN_DEFAULT;
+    c->chunk_avg = repo->opt_chunk_avg ? repo->opt_chunk_avg : BK_CHUNK_AVG_DEFAULT;
+    c->chunk_max = repo->opt_chunk_max ? repo->opt_chunk_max : BK_CHUNK_MAX_DEFAULT;
+    c->pack_size = repo->opt_pack_size ? repo->opt_pack_size : BK_PACK_SIZE_DEFAULT;
+    c->compression = repo->opt_compression >= 0 ? repo->opt_compression : BK_COMPRESSION_DEFAULT;
+}
+
+int bk_repo_save_config(bk_repo *repo)
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = config_encode(&repo->config, &b);
+    if (r == 0)
+        r = bk_repo_save_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, b.data, b.len, NULL);
+    bk_buf_free(&b);
+    return r;
+}
+
 static int found_one(const char *name, uint64_t size, void *ctx)
 {
     snprintf(ctx, BK_ID_HEX + 16, "%s", name);
@@ -473,15 +502,7 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
                                      location, what);
 
     bk_config *c = &repo->config;
-    c->version = BK_FORMAT_VERSION;
-    uint8_t rid[BK_ID_LEN];
-    randombytes_buf(rid, sizeof(rid));
-    bk_hex(rid, sizeof(rid), c->id);
-    c->chunk_min = repo->opt_chunk_min ? repo->opt_chunk_min : BK_CHUNK_MIN_DEFAULT;
-    c->chunk_avg = repo->opt_chunk_avg ? repo->opt_chunk_avg : BK_CHUNK_AVG_DEFAULT;
-    c->chunk_max = repo->opt_chunk_max ? repo->opt_chunk_max : BK_CHUNK_MAX_DEFAULT;
-    c->pack_size = repo->opt_pack_size ? repo->opt_pack_size : BK_PACK_SIZE_DEFAULT;
-    c->compression = repo->opt_compression >= 0 ? repo->opt_compression : BK_COMPRESSION_DEFAULT;
+    default_config(repo, c);
     if (bk_chunker_check_params(c->chunk_min, c->chunk_avg, c->chunk_max) < 0)
         return bk_repo_error(repo, -EINVAL, "invalid chunk sizes %u/%u/%u (min < avg < max, "
                              "avg a power of two)", c->chunk_min, c->chunk_avg, c->chunk_max);
@@ -499,11 +520,7 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
     r = repo_setup(repo);
     if (r < 0)
         return r;
-    bk_buf b = BK_BUF_INIT;
-    r = config_encode(c, &b);
-    if (r == 0)
-        r = bk_repo_save_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, b.data, b.len, NULL);
-    bk_buf_free(&b);
+    r = bk_repo_save_config(repo);
     if (r == -EEXIST)
         return bk_repo_error(repo, r, "%s: a repository exists there already", location);
     repo->index_loaded = true;   /* a new repository has an empty index */
@@ -569,7 +586,9 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
         return r;
     uint64_t size;
     r = bk_be_stat(repo->be, BK_OBJ_CONFIG, "config", &size);
-    if (r == -ENOENT) {
+    if (r == -ENOENT && repo->allow_no_config) {
+        r = 0;   /* arca repair: the keys decide whether there is a repository */
+    } else if (r == -ENOENT) {
         char what[BK_ID_HEX + 32];
         if ((r = leftovers(repo, what)) > 0)
             return bk_repo_error(repo, -EBADMSG, "%s: the repository is damaged: its config is "
@@ -602,10 +621,19 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
     uint8_t *plain;
     size_t len;
     r = bk_repo_load_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, "config", &plain, &len);
-    if (r < 0)
+    if (r == 0) {
+        r = bk_config_decode(plain, len, &repo->config);
+        free(plain);
+    }
+    if ((r == -ENOENT || r == -EBADMSG) && repo->allow_no_config) {
+        /* lost or damaged: the defaults until arca repair config makes it again */
+        bk_repo_clear_error(repo);
+        repo->config_lost = true;
+        default_config(repo, &repo->config);
+        return repo_setup(repo);
+    }
+    if (r < 0 && r != -EBADMSG && r != -EPROTONOSUPPORT)
         return r;
-    r = bk_config_decode(plain, len, &repo->config);
-    free(plain);
     if (r == -EPROTONOSUPPORT)
         return bk_repo_error(repo, r, "%s: repository format or feature not supported by arca %s",
                              location, BK_VERSION_STRING);

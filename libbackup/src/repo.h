@@ -45,6 +45,7 @@ struct bk_repo {
     int threads;
     int64_t lock_wait_ms;
     bool read_only;
+    bool allow_no_config;              /* open a repository whose config is lost (repair) */
 
     /* state */
     char *location;
@@ -56,12 +57,16 @@ struct bk_repo {
     bk_index index;
     bool index_loaded;
     bool locked;
+    bool config_lost;                  /* opened with allow_no_config, and it was lost */
     size_t stale_locks_removed;        /* lock records of dead holders removed by bk_repo_lock */
     char **damaged_snapshots;          /* names the last listing left out as damaged */
     size_t ndamaged_snapshots;
     pthread_mutex_t zlock;
     bk_zctx *zctx;                     /* for the calling thread's loads (guarded by zlock) */
 };
+
+/* Store repo->config (create-exclusive: -EEXIST if there is one). */
+int bk_repo_save_config(bk_repo *repo) BK_MUST_CHECK;
 
 /* Record an error on the handle (thread-safe; the first one wins).  Returns code. */
 int bk_repo_error(bk_repo *repo, int code, const char *fmt, ...) BK_PRINTF(3, 4);

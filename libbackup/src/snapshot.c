@@ -43,6 +43,11 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         bk_id_hex(&s->parent, parent);
         bad |= json_object_set_new(o, "parent", json_string(parent));
     }
+    if (s->has_original) {   /* since 0.2 */
+        char original[BK_ID_HEX];
+        bk_id_hex(&s->original, original);
+        bad |= json_object_set_new(o, "original", json_string(original));
+    }
     bad |= json_object_set_new(o, "chunker", json_pack("{s:I, s:I, s:I}", "min",
                                    (json_int_t)s->chunk_min, "avg", (json_int_t)s->chunk_avg,
                                    "max", (json_int_t)s->chunk_max));
@@ -111,14 +116,19 @@ int bk_snapshot_decode(const uint8_t *p, size_t n, bk_snapshot **ret)
         goto fail;
     r = -EBADMSG;
     json_int_t version, uid = 0, gid = 0;
-    const char *when, *host, *user = "", *tree, *parent = NULL, *program = "";
+    const char *when, *host, *user = "", *tree, *parent = NULL, *program = "", *original = NULL;
     json_t *paths, *tags = NULL, *chunker = NULL, *summary = NULL;
-    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o}",
+    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o, s?s}",
                     "version", &version, "time", &when, "host", &host, "username", &user,
                     "uid", &uid, "gid", &gid, "paths", &paths, "tags", &tags, "tree", &tree,
                     "parent", &parent, "chunker", &chunker, "program", &program,
-                    "summary", &summary) != 0)
+                    "summary", &summary, "original", &original) != 0)
         goto fail;
+    if (original) {
+        if (bk_id_parse(original, &s->original) < 0)
+            goto fail;
+        s->has_original = true;
+    }
     if (version != BK_FORMAT_VERSION) {
         r = -EPROTONOSUPPORT;
         goto fail;

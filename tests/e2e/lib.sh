@@ -90,6 +90,14 @@ list_objects() {
     esac
 }
 
+# flip_byte FILE OFFSET: invert every bit of one byte (a write of a fixed value would
+# change nothing where the file has that value already)
+flip_byte() {
+    python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
+
 # compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
 compare_trees() {
     python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"

@@ -23,7 +23,7 @@ done
 
 # damage every cached copy: the results stay the same, and the copies are mended
 find "$C" -type f | while read -r f; do
-    printf '\xff' | dd of="$f" bs=1 seek=20 conv=notrunc status=none
+    flip_byte "$f" 20
 done
 arca -r "$R" ls -R latest "$T/src" > "$T/ls.damaged" || fail "ls failed over a damaged cache"
 cmp -s "$T/ls.ref" "$T/ls.damaged" || fail "a damaged cache changed the listing"

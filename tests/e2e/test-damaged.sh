@@ -42,7 +42,7 @@ flip() {
     obj_get "$1" "$2" "$T/obj"
     local size
     size=$(stat -c %s "$T/obj")
-    printf '\xff' | dd of="$T/obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
+    flip_byte "$T/obj" $((size / 2))
     obj_put "$1" "$2" "$T/obj"
 }
 

@@ -26,7 +26,7 @@ arca -r "$R" --json restore latest --target "$T/r" > "$T/same.json"
 # damage it
 printf 'DAMAGE' | dd of="$D/big/f1" bs=1 seek=6000000 conv=notrunc status=none
 printf 'XY' | dd of="$D/big/f2" bs=1 seek=100 conv=notrunc status=none
-printf 'Z' | dd of="$D/random.bin" bs=1 seek=1500000 conv=notrunc status=none
+flip_byte "$D/random.bin" 1500000
 truncate -s 3000000 "$D/big/f3"
 rm "$D/big/f4" "$D/hello.txt" "$D/sub/link-a"
 rm -r "$D/sub/deeper/deepest"

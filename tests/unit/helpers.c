@@ -492,6 +492,8 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
         !bk_strv_eq(a->tags, a->ntags, b->tags, b->ntags) || bk_id_cmp(&a->tree, &b->tree) != 0 ||
         a->has_parent != b->has_parent ||
         (a->has_parent && bk_id_cmp(&a->parent, &b->parent) != 0) ||
+        a->has_original != b->has_original ||
+        (a->has_original && bk_id_cmp(&a->original, &b->original) != 0) ||
         a->chunk_min != b->chunk_min || a->chunk_avg != b->chunk_avg ||
         a->chunk_max != b->chunk_max || !str_eq(a->program, b->program) ||
         a->has_summary != b->has_summary)

@@ -52,6 +52,16 @@ static void test_changed_while_read(void **state)
     b.len = 0;
     assert_int_equal(bk_snapshot_encode(s, &b), 0);
     assert_null(memmem(b.data, b.len, "files_changed_while_read", 24));
+    assert_null(memmem(b.data, b.len, "original", 8));
+    /* the snapshot a repaired or copied one was made from */
+    s->has_original = true;
+    th_id(&s->original, 77);
+    b.len = 0;
+    assert_int_equal(bk_snapshot_encode(s, &b), 0);
+    assert_non_null(memmem(b.data, b.len, "\"original\":\"", 12));
+    assert_int_equal(bk_snapshot_decode(b.data, b.len, &d), 0);
+    assert_true(th_snapshot_equal(s, d));
+    bk_snapshot_free(d);
     bk_buf_free(&b);
     bk_snapshot_free(s);
 }
