@@ -2,7 +2,8 @@
 # The damage matrix: every kind of object (config, a key slot, a snapshot, an index object,
 # a data pack, a pack's header, a pack of trees) flipped, truncated and deleted, one at a
 # time in a repository of two snapshots.  For each: check --read-data finds it (where it
-# can be found), arca repair (and the remedy the docs give) plus a backup of the same
+# can be found), every command survives it (an error, never a crash: run under ASan by
+# test.sh), arca repair (and the remedy the docs give) plus a backup of the same
 # sources bring the repository back to a clean check --read-data, the newest state restores
 # byte for byte, and the first snapshot too wherever its data still existed somewhere.
 # A blob broken in its only copy (its source changed since) is reported lost, by name,
@@ -136,6 +137,33 @@ detect() {
     [ "$rc" -eq 1 ] || fail "$1: check --read-data exited $rc on a damaged repository: $(cat "$W/check")"
 }
 
+# survive NAME: every command, with the warm cache and without one, on the damaged
+# repository: an error (1) or a partial result (3) is fine, a crash (a signal, an ASan
+# report) or a usage error is not; nothing may change the repository (dry runs only)
+survive() {
+    local name=$1 cache rc c
+    local -a cmds=(
+        "snapshots" "ls -R latest" "ls -l $FIRST" "diff $FIRST latest" "stats" "key list"
+        "check" "cat config" "forget --keep-last 1 --dry-run" "prune --dry-run"
+        "backup --dry-run $T/src" "dump latest $T/src/d1/f1" "dump latest $T/src"
+        "restore latest --target $W/survive" "restore $FIRST --target $W/survive --verify"
+    )
+    for cache in "" --no-cache; do
+        for c in "${cmds[@]}"; do
+            rc=0
+            # shellcheck disable=SC2086
+            "$ARCA" -r "$R" $cache $c > /dev/null 2> "$W/survive.err" || rc=$?
+            if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] && [ "$rc" -ne 3 ]; then
+                fail "$name: 'arca $cache $c' exited $rc on the damaged repository: $(cat "$W/survive.err")"
+            fi
+            if grep -qE 'Sanitizer|runtime error' "$W/survive.err"; then
+                fail "$name: 'arca $cache $c': $(cat "$W/survive.err")"
+            fi
+            rm -rf "$W/survive"
+        done
+    done
+}
+
 repair_all() {   # repair_all NAME [options]: arca repair, done (0) or with losses named (3)
     local name=$1 rc=0
     shift
@@ -149,6 +177,7 @@ for how in flip truncate delete; do
     setup "config-$how"
     damage "$R" config "$how"
     expect_rc 1 arca -r "$R" snapshots
+    survive "config $how"
     repair_all "config $how"
     grep -qF "config is lost or damaged" "$W/repair" || fail "config $how: repair did not say what it did"
     verdict "config $how" whole
@@ -161,6 +190,7 @@ for how in flip truncate delete; do
     if [ "$how" != delete ]; then
         detect "key $how"
         grep -qF "key slot ${other:0:8} is damaged" "$W/check" || fail "key $how: check does not name the slot: $(cat "$W/check")"
+        survive "key $how"
         arca -r "$R" key remove "${other:0:8}" > /dev/null 2> "$W/err" || fail "key $how: key remove: $(cat "$W/err")"
     fi
     verdict "key $how" whole
@@ -171,6 +201,7 @@ for how in flip truncate delete; do
     damage "$R" "snapshots/$FIRST" "$how"
     if [ "$how" != delete ]; then
         detect "snapshot $how"
+        survive "snapshot $how"
         repair_all "snapshot $how" snapshots
         grep -qF "goes back in its place" "$W/repair" || fail "snapshot $how: not put back: $(cat "$W/repair")"
         verdict "snapshot $how" whole
@@ -183,6 +214,7 @@ for how in flip truncate delete; do
     setup "index-$how"
     for idx in $(list_objects "$R" index); do damage "$R" "index/$idx" "$how"; break; done
     detect "index $how"
+    survive "index $how"
     repair_all "index $how"
     verdict "index $how" whole
     cases=$((cases + 1))
@@ -191,6 +223,7 @@ for how in flip truncate delete; do
     setup "data-$how"
     damage "$R" "data/$(pack_of_kind "$R" data)" "$how"
     detect "data $how"
+    survive "data $how"
     repair_all "data $how" --read-data
     verdict "data $how" whole
     cases=$((cases + 1))
@@ -201,6 +234,7 @@ for how in flip truncate delete; do
     damage "$R" "data/$(pack_of_kind "$R" tree)" "$how"
     rm -rf "$T/cache"
     detect "tree $how"
+    survive "tree $how"
     repair_all "tree $how" --read-data
     verdict "tree $how" lossy
     cases=$((cases + 1))
@@ -210,6 +244,7 @@ done
 setup header
 damage "$R" "data/$(pack_of_kind "$R" data)" flip 20
 detect "header flip"
+survive "header flip"
 repair_all "header flip"
 [ "$(grep -c 'lost' "$W/repair" || true)" = 0 ] || fail "header flip: repair lost data: $(cat "$W/repair")"
 verdict "header flip" whole
