@@ -93,6 +93,8 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
 /* Values. */
 int cli_parse_size(const char *s, uint64_t *ret);       /* 16M, 1G, 512k, 100 */
 int cli_parse_duration(const char *s, long long *ret_ms); /* 30s, 5m, 2h, 1d, 100ms */
+/* The word for a count of n: cli_plural(n, "entry", "entries"), so that "1 entry". */
+const char *cli_plural(uint64_t n, const char *one, const char *many);
 void cli_format_bytes(uint64_t n, char *out, size_t len);
 void cli_format_duration(double secs, char *out, size_t len);
 
@@ -125,7 +127,8 @@ int cli_parse_max_unused(const char *arg, double *ret);
 /* Print (or, with ret_json, build) prune's figures. */
 int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **ret_json);
 
-/* Print a path safely (control characters escaped) to f. */
+/* Print a path or link target from a snapshot safely to f: bytes that are not UTF-8,
+ * controls and bidirectional overrides escaped (escape.h), valid UTF-8 as it is. */
 void cli_print_path(FILE *f, const char *p, size_t len);
 
 #define FILTER_OPTIONS \

@@ -123,8 +123,9 @@ static void print_summary(cli *c, const bk_snapshot *s, bool dry_run)
     cli_info(c, "Dirs:  %llu new, %llu changed, %llu unchanged\n",
              (unsigned long long)m->dirs_new, (unsigned long long)m->dirs_changed,
              (unsigned long long)m->dirs_unchanged);
-    cli_info(c, "%s %s to the repository (%llu files, %s processed in %s)\n",
-             dry_run ? "Would add" : "Added", added, (unsigned long long)m->total_files, total, dur);
+    cli_info(c, "%s %s to the repository (%llu %s, %s processed in %s)\n",
+             dry_run ? "Would add" : "Added", added, (unsigned long long)m->total_files,
+             cli_plural(m->total_files, "file", "files"), total, dur);
     if (!dry_run) {
         char id[BK_ID_HEX];
         bk_id_hex(&s->id, id);
@@ -185,8 +186,9 @@ static int run(cli *c, int argc, char **argv)
     }
     int rc = snap->summary.errors ? EXIT_PARTIAL : EXIT_OK;
     if (rc == EXIT_PARTIAL)
-        cli_err(c, "%llu entries could not be read (see above); the snapshot holds the rest",
-                (unsigned long long)snap->summary.errors);
+        cli_err(c, "%llu %s not be read (see above); the snapshot holds the rest",
+                (unsigned long long)snap->summary.errors,
+                cli_plural(snap->summary.errors, "entry could", "entries could"));
     bk_snapshot_free(snap);
     return rc;
 }

@@ -258,11 +258,14 @@ static int run(cli *c, int argc, char **argv)
         cli_json_print(out);
     } else if (chatty) {
         if (o.dry_run)
-            printf("would remove %zu of %zu snapshots\n", remove, remove + keep);
+            printf("would remove %zu of %zu %s\n", remove, remove + keep,
+                   cli_plural(remove + keep, "snapshot", "snapshots"));
         else if (removed)
-            printf("removed %zu of %zu snapshots\n", removed, remove + keep);
+            printf("removed %zu of %zu %s\n", removed, remove + keep,
+                   cli_plural(remove + keep, "snapshot", "snapshots"));
         else
-            printf("nothing to remove: %zu snapshots kept\n", keep);
+            printf("nothing to remove: %zu %s kept\n", keep,
+                   cli_plural(keep, "snapshot", "snapshots"));
     }
     return rc;
 }

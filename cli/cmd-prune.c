@@ -54,9 +54,11 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
     cli_format_bytes(st->bytes, total, sizeof(total));
     cli_format_bytes(st->bytes_used, used, sizeof(used));
     cli_format_bytes(st->bytes_freed, freed, sizeof(freed));
-    cli_info(c, "%llu packs (%s), %s used by snapshots\n", (unsigned long long)st->packs, total, used);
-    cli_info(c, "%s %llu packs, repack%s %llu, %llu left by interrupted runs: %s %s\n",
+    cli_info(c, "%llu %s (%s), %s used by snapshots\n", (unsigned long long)st->packs,
+             cli_plural(st->packs, "pack", "packs"), total, used);
+    cli_info(c, "%s %llu %s, repack%s %llu, %llu left by interrupted runs: %s %s\n",
              dry_run ? "would delete" : "deleted", (unsigned long long)st->packs_deleted,
+             cli_plural(st->packs_deleted, "pack", "packs"),
              dry_run ? "" : "ed", (unsigned long long)st->packs_repacked,
              (unsigned long long)st->packs_unindexed, dry_run ? "would free" : "freed", freed);
     return EXIT_OK;

@@ -57,7 +57,7 @@ static int run(cli *c, int argc, char **argv)
             }
             putchar('\n');
         }
-        printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+        printf("%zu %s\n", n, cli_plural(n, "snapshot", "snapshots"));
     }
     bk_snapshots_free(v, n);
     return EXIT_OK;

@@ -20,7 +20,7 @@ static int run(cli *c, int argc, char **argv)
         cli_json_print(json_pack("{s:I, s:s, s:b}", "removed", (json_int_t)removed, "held_by",
                                  live ? live : "", "changed", removed > 0));
     } else {
-        cli_info(c, "removed %zu stale lock%s\n", removed, removed == 1 ? "" : "s");
+        cli_info(c, "removed %zu stale %s\n", removed, cli_plural(removed, "lock", "locks"));
         if (live && *live)
             printf("still held (their holders are alive): %s\n", live);
     }

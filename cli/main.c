@@ -115,12 +115,18 @@ static void command_help(const command *cmd, FILE *f)
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
+/* Messages name paths from snapshots and carry the library's and other programs' words:
+ * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
 static void vmsg(cli *c, const char *fmt, va_list ap)
 {
     cli_progress_done(c);
-    fprintf(stderr, "arca: ");
-    vfprintf(stderr, fmt, ap);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    fputs("arca: ", stderr);
+    if (n >= 0)
+        cli_print_path(stderr, s, (size_t)n);
     fputc('\n', stderr);
+    free(s);
 }
 
 void cli_err(cli *c, const char *fmt, ...)
@@ -178,18 +184,13 @@ void cli_log(bk_log_level level, const char *msg, void *userdata)
     cli *c = userdata;
     if (level == BK_LOG_ERROR || (level == BK_LOG_WARNING && c->verbosity >= 0) ||
         (level == BK_LOG_INFO && c->verbosity >= 1) || c->verbosity >= 2) {
-        cli_progress_done(c);
-        fprintf(stderr, "arca: %s%s\n", level == BK_LOG_WARNING ? "warning: " : "", msg);
+        cli_err(c, "%s%s", level == BK_LOG_WARNING ? "warning: " : "", msg);
     }
 }
 
 void cli_item_error(const char *path, int code, const char *msg, void *userdata)
 {
-    cli *c = userdata;
-    cli_progress_done(c);
-    fprintf(stderr, "arca: ");
-    cli_print_path(stderr, path, strlen(path));
-    fprintf(stderr, ": %s\n", msg);
+    cli_err(userdata, "%s: %s", path, msg);
 }
 
 /* ---- options -------------------------------------------------------------------------------- */

@@ -375,8 +375,9 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
     if (r == 0 && c.unindexed)
-        bk_repo_log(repo, BK_LOG_WARNING, "%zu packs are in no index (left by interrupted backups "
-                    "or prunes: not an error, prune removes them)", c.unindexed);
+        bk_repo_log(repo, BK_LOG_WARNING, "%zu %s in no index (left by interrupted backups "
+                    "or prunes: not an error, prune removes them)", c.unindexed,
+                    bk_plural(c.unindexed, "pack is", "packs are"));
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = repo->index.blobs.count;

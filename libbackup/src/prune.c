@@ -446,8 +446,9 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
         if (r < 0)
             r = bk_repo_error(repo, r, "cannot remove uncatalogued objects: %s", strerror(-r));
         else if (strays)
-            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot objects of failed "
-                        "runs (stored, never catalogued)", strays);
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot %s of failed "
+                        "runs (stored, never catalogued)", strays,
+                        bk_plural(strays, "object", "objects"));
     }
     for (size_t i = 0; r == 0 && i < un.n; i++) {
         int e = bk_be_remove(repo->be, BK_OBJ_DATA, un.names[i]);
