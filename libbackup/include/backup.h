@@ -358,6 +358,9 @@ typedef struct bk_forget_group {
 BK_API int bk_forget_plan(bk_snapshot **v, size_t n, const bk_policy *p, unsigned group_by,
                           bk_forget_group **ret, size_t *ret_n) BK_WARN_UNUSED;
 BK_API void bk_forget_groups_free(bk_forget_group *g, size_t n);
+/* Remove one snapshot (its data stays until bk_prune).  -ENOENT when it is not there (any
+ * more).  Take a shared lock first, as for bk_forget_apply. */
+BK_API int bk_snapshot_remove(bk_repo *repo, const bk_id *id) BK_WARN_UNUSED;
 /* Remove the snapshots the plan does not keep; *ret_removed counts them.  Snapshots
  * already gone count as removed (running forget twice is safe). */
 BK_API int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n,
