@@ -49,9 +49,17 @@ typedef struct command {
     cmd_fn run;
     const char *synopsis;
     const char *help;        /* description and options */
+    const struct option *opts;   /* its own options (zero-terminated), or NULL: for completion */
+    const char *words;       /* what its first operand may be ("list add ..."), or NULL */
 } command;
 
+/* The commands, NULL-terminated; the global options, zero-terminated (main.c). */
 extern const command *const commands[];
+extern const struct option *const cli_global_opts;
+extern const char *const cli_global_short;   /* getopt's string for them: "r:qvh" */
+
+/* Print the version (with --json: the build's features and library versions). */
+int cli_print_version(cli *c);
 
 /* Print "arca: " + message to stderr. */
 void cli_err(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

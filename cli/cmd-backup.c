@@ -219,4 +219,5 @@ const command cmd_backup = {
     "      --mysql-dump-command CMD  instead of mariadb-dump/mysqldump (a shell command)\n"
     "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n\n"
     "Exit status 3: the snapshot was saved, but some entries could not be read.\n",
+    .opts = opts,
 };

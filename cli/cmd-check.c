@@ -94,4 +94,5 @@ const command cmd_check = {
     "      --read-data-subset n/t read the n-th of t parts of the packs (by pack id): a\n"
     "                             weekly job with 1/7 .. 7/7 reads everything once a week\n"
     "      --read-data-subset x%  read a random x% of the packs\n",
+    .opts = opts,
 };

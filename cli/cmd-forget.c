@@ -440,4 +440,5 @@ const command cmd_forget = {
     "  -n, --dry-run              show what would be removed\n"
     "      --prune                then run prune\n"
     "      --max-unused LIMIT     for --prune (default 5%)\n",
+    .opts = opts, .words = "latest",
 };

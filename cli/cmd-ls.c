@@ -130,4 +130,5 @@ const command cmd_ls = {
     "Options:\n"
     "  -l, --long                 mode, owner, size, time\n"
     "  -R, --recursive            everything below PATH\n",
+    .opts = opts, .words = "latest",
 };

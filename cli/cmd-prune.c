@@ -95,4 +95,5 @@ const command cmd_prune = {
     "Options:\n"
     "      --max-unused LIMIT     repack packs with more unused data than this (default 5%)\n"
     "  -n, --dry-run              show what would be freed\n",
+    .opts = opts,
 };

@@ -225,4 +225,5 @@ const command cmd_restore = {
     "      --databases A,B        only these databases\n"
     "      --mysql-defaults-file F  client option file (user, password, socket)\n"
     "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n",
+    .opts = opts, .words = "latest",
 };

@@ -70,4 +70,5 @@ const command cmd_snapshots = {
     "      --host HOST            only snapshots of HOST (repeat for several)\n"
     "      --tag TAGS             only snapshots with all of TAGS (a,b); repeat for alternatives\n"
     "      --path PATH            only snapshots that include PATH\n",
+    .opts = opts,
 };

@@ -33,4 +33,5 @@ const command cmd_unlock = {
     "Remove locks whose holder is gone.  Locks of live processes stay: they are listed.\n"
     "Locks lapse by themselves when their holder dies (local: the kernel drops them;\n"
     "RADOS: they expire unless renewed), so this only tidies up.\n",
+    .opts = NULL,
 };

@@ -46,6 +46,16 @@ BK_API int bk_id_cmp(const bk_id *a, const bk_id *b);
 BK_API int bk_library_init(void);
 BK_API const char *bk_version(void);
 
+/* How this library was built, and the versions of the libraries it runs with. */
+typedef struct bk_build_info {
+    const char *version;             /* BK_VERSION_STRING */
+    int format_version;              /* the repository format it writes (BK_FORMAT_VERSION) */
+    bool rados;                      /* built with the Ceph RADOS backend */
+    char libsodium[32], zstd[32], libarchive[32], jansson[32];
+    char librados[32];               /* "" without RADOS */
+} bk_build_info;
+BK_API void bk_build_info_get(bk_build_info *ret);
+
 typedef enum bk_log_level {
     BK_LOG_ERROR = 0,
     BK_LOG_WARNING = 1,

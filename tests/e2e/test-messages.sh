@@ -3,7 +3,8 @@
 # a snapshot (ls, ls -l link targets, diff, error messages) have their non-UTF-8 bytes,
 # controls and bidi overrides escaped while valid UTF-8 stays as it is; ls -l shows the
 # numbers of owners without a name; counts say "1 snapshot", not "1 snapshots"; -r FILE is
-# "no repository" (exit 10); a passphrase over the limit is named as such.
+# "no repository" (exit 10); a passphrase over the limit is named as such; version --json
+# gives the build's features and library versions, and --version works after a command too.
 source "$(dirname "$0")/lib.sh"
 
 R=$(new_repo repo)
@@ -134,5 +135,38 @@ ARCA_PASSWORD_FILE= ARCA_PASSWORD_COMMAND="cat $T/pass-4096" arca -r "$R2" snaps
 [ $rc -eq 1 ] || fail "a 4096-byte passphrase from a command: exit $rc"
 grep -qF "ARCA_PASSWORD_COMMAND is longer than 4095 bytes" "$T/msg" || fail "long passphrase from a command: $(cat "$T/msg")"
 if grep -qi "argument list" "$T/msg"; then fail "E2BIG's text in the message"; fi
+
+# ---- version: --json, and --version after the command too --------------------------------
+arca version > "$T/version" || fail "arca version failed"
+grep -qE '^arca [0-9]+\.[0-9]+\.[0-9]+ \(repository format [0-9]+\)$' "$T/version" ||
+    fail "arca version: $(cat "$T/version")"
+arca version --json > "$T/version.json" || fail "arca version --json failed"
+python3 - "$T/version.json" "$(cat "$T/version")" <<'EOF' || fail "arca version --json: $(cat "$T/version.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert sys.argv[2] == f"arca {j['version']} (repository format {j['format_version']})", sys.argv[2]
+assert isinstance(j["format_version"], int)
+assert isinstance(j["features"]["rados"], bool)
+libs = j["libraries"]
+for name in ("libsodium", "zstd", "libarchive", "jansson"):
+    assert isinstance(libs[name], str) and libs[name][0].isdigit(), name
+assert (isinstance(libs["librados"], str) and libs["librados"][0].isdigit()) if j["features"]["rados"] \
+    else libs["librados"] is None
+EOF
+if [ "$BACKEND" = rados ]; then
+    [ "$(json_get "$T/version.json" "j['features']['rados']")" = True ] || fail "a RADOS run, but rados is off"
+fi
+for args in "--version" "backup --version" "ls -l --version"; do
+    # shellcheck disable=SC2086
+    out=$(arca $args) || fail "arca $args failed"
+    [ "$out" = "$(cat "$T/version")" ] || fail "arca $args: $out"
+done
+for args in "--json version" "--version --json" "--json --version" "snapshots --version --json" \
+            "backup --json --version"; do
+    # shellcheck disable=SC2086
+    arca $args > "$T/v.json" || fail "arca $args failed"
+    cmp -s "$T/v.json" "$T/version.json" || fail "arca $args: $(cat "$T/v.json")"
+done
+expect_rc 2 arca version extra 2>/dev/null
 
 pass
