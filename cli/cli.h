@@ -138,6 +138,9 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
 /* Print a path or link target from a snapshot safely to f: bytes that are not UTF-8,
  * controls and bidirectional overrides escaped (escape.h), valid UTF-8 as it is. */
 void cli_print_path(FILE *f, const char *p, size_t len);
+/* The same for a string from a snapshot in a column: padded to width display columns, on
+ * the left (width > 0, as %8s) or on the right (width < 0, as %-16s). */
+void cli_print_field(FILE *f, const char *s, int width);
 
 #define FILTER_OPTIONS \
     { "host", required_argument, NULL, 'H' }, \

@@ -1,10 +1,8 @@
 /* cmd-ls.c - arca ls: list what a snapshot holds. */
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
-#include "escape.h"
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -49,19 +47,6 @@ static void mode_string(const bk_node_info *n, char out[11])
     out[10] = 0;
 }
 
-/* A name from the snapshot, escaped, right-aligned in width columns (as %8s). */
-static void print_right(const char *s, size_t width)
-{
-    size_t w;
-    char *e = cli_escape(s, strlen(s), &w);
-    if (!e)
-        return;
-    for (; w < width; w++)
-        putchar(' ');
-    fputs(e, stdout);
-    free(e);
-}
-
 static int print_node(const bk_node_info *n, void *ud)
 {
     struct ls_opts *o = ud;
@@ -81,9 +66,9 @@ static int print_node(const bk_node_info *n, void *ud)
         snprintf(uid, sizeof(uid), "%u", (unsigned)n->uid);
         snprintf(gid, sizeof(gid), "%u", (unsigned)n->gid);
         printf("%s ", mode);
-        print_right(*n->user ? n->user : uid, 8);
+        cli_print_field(stdout, *n->user ? n->user : uid, 8);
         putchar(' ');
-        print_right(*n->group ? n->group : gid, 8);
+        cli_print_field(stdout, *n->group ? n->group : gid, 8);
         printf(" %12llu %s ", (unsigned long long)n->size, when);
     }
     cli_print_path(stdout, n->path, n->path_len);

@@ -271,3 +271,20 @@ void cli_print_path(FILE *f, const char *p, size_t len)
         len -= used;
     }
 }
+
+void cli_print_field(FILE *f, const char *s, int width)
+{
+    size_t w;
+    char *e = cli_escape(s, strlen(s), &w);
+    if (!e)
+        return;
+    size_t want = (size_t)(width < 0 ? -width : width);
+    if (width > 0)
+        for (; w < want; w++)
+            fputc(' ', f);
+    fputs(e, f);
+    if (width < 0)
+        for (; w < want; w++)
+            fputc(' ', f);
+    free(e);
+}

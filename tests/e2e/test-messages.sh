@@ -66,6 +66,13 @@ arca -r "$R" diff "${ids[0]}" "${ids[1]}" > "$T/diff"
 no_raw "$T/diff" "diff prints raw control or bidi characters"
 grep -qF "$S/new-\\u202e-gpj.exe" "$T/diff" || fail "diff: the new name is not escaped: $(cat "$T/diff")"
 
+# snapshots: host and tags are whatever --host and --tag were given
+arca -r "$R" backup "$S" --host "$(printf 'host-\033]0;x\a-\u202e')" --tag "$(printf 'tag-\u2066')" >/dev/null
+arca -r "$R" snapshots > "$T/snaps-esc"
+no_raw "$T/snaps-esc" "snapshots prints raw control or bidi characters"
+grep -qF 'host-\x1b]0;x\x07-\u202e' "$T/snaps-esc" || fail "snapshots: the host is not escaped: $(cat "$T/snaps-esc")"
+grep -qF 'tag-\u2066' "$T/snaps-esc" || fail "snapshots: the tag is not escaped: $(cat "$T/snaps-esc")"
+
 # messages name paths escaped too
 rc=0
 arca -r "$R" ls latest "$S/$(printf 'missing-\033[2J-\u202e')" 2> "$T/msg" >/dev/null || rc=$?
