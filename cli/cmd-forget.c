@@ -308,9 +308,13 @@ static int forget_ids(cli *c, const struct forget_opts *o, char **args, size_t n
             removed++;
         }
     }
+    bool *done = calloc(n, sizeof(bool));
+    if (!done) {
+        bk_snapshots_free(v, n);
+        return cli_fail(c, -ENOMEM);
+    }
     json_t *out = c->json ? json_object() : NULL, *groups = out ? json_array() : NULL;
-    bool *done = calloc(n ? n : 1, sizeof(bool));
-    for (size_t i = 0; done && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (done[i])
             continue;
         json_t *rj = out ? json_array() : NULL;

@@ -123,13 +123,17 @@ static void command_help(const command *cmd, FILE *f)
  * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
 static void vmsg(cli *c, const char *fmt, va_list ap)
 {
-    cli_progress_done(c);
     char *s = NULL;
     int n = vasprintf(&s, fmt, ap);
+    if (n < 0)
+        s = NULL;   /* undefined after a failure */
+    flockfile(stderr);   /* the library logs from its worker threads too: one line each */
+    cli_progress_done(c);
     fputs("arca: ", stderr);
-    if (n >= 0)
+    if (s)
         cli_print_path(stderr, s, (size_t)n);
     fputc('\n', stderr);
+    funlockfile(stderr);
     free(s);
 }
 
