@@ -51,9 +51,17 @@ typedef struct command {
     cmd_fn run;
     const char *synopsis;
     const char *help;        /* description and options */
+    const struct option *opts;   /* its own options (zero-terminated), or NULL: for completion */
+    const char *words;       /* what its first operand may be ("list add ..."), or NULL */
 } command;
 
+/* The commands, NULL-terminated; the global options, zero-terminated (main.c). */
 extern const command *const commands[];
+extern const struct option *const cli_global_opts;
+extern const char *const cli_global_short;   /* getopt's string for them: "r:qvh" */
+
+/* Print the version (with --json: the build's features and library versions). */
+int cli_print_version(cli *c);
 
 /* Print "arca: " + message to stderr. */
 void cli_err(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -95,6 +103,8 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
 /* Values. */
 int cli_parse_size(const char *s, uint64_t *ret);       /* 16M, 1G, 512k, 100 */
 int cli_parse_duration(const char *s, long long *ret_ms); /* 30s, 5m, 2h, 1d, 100ms */
+/* The word for a count of n: cli_plural(n, "entry", "entries"), so that "1 entry". */
+const char *cli_plural(uint64_t n, const char *one, const char *many);
 void cli_format_bytes(uint64_t n, char *out, size_t len);
 void cli_format_duration(double secs, char *out, size_t len);
 
@@ -138,8 +148,12 @@ static inline int cli_out_check(void)
     return ferror(stdout) ? -EPIPE : 0;
 }
 
-/* Print a path safely (control characters escaped) to f. */
+/* Print a path or link target from a snapshot safely to f: bytes that are not UTF-8,
+ * controls and bidirectional overrides escaped (escape.h), valid UTF-8 as it is. */
 void cli_print_path(FILE *f, const char *p, size_t len);
+/* The same for a string from a snapshot in a column: padded to width display columns, on
+ * the left (width > 0, as %8s) or on the right (width < 0, as %-16s). */
+void cli_print_field(FILE *f, const char *s, int width);
 
 #define FILTER_OPTIONS \
     { "host", required_argument, NULL, 'H' }, \

@@ -123,8 +123,9 @@ static void print_summary(cli *c, const bk_snapshot *s, bool dry_run)
     cli_info(c, "Dirs:  %llu new, %llu changed, %llu unchanged\n",
              (unsigned long long)m->dirs_new, (unsigned long long)m->dirs_changed,
              (unsigned long long)m->dirs_unchanged);
-    cli_info(c, "%s %s to the repository (%llu files, %s processed in %s)\n",
-             dry_run ? "Would add" : "Added", added, (unsigned long long)m->total_files, total, dur);
+    cli_info(c, "%s %s to the repository (%llu %s, %s processed in %s)\n",
+             dry_run ? "Would add" : "Added", added, (unsigned long long)m->total_files,
+             cli_plural(m->total_files, "file", "files"), total, dur);
     if (!dry_run) {
         char id[BK_ID_HEX];
         bk_id_hex(&s->id, id);
@@ -186,13 +187,13 @@ static int run(cli *c, int argc, char **argv)
     const bk_summary *m = &snap->summary;
     int rc = m->errors || m->files_changed_while_read ? EXIT_PARTIAL : EXIT_OK;
     if (m->errors)
-        cli_err(c, "%llu %s could not be read (see above); the snapshot holds the rest",
-                (unsigned long long)m->errors, m->errors == 1 ? "entry" : "entries");
+        cli_err(c, "%llu %s not be read (see above); the snapshot holds the rest",
+                (unsigned long long)m->errors, cli_plural(m->errors, "entry could", "entries could"));
     if (m->files_changed_while_read)
-        cli_err(c, "%llu %s changed while %s read (see above): the snapshot holds what was read",
+        cli_err(c, "%llu %s read (see above): the snapshot holds what was read",
                 (unsigned long long)m->files_changed_while_read,
-                m->files_changed_while_read == 1 ? "file" : "files",
-                m->files_changed_while_read == 1 ? "it was" : "they were");
+                cli_plural(m->files_changed_while_read, "file changed while it was",
+                           "files changed while they were"));
     bk_snapshot_free(snap);
     return rc;
 }
@@ -224,4 +225,5 @@ const command cmd_backup = {
     "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n\n"
     "Exit status 3: the snapshot was saved, but some entries could not be read, or some\n"
     "files changed while they were read.\n",
+    .opts = opts,
 };

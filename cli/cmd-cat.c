@@ -48,4 +48,5 @@ const command cmd_cat = {
     "blob as its raw bytes.  key, snapshot, index and pack take an id or a unique\n"
     "prefix; tree and blob a full blob id (as 'arca cat tree' and 'ls --json' show).\n"
     "For inspecting and debugging a repository; takes no lock.\n",
+    .words = "config key snapshot index pack tree blob",
 };

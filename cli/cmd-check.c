@@ -70,13 +70,16 @@ static int run(cli *c, int argc, char **argv)
                                  "index_objects", (json_int_t)res.index_objects,
                                  "bytes_read", (json_int_t)res.bytes_read));
     } else if (res.errors == 0) {
-        cli_info(c, "no errors: %llu snapshots, %llu trees, %llu blobs in %llu packs%s\n",
-                 (unsigned long long)res.snapshots, (unsigned long long)res.trees,
-                 (unsigned long long)res.blobs, (unsigned long long)res.packs,
+        cli_info(c, "no errors: %llu %s, %llu %s, %llu %s in %llu %s%s\n",
+                 (unsigned long long)res.snapshots, cli_plural(res.snapshots, "snapshot", "snapshots"),
+                 (unsigned long long)res.trees, cli_plural(res.trees, "tree", "trees"),
+                 (unsigned long long)res.blobs, cli_plural(res.blobs, "blob", "blobs"),
+                 (unsigned long long)res.packs, cli_plural(res.packs, "pack", "packs"),
                  flags & BK_CHECK_READ_DATA ? (o.subset.t || o.subset.share ? ", a subset of the data read and verified" : ", all data read and verified") : "");
     }
     if (res.errors) {
-        cli_err(c, "%llu errors found", (unsigned long long)res.errors);
+        cli_err(c, "%llu %s found", (unsigned long long)res.errors,
+                cli_plural(res.errors, "error", "errors"));
         return EXIT_FATAL;
     }
     return EXIT_OK;
@@ -91,4 +94,5 @@ const command cmd_check = {
     "      --read-data-subset n/t read the n-th of t parts of the packs (by pack id): a\n"
     "                             weekly job with 1/7 .. 7/7 reads everything once a week\n"
     "      --read-data-subset x%  read a random x% of the packs\n",
+    .opts = opts,
 };

@@ -91,4 +91,5 @@ const command cmd_diff = {
     "diff", run, "diff SNAPSHOT1 SNAPSHOT2",
     "Show added (+), removed (-), modified (M), metadata-only (U) and type-changed (T)\n"
     "entries.  Unchanged directories are skipped without reading them.\n",
+    .opts = opts, .words = "latest",
 };

@@ -41,4 +41,5 @@ const command cmd_dump = {
     "dump", run, "dump SNAPSHOT PATH",
     "Write the content of the file PATH to standard output, or, if PATH is a directory,\n"
     "a tar (pax) archive of it with full metadata.\n",
+    .opts = opts, .words = "latest",
 };

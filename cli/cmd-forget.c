@@ -1,5 +1,6 @@
 /* cmd-forget.c - arca forget: remove snapshots by policy; --prune to free space too. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ struct forget_opts {
     bk_policy p;
     const char *keep_tags[64];
     unsigned group_by;
+    bool group_by_set;
     bool dry_run, prune;
     double max_unused;
 };
@@ -98,6 +100,7 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         return 0;
     case O_GROUP_BY: {
         o->group_by = 0;
+        o->group_by_set = true;
         char *copy = strdup(arg), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             if (strcmp(t, "host") == 0) o->group_by |= BK_GROUP_HOST;
@@ -144,6 +147,240 @@ static json_t *strv_json(char *const *v, size_t n)
     return a;
 }
 
+/* "group: host H, paths P[, tags T]", names escaped as ls escapes them */
+static void print_group(const char *host, char *const *paths, size_t npaths, char *const *tags,
+                        size_t ntags, bool with_tags)
+{
+    fputs("group: host ", stdout);
+    if (host)
+        cli_print_path(stdout, host, strlen(host));
+    else
+        fputc('*', stdout);
+    fputs(", paths", stdout);
+    for (size_t k = 0; k < npaths; k++) {
+        fputc(' ', stdout);
+        cli_print_path(stdout, paths[k], strlen(paths[k]));
+    }
+    if (with_tags) {
+        fputs(", tags", stdout);
+        for (size_t k = 0; k < ntags; k++) {
+            fputc(' ', stdout);
+            cli_print_path(stdout, tags[k], strlen(tags[k]));
+        }
+    }
+    fputc('\n', stdout);
+}
+
+static void print_item(const bk_snapshot *s, bool keep, char *const *reasons, size_t nreasons)
+{
+    char id[BK_ID_HEX], when[48];
+    bk_id_hex(&s->id, id);
+    bk_snapshot_time_str(s, when);
+    memmove(when + 19, when + 29, strlen(when + 29) + 1);
+    printf("  %s %.8s  %s", keep ? "keep  " : "remove", id, when);
+    for (size_t k = 0; k < nreasons; k++)
+        printf("%s%s", k ? ", " : "  ", reasons[k]);
+    printf("\n");
+}
+
+static json_t *group_json(const char *host, char *const *paths, size_t npaths, char *const *tags,
+                          size_t ntags, bool with_tags, json_t *keep, json_t *remove)
+{
+    json_t *gj = json_object();
+    json_object_set_new(gj, "host", host ? json_string(host) : json_null());
+    json_object_set_new(gj, "paths", paths ? strv_json(paths, npaths) : json_null());
+    json_object_set_new(gj, "tags", with_tags ? strv_json(tags, ntags) : json_null());
+    json_object_set_new(gj, "keep", keep);
+    json_object_set_new(gj, "remove", remove);
+    return gj;
+}
+
+/* After the snapshots are gone: the summary, then --prune (out: the --json document, which
+ * this completes, prints and frees).  Returns the exit code. */
+static int finish(cli *c, const struct forget_opts *o, json_t *out, size_t keep, size_t remove,
+                  size_t removed, bool chatty, bool by_id)
+{
+    if (!out && chatty) {
+        const char *what = cli_plural(remove + keep, "snapshot", "snapshots");
+        if (by_id && o->dry_run)
+            printf("would remove %zu %s\n", remove, what);
+        else if (by_id)
+            printf("removed %zu %s\n", removed, cli_plural(removed, "snapshot", "snapshots"));
+        else if (o->dry_run)
+            printf("would remove %zu of %zu %s\n", remove, remove + keep, what);
+        else if (removed)
+            printf("removed %zu of %zu %s\n", removed, remove + keep, what);
+        else
+            printf("nothing to remove: %zu %s kept\n", keep,
+                   cli_plural(keep, "snapshot", "snapshots"));
+    }
+    bool changed = removed > 0;
+    json_t *prune_json = NULL;
+    int rc = EXIT_OK;
+    if (o->prune) {
+        fflush(stdout);
+        bk_prune_opts po = { o->max_unused, o->dry_run };
+        bk_prune_stats st;
+        int r = bk_prune(c->repo, &po, &st);
+        if (r < 0) {
+            json_decref(out);
+            return cli_fail(c, r);
+        }
+        rc = cli_prune_report(c, &st, o->dry_run, out ? &prune_json : NULL);
+        changed |= !o->dry_run && st.bytes_freed > 0;
+    }
+    if (out) {
+        json_object_set_new(out, "kept", json_integer((json_int_t)keep));
+        json_object_set_new(out, "removed", json_integer((json_int_t)(o->dry_run ? 0 : removed)));
+        json_object_set_new(out, "would_remove", json_integer((json_int_t)remove));
+        json_object_set_new(out, "dry_run", json_boolean(o->dry_run));
+        json_object_set_new(out, "changed", json_boolean(changed));
+        if (prune_json)
+            json_object_set_new(out, "prune", prune_json);
+        cli_json_print(out);
+    }
+    return rc;
+}
+
+static int by_time_desc(const void *a, const void *b)
+{
+    const bk_snapshot *x = *(bk_snapshot *const *)a, *y = *(bk_snapshot *const *)b;
+    if (x->time != y->time)
+        return x->time < y->time ? 1 : -1;
+    if (x->time_nsec != y->time_nsec)
+        return x->time_nsec < y->time_nsec ? 1 : -1;
+    return bk_id_cmp(&x->id, &y->id);
+}
+
+static bool same_group(const bk_snapshot *a, const bk_snapshot *b)
+{
+    if (strcmp(a->host, b->host) != 0 || a->npaths != b->npaths)
+        return false;
+    for (size_t i = 0; i < a->npaths; i++)
+        if (strcmp(a->paths[i], b->paths[i]) != 0)
+            return false;
+    return true;
+}
+
+/* forget ID...: exactly those snapshots.  Every argument is resolved first; one that
+ * matches nothing (or several) fails the run before anything is removed. */
+static int forget_ids(cli *c, const struct forget_opts *o, char **args, size_t nargs, bool chatty)
+{
+    bk_filter bf = cli_filter_get(&o->f);
+    bk_snapshot **v = calloc(nargs, sizeof(*v));
+    if (!v)
+        return cli_fail(c, -ENOMEM);
+    size_t n = 0, ndamaged = 0;
+    bk_id *damaged = calloc(nargs, sizeof(*damaged));   /* objects that do not even decode */
+    if (!damaged) {
+        free(v);
+        return cli_fail(c, -ENOMEM);
+    }
+    int rc = EXIT_OK;
+    for (size_t i = 0; i < nargs; i++) {
+        bk_snapshot *s;
+        bk_repo_clear_error(c->repo);
+        int r = bk_snapshot_find(c->repo, args[i], &bf, &s);
+        if (r == -EBADMSG && strcmp(args[i], "latest") != 0) {
+            /* a damaged snapshot object: it is removed by its (unique) id prefix */
+            const char *const *names;
+            size_t nd = bk_snapshots_damaged(c->repo, &names), hits = 0;
+            for (size_t k = 0; k < nd; k++)
+                if (strncmp(names[k], args[i], strlen(args[i])) == 0 &&
+                    bk_id_parse(names[k], &damaged[ndamaged]) == 0)
+                    hits++;
+            if (hits == 1) {
+                ndamaged++;
+                bk_repo_clear_error(c->repo);
+                continue;
+            }
+        }
+        if (r < 0) {
+            int e = cli_fail(c, r);
+            if (!rc)
+                rc = e;
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = bk_id_cmp(&v[j]->id, &s->id) == 0;
+        if (dup)
+            bk_snapshot_free(s);
+        else
+            v[n++] = s;
+    }
+    if (rc) {
+        cli_err(c, "nothing removed");
+        bk_snapshots_free(v, n);
+        free(damaged);
+        return rc;
+    }
+    /* grouped as the default policy groups (host and paths), newest first */
+    qsort(v, n, sizeof(*v), by_time_desc);
+    size_t removed = 0;
+    int r = 0;
+    for (size_t i = 0; !o->dry_run && r == 0 && i < n + ndamaged; i++) {
+        r = bk_snapshot_remove(c->repo, i < n ? &v[i]->id : &damaged[i - n]);
+        if (r == -ENOENT) {   /* removed meanwhile by someone else: gone, as asked */
+            bk_repo_clear_error(c->repo);
+            r = 0;
+        } else if (r == 0) {
+            removed++;
+        }
+    }
+    for (size_t i = 0; r == 0 && i < ndamaged; i++) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(&damaged[i], hex);
+        if (chatty && !c->json)
+            printf("%s damaged snapshot %.8s\n", o->dry_run ? "would remove" : "removed", hex);
+    }
+    bool *done = calloc(n, sizeof(bool));
+    if (!done) {
+        bk_snapshots_free(v, n);
+        return cli_fail(c, -ENOMEM);
+    }
+    json_t *out = c->json ? json_object() : NULL, *groups = out ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        json_t *rj = out ? json_array() : NULL;
+        if (chatty && !out)
+            print_group(v[i]->host, v[i]->paths, v[i]->npaths, NULL, 0, false);
+        for (size_t j = i; j < n; j++) {
+            if (done[j] || !same_group(v[i], v[j]))
+                continue;
+            done[j] = true;
+            if (rj)
+                json_array_append_new(rj, snap_brief(v[j]));
+            else if (chatty)
+                print_item(v[j], false, NULL, 0);
+        }
+        if (out)
+            json_array_append_new(groups, group_json(v[i]->host, v[i]->paths, v[i]->npaths, NULL,
+                                                     0, false, json_array(), rj));
+    }
+    free(done);
+    bk_snapshots_free(v, n);
+    if (out) {
+        json_object_set_new(out, "groups", groups);
+        json_t *dj = ndamaged ? json_array() : NULL;   /* damaged objects, when there are */
+        for (size_t i = 0; i < ndamaged; i++) {
+            char hex[BK_ID_HEX];
+            bk_id_hex(&damaged[i], hex);
+            json_array_append_new(dj, json_string(hex));
+        }
+        if (dj)
+            json_object_set_new(out, "damaged", dj);
+    }
+    n += ndamaged;
+    free(damaged);
+    if (r < 0) {
+        json_decref(out);
+        return cli_fail(c, r);
+    }
+    return finish(c, o, out, 0, n, removed, chatty, true);
+}
+
 static int run(cli *c, int argc, char **argv)
 {
     struct forget_opts o = { .group_by = BK_GROUP_HOST | BK_GROUP_PATHS, .max_unused = 0.05 };
@@ -151,18 +388,21 @@ static int run(cli *c, int argc, char **argv)
     int e = cli_parse(c, argc, argv, "n", opts, on_opt, &o, &first);
     if (e)
         return e;
-    if (first < argc)
-        return cli_usage(c, "forget takes no arguments (use the --keep-* options)");
     /* the table: on a terminal, with -v, or for a dry run; never for a quiet cron job */
     bool chatty = c->verbosity >= 0 && (c->tty_out || c->verbosity >= 1 || o.dry_run);
     bk_policy empty = { 0 };
-    if (memcmp(&o.p, &empty, sizeof(empty)) == 0)
+    bool policy = memcmp(&o.p, &empty, sizeof(empty)) != 0;
+    if (first < argc && (policy || o.group_by_set))
+        return cli_usage(c, "give snapshots or a policy (--keep-*, --group-by), not both");
+    if (first == argc && !policy)
         return cli_usage(c, "no policy given: nothing would be kept, so nothing is removed "
-                            "(give --keep-last, --keep-daily, ...)");
+                            "(give --keep-last, --keep-daily, ..., or snapshot ids)");
     if (o.prune)
         cli_default_lock_wait(c, 60 * 60 * 1000);   /* prune's commit waits for backups */
     if ((e = cli_open(c, o.dry_run ? 0 : 1)))
         return e;
+    if (first < argc)
+        return forget_ids(c, &o, argv + first, (size_t)(argc - first), chatty);
     bk_filter bf = cli_filter_get(&o.f);
     bk_snapshot **v;
     size_t n;
@@ -184,12 +424,10 @@ static int run(cli *c, int argc, char **argv)
         r = bk_forget_apply(c->repo, g, ng, &removed);
     json_t *out = c->json ? json_object() : NULL;
     json_t *groups = out ? json_array() : NULL;
+    bool with_tags = o.group_by & BK_GROUP_TAGS;
     for (size_t i = 0; i < ng; i++) {
         if (out) {
-            json_t *gj = json_object(), *kj = json_array(), *rj = json_array();
-            json_object_set_new(gj, "host", g[i].host ? json_string(g[i].host) : json_null());
-            json_object_set_new(gj, "paths", g[i].paths ? strv_json(g[i].paths, g[i].npaths) : json_null());
-            json_object_set_new(gj, "tags", o.group_by & BK_GROUP_TAGS ? strv_json(g[i].tags, g[i].ntags) : json_null());
+            json_t *kj = json_array(), *rj = json_array();
             for (size_t j = 0; j < g[i].n; j++) {
                 json_t *sj = snap_brief(g[i].items[j].snap);
                 if (g[i].items[j].keep) {
@@ -199,81 +437,39 @@ static int run(cli *c, int argc, char **argv)
                     json_array_append_new(rj, sj);
                 }
             }
-            json_object_set_new(gj, "keep", kj);
-            json_object_set_new(gj, "remove", rj);
-            json_array_append_new(groups, gj);
+            json_array_append_new(groups, group_json(g[i].host, g[i].paths, g[i].npaths, g[i].tags,
+                                                     g[i].ntags, with_tags, kj, rj));
             continue;
         }
         if (!chatty)
             continue;
-        printf("group: host %s, paths", g[i].host ? g[i].host : "*");
-        for (size_t k = 0; k < g[i].npaths; k++)
-            printf(" %s", g[i].paths[k]);
-        if (o.group_by & BK_GROUP_TAGS) {
-            printf(", tags");
-            for (size_t k = 0; k < g[i].ntags; k++)
-                printf(" %s", g[i].tags[k]);
-        }
-        printf("\n");
+        print_group(g[i].host, g[i].paths, g[i].npaths, g[i].tags, g[i].ntags, with_tags);
         for (size_t j = 0; j < g[i].n; j++) {
             const bk_forget_item *it = &g[i].items[j];
-            char id[BK_ID_HEX], when[48];
-            bk_id_hex(&it->snap->id, id);
-            bk_snapshot_time_str(it->snap, when);
-            memmove(when + 19, when + 29, strlen(when + 29) + 1);
-            printf("  %s %.8s  %s  ", it->keep ? "keep  " : "remove", id, when);
-            for (size_t k = 0; k < it->nreasons; k++)
-                printf("%s%s", k ? ", " : "", it->reasons[k]);
-            printf("\n");
+            print_item(it->snap, it->keep, it->reasons, it->nreasons);
         }
     }
     bk_forget_groups_free(g, ng);
+    if (out)
+        json_object_set_new(out, "groups", groups);
     if (r < 0) {
         json_decref(out);
         return cli_fail(c, r);
     }
-    bool changed = removed > 0;
-    json_t *prune_json = NULL;
-    int rc = EXIT_OK;
-    if (o.prune) {
-        bk_prune_opts po = { o.max_unused, o.dry_run };
-        bk_prune_stats st;
-        r = bk_prune(c->repo, &po, &st);
-        if (r < 0) {
-            json_decref(out);
-            return cli_fail(c, r);
-        }
-        rc = cli_prune_report(c, &st, o.dry_run, out ? &prune_json : NULL);
-        changed |= !o.dry_run && st.bytes_freed > 0;
-    }
-    if (out) {
-        json_object_set_new(out, "groups", groups);
-        json_object_set_new(out, "kept", json_integer((json_int_t)keep));
-        json_object_set_new(out, "removed", json_integer((json_int_t)(o.dry_run ? 0 : removed)));
-        json_object_set_new(out, "would_remove", json_integer((json_int_t)remove));
-        json_object_set_new(out, "dry_run", json_boolean(o.dry_run));
-        json_object_set_new(out, "changed", json_boolean(changed));
-        if (prune_json)
-            json_object_set_new(out, "prune", prune_json);
-        cli_json_print(out);
-    } else if (chatty) {
-        if (o.dry_run)
-            printf("would remove %zu of %zu snapshots\n", remove, remove + keep);
-        else if (removed)
-            printf("removed %zu of %zu snapshots\n", removed, remove + keep);
-        else
-            printf("nothing to remove: %zu snapshots kept\n", keep);
-    }
-    return rc;
+    return finish(c, &o, out, keep, remove, removed, chatty, false);
 }
 
 const command cmd_forget = {
-    "forget", run, "forget --keep-... [--group-by host,paths,tags] [--prune] [--dry-run]",
+    "forget", run, "forget --keep-... [--group-by host,paths,tags] [--prune] [--dry-run] |\n"
+    "       forget SNAPSHOT... [--prune] [--dry-run]",
     "Remove the snapshots a policy does not keep (the data stays until prune).  Within\n"
     "each group the newest snapshot of each of the N newest hours, days, ISO weeks, months\n"
     "and years that have snapshots is kept; a snapshot kept for several reasons lists\n"
     "them all.  Running the same forget twice removes nothing the second time (\"changed\"\n"
     "is false in --json).\n\n"
+    "With SNAPSHOT arguments (ids, unique prefixes, latest), exactly those are removed:\n"
+    "all are looked up first, and one that matches no snapshot is an error (exit 1) that\n"
+    "removes nothing, also when it was removed by an earlier run.\n\n"
     "Options:\n"
     "      --keep-last N          the N newest (-1: all)\n"
     "      --keep-hourly N        the newest of each of the N newest hours with snapshots\n"
@@ -281,8 +477,9 @@ const command cmd_forget = {
     "      --keep-within DUR      everything newer than the newest minus DUR (1y6m2d4h)\n"
     "      --keep-tag TAGS        snapshots with all of TAGS (a,b); repeat for alternatives\n"
     "      --group-by LIST        host,paths (default), any of host, paths, tags, or ''\n"
-    "      --host/--tag/--path    only consider matching snapshots\n"
+    "      --host/--tag/--path    only consider matching snapshots (with SNAPSHOT: for latest)\n"
     "  -n, --dry-run              show what would be removed\n"
     "      --prune                then run prune\n"
     "      --max-unused LIMIT     for --prune (default 5%)\n",
+    .opts = opts, .words = "latest",
 };

@@ -108,4 +108,5 @@ const command cmd_init = {
     "      --compression N        zstd level, 0 = off (default 3)\n"
     "      --chunk-min/--chunk-avg/--chunk-max SIZE\n"
     "                             chunker sizes for files (default 512K/1M/8M)\n",
+    .opts = opts,
 };

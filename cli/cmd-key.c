@@ -94,4 +94,5 @@ const command cmd_key = {
     "              or a prompt)\n"
     "  remove ID   remove a slot (not the current one, never the last)\n"
     "  passwd      replace the current slot's passphrase\n",
+    .words = "list add remove passwd",
 };

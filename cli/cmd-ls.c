@@ -61,8 +61,15 @@ static int print_node(const bk_node_info *n, void *ud)
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s %8s %8s %12llu %s ", mode, *n->user ? n->user : "-",
-               *n->group ? n->group : "-", (unsigned long long)n->size, when);
+        /* an owner with no name (none on the machine backed up): its number, as ls -l */
+        char uid[16], gid[16];
+        snprintf(uid, sizeof(uid), "%u", (unsigned)n->uid);
+        snprintf(gid, sizeof(gid), "%u", (unsigned)n->gid);
+        printf("%s ", mode);
+        cli_print_field(stdout, *n->user ? n->user : uid, 8);
+        putchar(' ');
+        cli_print_field(stdout, *n->group ? n->group : gid, 8);
+        printf(" %12llu %s ", (unsigned long long)n->size, when);
     }
     cli_print_path(stdout, n->path, n->path_len);
     if (o->lng && n->link_target) {
@@ -108,4 +115,5 @@ const command cmd_ls = {
     "Options:\n"
     "  -l, --long                 mode, owner, size, time\n"
     "  -R, --recursive            everything below PATH\n",
+    .opts = opts, .words = "latest",
 };

@@ -57,10 +57,12 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
     cli_format_bytes(st->bytes, total, sizeof(total));
     cli_format_bytes(st->bytes_used, used, sizeof(used));
     cli_format_bytes(st->bytes_freed, freed, sizeof(freed));
-    cli_info(c, "%llu packs (%s), %s used by snapshots\n", (unsigned long long)st->packs, total, used);
-    cli_info(c, "%s %llu packs, repack%s %llu, %llu packs and %llu temporary files left by "
+    cli_info(c, "%llu %s (%s), %s used by snapshots\n", (unsigned long long)st->packs,
+             cli_plural(st->packs, "pack", "packs"), total, used);
+    cli_info(c, "%s %llu %s, repack%s %llu, %llu packs and %llu temporary files left by "
              "interrupted runs: %s %s\n",
              dry_run ? "would delete" : "deleted", (unsigned long long)st->packs_deleted,
+             cli_plural(st->packs_deleted, "pack", "packs"),
              dry_run ? "" : "ed", (unsigned long long)st->packs_repacked,
              (unsigned long long)st->packs_unindexed, (unsigned long long)st->temp_files,
              dry_run ? "would free" : "freed", freed);
@@ -98,4 +100,5 @@ const command cmd_prune = {
     "Options:\n"
     "      --max-unused LIMIT     repack packs with more unused data than this (default 5%)\n"
     "  -n, --dry-run              show what would be freed\n",
+    .opts = opts,
 };

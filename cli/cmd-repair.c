@@ -144,4 +144,5 @@ const command cmd_repair = {
     "      --forget               remove the snapshots that were saved again, and damaged\n"
     "                             snapshot objects that cannot be put back\n"
     "  -n, --dry-run              report what would be done, change nothing\n",
+    .opts = opts, .words = "config index packs snapshots",
 };

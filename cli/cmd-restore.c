@@ -195,7 +195,8 @@ static int run(cli *c, int argc, char **argv)
                      o.dry_run ? "would be deleted" : "deleted");
     }
     if (st.errors) {
-        cli_err(c, "%llu entries could not be restored (see above)", (unsigned long long)st.errors);
+        cli_err(c, "%llu %s not be restored (see above)", (unsigned long long)st.errors,
+                cli_plural(st.errors, "entry could", "entries could"));
         return EXIT_FATAL;
     }
     return EXIT_OK;
@@ -225,4 +226,5 @@ const command cmd_restore = {
     "      --databases A,B        only these databases\n"
     "      --mysql-defaults-file F  client option file (user, password, socket)\n"
     "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n",
+    .opts = opts, .words = "latest",
 };

@@ -49,7 +49,11 @@ static int run(cli *c, int argc, char **argv)
                 size_t l = strlen(tags);
                 snprintf(tags + l, sizeof(tags) - l, "%s%s", t ? "," : "", v[i]->tags[t]);
             }
-            printf("%.8s  %-25s  %-16s  %-20s  ", id, when, v[i]->host, tags);
+            printf("%.8s  %-25s  ", id, when);
+            cli_print_field(stdout, v[i]->host, -16);   /* host and tags: anything --host and */
+            fputs("  ", stdout);                         /* --tag were given, escaped */
+            cli_print_field(stdout, tags, -20);
+            fputs("  ", stdout);
             for (size_t p = 0; p < v[i]->npaths; p++) {
                 if (p)
                     printf("\n%80s", "");
@@ -57,7 +61,7 @@ static int run(cli *c, int argc, char **argv)
             }
             putchar('\n');
         }
-        printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+        printf("%zu %s\n", n, cli_plural(n, "snapshot", "snapshots"));
     }
     bk_snapshots_free(v, n);
     size_t damaged = bk_snapshots_damaged(c->repo, NULL);
@@ -76,4 +80,5 @@ const command cmd_snapshots = {
     "      --host HOST            only snapshots of HOST (repeat for several)\n"
     "      --tag TAGS             only snapshots with all of TAGS (a,b); repeat for alternatives\n"
     "      --path PATH            only snapshots that include PATH\n",
+    .opts = opts,
 };

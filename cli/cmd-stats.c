@@ -44,4 +44,5 @@ const command cmd_stats = {
     "stats", run, "stats",
     "Repository statistics: snapshots, unique blobs and their sizes before and after\n"
     "compression, packs.\n",
+    .opts = NULL,
 };

@@ -20,7 +20,7 @@ static int run(cli *c, int argc, char **argv)
         cli_json_print(json_pack("{s:I, s:s, s:b}", "removed", (json_int_t)removed, "held_by",
                                  live ? live : "", "changed", removed > 0));
     } else {
-        cli_info(c, "removed %zu stale lock%s\n", removed, removed == 1 ? "" : "s");
+        cli_info(c, "removed %zu stale %s\n", removed, cli_plural(removed, "lock", "locks"));
         if (live && *live)
             printf("still held (their holders are alive): %s\n", live);
     }
@@ -33,4 +33,5 @@ const command cmd_unlock = {
     "Remove locks whose holder is gone.  Locks of live processes stay: they are listed.\n"
     "Locks lapse by themselves when their holder dies (local: the kernel drops them;\n"
     "RADOS: they expire unless renewed), so this only tidies up.\n",
+    .opts = NULL,
 };

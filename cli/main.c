@@ -10,12 +10,12 @@
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
     cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat,
-    cmd_repair;
+    cmd_repair, cmd_version, cmd_completion;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_forget, &cmd_prune, &cmd_check, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock, &cmd_cat,
-    NULL,
+    &cmd_forget, &cmd_prune, &cmd_check, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock,
+    &cmd_cat, &cmd_version, &cmd_completion, NULL,
 };
 
 enum {
@@ -61,6 +61,8 @@ static const struct option global_opts[] = {
     { 0 },
 };
 #define GLOBAL_SHORT "r:qvh"
+const struct option *const cli_global_opts = global_opts;
+const char *const cli_global_short = GLOBAL_SHORT;
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
@@ -117,12 +119,22 @@ static void command_help(const command *cmd, FILE *f)
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
+/* Messages name paths from snapshots and carry the library's and other programs' words:
+ * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
 static void vmsg(cli *c, const char *fmt, va_list ap)
 {
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    if (n < 0)
+        s = NULL;   /* undefined after a failure */
+    flockfile(stderr);   /* the library logs from its worker threads too: one line each */
     cli_progress_done(c);
-    fprintf(stderr, "arca: ");
-    vfprintf(stderr, fmt, ap);
+    fputs("arca: ", stderr);
+    if (s)
+        cli_print_path(stderr, s, (size_t)n);
     fputc('\n', stderr);
+    funlockfile(stderr);
+    free(s);
 }
 
 void cli_err(cli *c, const char *fmt, ...)
@@ -187,18 +199,13 @@ void cli_log(bk_log_level level, const char *msg, void *userdata)
     cli *c = userdata;
     if (level == BK_LOG_ERROR || (level == BK_LOG_WARNING && c->verbosity >= 0) ||
         (level == BK_LOG_INFO && c->verbosity >= 1) || c->verbosity >= 2) {
-        cli_progress_done(c);
-        fprintf(stderr, "arca: %s%s\n", level == BK_LOG_WARNING ? "warning: " : "", msg);
+        cli_err(c, "%s%s", level == BK_LOG_WARNING ? "warning: " : "", msg);
     }
 }
 
 void cli_item_error(const char *path, int code, const char *msg, void *userdata)
 {
-    cli *c = userdata;
-    cli_progress_done(c);
-    fprintf(stderr, code == 0 ? "arca: warning: " : "arca: ");
-    cli_print_path(stderr, path, strlen(path));
-    fprintf(stderr, ": %s\n", msg);
+    cli_err(userdata, "%s%s: %s", code == 0 ? "warning: " : "", path, msg);
 }
 
 /* ---- options -------------------------------------------------------------------------------- */
@@ -264,6 +271,7 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
         memcpy(all + ng, opts, nc * sizeof(*all));
     sprintf(sopts, ":%s%s", GLOBAL_SHORT, shortopts);
     int ret = 0;
+    bool version = false;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -287,6 +295,10 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
             ret = -1;   /* done, exit 0 */
             break;
         }
+        if (opt == OPT_VERSION) {   /* after the other options, so that --json counts */
+            version = true;
+            continue;
+        }
         int g = global_opt(c, opt, optarg);
         if (g == 0)
             continue;
@@ -300,6 +312,10 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
     }
     free(all);
     free(sopts);
+    if (ret == 0 && version) {
+        int e = cli_print_version(c);
+        ret = e ? e : -1;
+    }
     *ret_optind = optind;
     return ret;
 }
@@ -419,6 +435,7 @@ int main(int argc, char **argv)
     }
     /* global options before the command */
     int i = 1;
+    const command *cmd = NULL;
     while (i < argc && argv[i][0] == '-' && argv[i][1]) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -429,9 +446,9 @@ int main(int argc, char **argv)
             usage_all(stdout);
             return EXIT_OK;
         }
-        if (strcmp(a, "--version") == 0) {
-            printf("arca %s (repository format %d)\n", bk_version(), BK_FORMAT_VERSION);
-            return EXIT_OK;
+        if (strcmp(a, "--version") == 0) {   /* the version command, options after it too */
+            cmd = &cmd_version;
+            break;
         }
         /* parse exactly this option (and its value) with getopt */
         int sub_argc = 2;
@@ -459,18 +476,15 @@ int main(int argc, char **argv)
             return e < 0 ? EXIT_OK : e;
         i += sub_argc - 1;
     }
-    if (i >= argc) {
+    if (!cmd && i >= argc) {
         usage_all(stderr);
         return EXIT_USAGE;
     }
-    c.command = argv[i];
+    c.command = cmd ? cmd->name : argv[i];
     if (strcmp(c.command, "help") == 0)
         return cmd_help(&c, argc - i, argv + i);
-    if (strcmp(c.command, "version") == 0) {
-        printf("arca %s (repository format %d)\n", bk_version(), BK_FORMAT_VERSION);
-        return EXIT_OK;
-    }
-    const command *cmd = find_command(c.command);
+    if (!cmd)
+        cmd = find_command(c.command);
     if (!cmd) {
         fprintf(stderr, "arca: unknown command '%s'\n", c.command);
         usage_all(stderr);

@@ -53,6 +53,10 @@ static int from_file(cli *c, const char *path, char *buf, size_t *len)
     }
     int r = read_line(fd, buf, len);
     close(fd);
+    if (r == -E2BIG) {
+        cli_err(c, "the passphrase in %s is longer than %d bytes", path, PASS_MAX - 1);
+        return EXIT_FATAL;
+    }
     if (r < 0) {
         cli_err(c, "cannot read passphrase file %s: %s", path, strerror(-r));
         return EXIT_FATAL;
@@ -87,6 +91,11 @@ static int from_command(cli *c, const char *cmd, char *buf, size_t *len)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (r == -E2BIG) {
+        cli_err(c, "the passphrase from ARCA_PASSWORD_COMMAND is longer than %d bytes",
+                PASS_MAX - 1);
+        return EXIT_FATAL;
+    }
     if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         cli_err(c, "ARCA_PASSWORD_COMMAND failed");
         return EXIT_FATAL;
@@ -94,11 +103,12 @@ static int from_command(cli *c, const char *cmd, char *buf, size_t *len)
     return 0;
 }
 
+/* 0, -ENXIO when there is no terminal, or read_line's error */
 static int prompt(cli *c, const char *question, char *buf, size_t *len)
 {
     int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return -ENXIO;
     struct termios old, quiet;
     bool restore = tcgetattr(fd, &old) == 0;
     if (restore) {
@@ -114,7 +124,7 @@ static int prompt(cli *c, const char *question, char *buf, size_t *len)
     if (restore)
         tcsetattr(fd, TCSAFLUSH, &old);
     close(fd);
-    return r < 0 ? -1 : 0;
+    return r;
 }
 
 int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len)
@@ -138,11 +148,19 @@ int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len)
     } else {
         cli_progress_done(c);
         const char *q = confirm ? "new passphrase: " : "passphrase: ";
-        if (prompt(c, q, buf, &len) < 0) {
-            if (!cli_signal_caught())
-                cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
-                           "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
+        int r = prompt(c, q, buf, &len);
+        if (r < 0 && cli_signal_caught()) {
             e = cli_exit_code(-EINTR);   /* interrupted: main says so */
+        } else if (r == -ENXIO) {
+            cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
+                       "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
+            e = EXIT_FATAL;
+        } else if (r == -E2BIG) {
+            cli_err(c, "the passphrase is longer than %d bytes", PASS_MAX - 1);
+            e = EXIT_FATAL;
+        } else if (r < 0) {
+            cli_err(c, "cannot read the passphrase: %s", strerror(-r));
+            e = EXIT_FATAL;
         } else if (confirm) {
             char *again = sodium_malloc(PASS_MAX);
             size_t alen = 0;

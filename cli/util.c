@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 
 int cli_parse_size(const char *s, uint64_t *ret)
 {
@@ -49,6 +50,11 @@ int cli_parse_duration(const char *s, long long *ret_ms)
     else return -EINVAL;
     *ret_ms = (long long)(v * mul);
     return 0;
+}
+
+const char *cli_plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
 }
 
 void cli_format_bytes(uint64_t n, char *out, size_t len)
@@ -263,15 +269,28 @@ json_t *cli_node_json(const bk_node_info *n)
 
 void cli_print_path(FILE *f, const char *p, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '\\')
-            fputs("\\\\", f);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(f, "\\x%02x", ch);
-        else
-            fputc(ch, f);
+    while (len > 0) {
+        char out[CLI_ESCAPE_UNIT_MAX];
+        size_t olen, used = cli_escape_unit(p, len, out, &olen, NULL);
+        fwrite(out, 1, olen, f);
+        p += used;
+        len -= used;
     }
+}
+
+void cli_print_field(FILE *f, const char *s, int width)
+{
+    size_t w;
+    char *e = cli_escape(s, strlen(s), &w);
+    if (!e)
+        return;
+    size_t want = (size_t)(width < 0 ? -width : width);
+    if (width > 0)
+        for (; w < want; w++)
+            fputc(' ', f);
+    fputs(e, f);
+    if (width < 0)
+        for (; w < want; w++)
+            fputc(' ', f);
+    free(e);
 }

@@ -53,6 +53,15 @@ BK_API const char *bk_version(void);
 BK_API void bk_interrupt(void);
 BK_API bool bk_interrupted(void);
 BK_API void bk_interrupt_clear(void);
+/* How this library was built, and the versions of the libraries it runs with. */
+typedef struct bk_build_info {
+    const char *version;             /* BK_VERSION_STRING */
+    int format_version;              /* the repository format it writes (BK_FORMAT_VERSION) */
+    bool rados;                      /* built with the Ceph RADOS backend */
+    char libsodium[32], zstd[32], libarchive[32], jansson[32];
+    char librados[32];               /* "" without RADOS */
+} bk_build_info;
+BK_API void bk_build_info_get(bk_build_info *ret);
 
 typedef enum bk_log_level {
     BK_LOG_ERROR = 0,
@@ -381,6 +390,9 @@ typedef struct bk_forget_group {
 BK_API int bk_forget_plan(bk_snapshot **v, size_t n, const bk_policy *p, unsigned group_by,
                           bk_forget_group **ret, size_t *ret_n) BK_WARN_UNUSED;
 BK_API void bk_forget_groups_free(bk_forget_group *g, size_t n);
+/* Remove one snapshot (its data stays until bk_prune).  -ENOENT when it is not there (any
+ * more).  Take a shared lock first, as for bk_forget_apply. */
+BK_API int bk_snapshot_remove(bk_repo *repo, const bk_id *id) BK_WARN_UNUSED;
 /* Remove the snapshots the plan does not keep; *ret_removed counts them.  Snapshots
  * already gone count as removed (running forget twice is safe). */
 BK_API int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n,

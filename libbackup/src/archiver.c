@@ -52,6 +52,7 @@ struct bk_backup {
     bk_summary sum;
     double t0, last_progress;
     const char *current;
+    char *current_copy;         /* the file being read: its path is freed before later reports */
 };
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -76,6 +77,7 @@ void bk_backup_free(bk_backup *b)
     free(b->host);
     free(b->parent_arg);
     free(b->stdin_name);
+    free(b->current_copy);
     bk_mysql_conf_free(&b->mysql);
     free(b);
 }
@@ -406,7 +408,8 @@ static int save_file(bk_backup *b, int dirfd, const char *name, const char *path
         what = "cannot read metadata";
     }
     if (r == 0 && io_err == 0) {
-        b->current = path;
+        free(b->current_copy);
+        b->current = b->current_copy = strdup(path);
         r = read_content(b, &b->repo->chunker, fd, &st2, n, &io_err);
     }
     /* The snapshot keeps what was read, with the times seen before reading, so that the

@@ -501,7 +501,16 @@ int bk_backend_local_open(const char *path, bool create, bk_error *err, bk_backe
     int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
         int e = errno;
-        return bk_error_set(err, -e, "%s: %s", path, e == ENOENT ? "no repository there" : strerror(e));
+        /* a file where the directory should be, or a path through one, is no repository
+         * either (-ENOENT: what every caller takes for "not there") */
+        if (e == ENOTDIR && !create)
+            return bk_error_set(err, -ENOENT, "no repository at %s (not a directory)", path);
+        if (e == ENOTDIR)
+            return bk_error_set(err, -ENOTDIR, "cannot create a repository at %s: not a "
+                                "directory", path);
+        if (e == ENOENT)
+            return bk_error_set(err, -ENOENT, "no repository at %s", path);
+        return bk_error_set(err, -e, "%s: %s", path, strerror(e));
     }
     if (create) {
         for (size_t i = 0; i < BK_ELEMENTSOF(subdirs); i++)

@@ -560,7 +560,8 @@ static int rebuild(rados_be *b, int only)
     int r = scan(b->io, NULL, collect, &s);
     for (int t = 0; t < BK_OBJ_TYPE_COUNT; t++) {
         if (r == 0 && has_catalog((bk_obj_type)t) && (only < 0 || only == t)) {
-            qsort(s.found[t].v, s.found[t].n, sizeof(struct entry), entry_cmp);
+            if (s.found[t].n > 1)   /* v is NULL when none was found */
+                qsort(s.found[t].v, s.found[t].n, sizeof(struct entry), entry_cmp);
             r = catalog_sync(b, (bk_obj_type)t, &s.found[t]);
         }
         entries_free(&s.found[t]);
@@ -1269,7 +1270,8 @@ static int rados_remove_strays(bk_backend *be, size_t *ret_removed)
         if (r == 0 && missing)
             r = -ENOENT;   /* a lost catalog is no reason to delete everything */
         struct entries *found = &s.found[t];
-        qsort(found->v, found->n, sizeof(struct entry), entry_cmp);
+        if (found->n > 1)   /* none found: v is NULL, which qsort may not be given */
+            qsort(found->v, found->n, sizeof(struct entry), entry_cmp);
         for (size_t i = 0, j = 0; r == 0 && i < found->n; i++) {
             while (j < cur.n && strcmp(cur.v[j].name, found->v[i].name) < 0)
                 j++;

@@ -387,18 +387,20 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
     if (r == 0 && c.unindexed)
-        bk_repo_log(repo, BK_LOG_WARNING, "%zu packs are in no index (left by interrupted backups "
-                    "or prunes: not an error, prune removes them)", c.unindexed);
+        bk_repo_log(repo, BK_LOG_WARNING, "%zu %s in no index (left by interrupted backups "
+                    "or prunes: not an error, prune removes them)", c.unindexed,
+                    bk_plural(c.unindexed, "pack is", "packs are"));
     if (r == 0 && repo->stale_locks_removed)
-        bk_repo_log(repo, BK_LOG_WARNING, "removed %zu lock record%s of dead processes (killed "
-                    "runs: not an error)", repo->stale_locks_removed,
-                    repo->stale_locks_removed == 1 ? "" : "s");
+        bk_repo_log(repo, BK_LOG_WARNING, "removed %zu %s of dead processes (killed runs: not "
+                    "an error)", repo->stale_locks_removed,
+                    bk_plural(repo->stale_locks_removed, "lock record", "lock records"));
     uint64_t ntemp = 0, temp_bytes = 0;
     if (r == 0 && repo->be->ops->temp_files &&
         repo->be->ops->temp_files(repo->be, BK_TEMP_MIN_AGE, false, &ntemp, &temp_bytes) == 0 && ntemp)
-        bk_repo_log(repo, BK_LOG_WARNING, "%llu temporary files of interrupted writes (%llu bytes) "
-                    "are left: not an error, prune removes them", (unsigned long long)ntemp,
-                    (unsigned long long)temp_bytes);
+        bk_repo_log(repo, BK_LOG_WARNING, "%llu %s of interrupted writes (%llu bytes) %s left: "
+                    "not an error, prune removes them", (unsigned long long)ntemp,
+                    bk_plural(ntemp, "temporary file", "temporary files"),
+                    (unsigned long long)temp_bytes, ntemp == 1 ? "is" : "are");
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = repo->index.blobs.count;

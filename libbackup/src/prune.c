@@ -24,6 +24,28 @@
 
 /* ---- forget ------------------------------------------------------------------------------- */
 
+/* -ENOENT (no message) when it is gone already */
+static int remove_snapshot(bk_repo *repo, const bk_id *id)
+{
+    char hex[BK_ID_HEX];
+    bk_id_hex(id, hex);
+    int r = bk_be_remove(repo->be, BK_OBJ_SNAPSHOT, hex);
+    if (r < 0 && r != -ENOENT)
+        return bk_repo_error(repo, r, "cannot remove snapshots/%s: %s", hex, strerror(-r));
+    return r;
+}
+
+int bk_snapshot_remove(bk_repo *repo, const bk_id *id)
+{
+    int r = remove_snapshot(repo, id);
+    if (r == -ENOENT) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(id, hex);
+        return bk_repo_error(repo, r, "no snapshot %s (removed already?)", hex);
+    }
+    return r;
+}
+
 int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n, size_t *ret_removed)
 {
     size_t removed = 0;
@@ -31,12 +53,10 @@ int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n, size_t *r
         for (size_t j = 0; j < g[i].n; j++) {
             if (g[i].items[j].keep)
                 continue;
-            char hex[BK_ID_HEX];
-            bk_id_hex(&g[i].items[j].snap->id, hex);
-            int r = bk_be_remove(repo->be, BK_OBJ_SNAPSHOT, hex);
-            if (r < 0 && r != -ENOENT) {
+            int r = remove_snapshot(repo, &g[i].items[j].snap->id);
+            if (r < 0 && r != -ENOENT) {   /* gone already: as good as removed */
                 *ret_removed = removed;
-                return bk_repo_error(repo, r, "cannot remove snapshots/%s: %s", hex, strerror(-r));
+                return r;
             }
             removed++;
         }
@@ -476,8 +496,9 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
         if (r < 0)
             r = bk_repo_error(repo, r, "cannot remove uncatalogued objects: %s", strerror(-r));
         else if (strays)
-            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot objects of failed "
-                        "runs (stored, never catalogued)", strays);
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot %s of failed "
+                        "runs (stored, never catalogued)", strays,
+                        bk_plural(strays, "object", "objects"));
     }
     for (size_t i = 0; r == 0 && i < un.n; i++) {
         int e = bk_be_remove(repo->be, BK_OBJ_DATA, un.names[i]);

@@ -594,7 +594,7 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
             return bk_repo_error(repo, -EBADMSG, "%s: the repository is damaged: its config is "
                                  "missing, but it holds %s and more (see docs/operations.md, when "
                                  "something is damaged)", location, what);
-        return bk_repo_error(repo, -ENOENT, "%s: no repository there (run arca init)", location);
+        return bk_repo_error(repo, -ENOENT, "no repository at %s (run arca init)", location);
     }
     if (r < 0)
         return bk_repo_error(repo, r, "%s: %s", location, strerror(-r));
@@ -1002,8 +1002,8 @@ int bk_repo_lock(bk_repo *repo, bool exclusive)
         if (!cleaned && repo->be->ops->clean_locks &&
             repo->be->ops->clean_locks(repo->be, &removed) == 0 && removed > 0) {
             repo->stale_locks_removed += removed;
-            bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale lock%s of dead processes",
-                        removed, removed == 1 ? "" : "s");
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu stale %s of dead processes",
+                        removed, bk_plural(removed, "lock", "locks"));
         }
         cleaned = true;
         if (r == 0) {

@@ -20,6 +20,12 @@ static inline bool bk_is_hex(const char *s, size_t n)
     return true;
 }
 
+/* "entry" or "entries": the word for a count of n, so that messages say "1 entry". */
+static inline const char *bk_plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
 /* RFC 3339 with nanoseconds and a numeric offset. */
 void bk_time_format(int64_t t, int32_t nsec, int32_t tz, char out[48]);
 /* Current time and the local UTC offset at that time. */

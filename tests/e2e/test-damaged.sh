@@ -73,6 +73,13 @@ arca -r "$R" --no-cache prune > /dev/null 2> "$T/err" || rc=$?
 [ "$rc" -eq 1 ] || fail "prune with a damaged snapshot exited $rc, expected 1"
 grep -qF "snapshot ${bad:0:8} is damaged: prune cannot tell what it uses" "$T/err" || fail "prune: $(cat "$T/err")"
 expect_rc 1 arca -r "$R" --no-cache check
+# forget ID removes the damaged object; then everything is clean again
+arca -r "$R" --no-cache --json forget "${bad:0:8}" > "$T/forget.json" 2> "$T/err" || fail "forget of a damaged snapshot: $(cat "$T/err")"
+[ "$(json_get "$T/forget.json" 'j["damaged"] == ["'"$bad"'"] and j["changed"]')" = True ] ||
+    fail "forget of a damaged snapshot: $(cat "$T/forget.json")"
+arca -r "$R" --no-cache snapshots > /dev/null || fail "snapshots after forgetting the damaged one"
+arca -r "$R" --no-cache prune > /dev/null || fail "prune after forgetting the damaged one"
+arca -r "$R" --no-cache check --read-data > /dev/null || fail "check after forgetting the damaged one"
 
 # ---- a damaged index object: a message, no crash ----------------------------------------
 R2=$(new_repo repo2)
@@ -130,7 +137,7 @@ if [ "$BACKEND" = local ]; then
     touch -d '2 hours ago' "$old"
     printf 'young' > "$R5/index/.tmp-fedcba9876543210"
     arca -r "$R5" check > /dev/null 2> "$T/err"
-    grep -qF "1 temporary files of interrupted writes" "$T/err" || fail "check does not mention the temporary file: $(cat "$T/err")"
+    grep -qF "1 temporary file of interrupted writes" "$T/err" || fail "check does not mention the temporary file: $(cat "$T/err")"
     arca -r "$R5" --json prune --dry-run > "$T/dry.json"
     [ "$(json_get "$T/dry.json" 'j["temp_files"]')" = 1 ] || fail "prune --dry-run: $(cat "$T/dry.json")"
     [ -f "$old" ] || fail "prune --dry-run removed a temporary file"

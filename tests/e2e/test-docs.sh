@@ -5,7 +5,9 @@
 # command's section; document there too every long option that cli/ defines (the struct
 # option tables), shown in the help or not; name no long option that arca does not have
 # (but a few of other programs); and render without warnings (man --warnings, else
-# groff -ww, when installed).
+# groff -ww, when installed).  The bash completion (arca completion bash) offers every
+# command and, for each, every long option of its table and the global ones, and nothing
+# else; the build writes it as arca.bash and cmake --install installs it.
 source "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -93,8 +95,9 @@ if [ -d "$ROOT/cli" ]; then
 fi
 
 # ---- no option the program does not have -----------------------------------------------
-# other programs' options the page mentions: mariadb-dump's, the mariadb client's, Ceph's
-foreign="--single-transaction --defaults-file --id --user --name --mon-host --err-to-stderr"
+# other programs' options the page mentions: mariadb-dump's, the mariadb client's, Ceph's,
+# cmake's
+foreign="--single-transaction --defaults-file --id --user --name --mon-host --err-to-stderr --install"
 printf '%s\n' $foreign | cat - "$T/global-opts" "$T/src-opts" "$T"/opts-* 2>/dev/null | sort -u > "$T/known"
 while read -r o; do
     grep -qxF -- "$o" "$T/known" || missing+=("man page names $o, which arca does not have")
@@ -103,6 +106,64 @@ done < <(long_opts < "$SRC")
 if [ ${#missing[@]} -gt 0 ]; then
     printf '  %s\n' "${missing[@]}" >&2
     fail "man/arca.1 is out of step with the code (${#missing[@]} problems above)"
+fi
+
+# ---- the bash completion offers what the tables define -----------------------------------
+# (arca completion bash, driven as bash drives it: COMP_WORDS, COMP_CWORD, then _arca)
+grep -qE '^\.SS "?completion"?( |$)' "$SRC" || missing+=("man page: no .SS completion")
+"$ARCA" completion bash > "$T/arca.bash" || fail "'arca completion bash' failed"
+bash -n "$T/arca.bash" || fail "'arca completion bash' is not valid bash"
+complete_words() {   # complete_words WORD...: what the completion offers for the last word
+    bash -c 'source "$1" || exit 1; shift
+             COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+             COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+             _arca || exit 1
+             [ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}"' _ "$T/arca.bash" "$@"
+}
+complete_words arca "" > "$T/comp-commands" || fail "the completion function failed"
+for c in "${cmds[@]}"; do
+    grep -qxF "$c" "$T/comp-commands" || missing+=("completion does not offer the command $c")
+done
+while read -r c; do
+    [[ " ${cmds[*]} " == *" $c "* ]] || missing+=("completion offers $c, which 'arca help' does not list")
+done < "$T/comp-commands"
+complete_words arca -- > "$T/comp-global" || fail "the completion function failed"
+check_opts "completion, global options" "$T/src-main" "$T/comp-global"
+for c in "${cmds[@]}"; do
+    complete_words arca "$c" -- > "$T/comp-$c" || fail "the completion function failed for $c"
+    # every long option of the command's table (and those its help names), and the global ones
+    cat "$T/src-main" "$T/opts-$c" > "$T/want-comp-$c"
+    [ -f "$T/src-$c" ] && cat "$T/src-$c" >> "$T/want-comp-$c"
+    sort -u -o "$T/want-comp-$c" "$T/want-comp-$c"
+    check_opts "completion of '$c --'" "$T/want-comp-$c" "$T/comp-$c"
+    # and nothing else
+    while read -r o; do
+        grep -qxF -- "$o" "$T/want-comp-$c" || missing+=("completion offers $o for $c, which it does not have")
+    done < "$T/comp-$c"
+done
+# after an option that takes a value, the value (files), not options or commands
+complete_words arca --repo "" > "$T/comp-value"
+[ ! -s "$T/comp-value" ] || missing+=("completion offers $(head -c 80 "$T/comp-value") as the value of --repo")
+complete_words arca -r /srv/repo "" > "$T/comp-after-r"
+grep -qxF backup "$T/comp-after-r" || missing+=("after -r REPO the completion offers no command")
+complete_words arca key "" > "$T/comp-key"
+grep -qxF passwd "$T/comp-key" || missing+=("'arca key' completes no subcommand")
+# the build writes the same script next to the binary, and cmake --install installs it
+BUILD=$(cd "$(dirname "$ARCA")/.." && pwd)
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+    [ -f "$(dirname "$ARCA")/arca.bash" ] || fail "the build made no $(dirname "$ARCA")/arca.bash"
+    cmp -s "$(dirname "$ARCA")/arca.bash" "$T/arca.bash" ||
+        fail "$(dirname "$ARCA")/arca.bash differs from 'arca completion bash'"
+    cmake --install "$BUILD" --prefix "$T/prefix" > "$T/install.log" 2>&1 ||
+        fail "cmake --install failed: $(cat "$T/install.log")"
+    cmp -s "$T/prefix/share/bash-completion/completions/arca" "$T/arca.bash" ||
+        fail "cmake --install does not install the completion as share/bash-completion/completions/arca"
+else
+    echo "$TEST_NAME: $ARCA is not in a build tree: arca.bash and its installation not checked" >&2
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    printf '  %s\n' "${missing[@]}" >&2
+    fail "the completion is out of step with the code (${#missing[@]} problems above)"
 fi
 
 # ---- it renders cleanly ------------------------------------------------------------------
