@@ -116,3 +116,20 @@ void bk_cache_retain(bk_repo *repo, const char *kind, const bk_idmap *keep)
     }
     free(dir);
 }
+
+int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf *out)
+{
+    bool off = repo->no_cache;
+    repo->no_cache = false;   /* check and repair read the originals, not the copies */
+    int r = bk_cache_get(repo, kind, name, out);
+    repo->no_cache = off;
+    if (r < 0)
+        return r;
+    bk_id want, got;
+    bk_hash(out->data, out->len, &got);
+    if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
+        out->len = 0;
+        return -EBADMSG;
+    }
+    return 0;
+}

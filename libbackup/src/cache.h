@@ -11,6 +11,10 @@
 /* The cached stored bytes of t/name into out (appended): 0, or -ENOENT when not cached (or
  * the cache is off). */
 int bk_cache_get(bk_repo *repo, const char *kind, const char *name, bk_buf *out);
+/* A copy of an object named by the hash of its content (index objects, snapshots), whose
+ * content matches its name, even when the handle does not use the cache otherwise (check,
+ * repair): what a damaged original can be mended from.  -ENOENT none, -EBADMSG damaged. */
+int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf *out);
 /* Keep a copy (best effort: failures only cost speed). */
 void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void *p, size_t n);
 /* Remove the copies of kind whose names are not in keep (ids): objects that are gone. */

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "cache.h"
 #include "repo.h"
 #include "util.h"
 
@@ -60,6 +61,18 @@ static int by_offset(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* An index object or snapshot that does not load: a problem, and whether the local cache
+ * holds a valid copy that repair would put back (never used silently). */
+static void damaged(checker *c, const char *kind, const char *name)
+{
+    bk_buf b = BK_BUF_INIT;
+    bool copy = bk_repo_errcode(c->repo) == -EBADMSG && bk_cache_get_copy(c->repo, kind, name, &b) == 0;
+    bk_buf_free(&b);
+    problem(c, "%s%s", bk_repo_errmsg(c->repo),
+            copy ? " (a valid copy is in the local cache: arca repair puts it back)" : "");
+    bk_repo_clear_error(c->repo);
+}
+
 static int check_one_index(const char *name, uint64_t size, void *ctx)
 {
     checker *c = ctx;
@@ -69,8 +82,7 @@ static int check_one_index(const char *name, uint64_t size, void *ctx)
     if (r == -ENOMEM || r == -EINTR)
         return r;
     if (r < 0) {
-        problem(c, "%s", bk_repo_errmsg(c->repo));
-        bk_repo_clear_error(c->repo);
+        damaged(c, "index", name);
         return 0;
     }
     bk_index_obj o;
@@ -339,8 +351,7 @@ static int check_one_snapshot(checker *c, const char *name)
         return 0;
     }
     if (r < 0) {
-        problem(c, "%s", bk_repo_errmsg(c->repo));
-        bk_repo_clear_error(c->repo);
+        damaged(c, "snapshots", name);
         return 0;
     }
     c->res->snapshots++;

@@ -155,24 +155,6 @@ static int repair_config(repairer *rp)
 
 /* ---- the old index, object by object ---------------------------------------------------- */
 
-/* The stored bytes of a cached copy of kind/name whose content matches its name. */
-static int cached_copy(bk_repo *repo, const char *kind, const char *name, bk_buf *out)
-{
-    bool off = repo->no_cache;
-    repo->no_cache = false;
-    int r = bk_cache_get(repo, kind, name, out);
-    repo->no_cache = off;
-    if (r < 0)
-        return r;
-    bk_id want, got;
-    bk_hash(out->data, out->len, &got);
-    if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
-        out->len = 0;
-        return -EBADMSG;
-    }
-    return 0;
-}
-
 static int read_old_index(const char *name, uint64_t size, void *ctx)
 {
     repairer *rp = ctx;
@@ -200,7 +182,7 @@ static int read_old_index(const char *name, uint64_t size, void *ctx)
     rp->st->index_damaged++;
     /* damaged: what it said may still be in the local cache */
     bk_buf b = BK_BUF_INIT;
-    bool from_cache = cached_copy(repo, "index", name, &b) == 0 &&
+    bool from_cache = bk_cache_get_copy(repo, "index", name, &b) == 0 &&
                       bk_repo_open_object(repo, BK_KIND_INDEX, b.data, b.len, rp->z, &plain, &len) == 0;
     bk_buf_free(&b);
     if (from_cache) {
@@ -699,7 +681,7 @@ static int damaged_snapshot(repairer *rp, const char *name)
     bk_repo *repo = rp->repo;
     rp->st->snapshots_damaged++;
     bk_buf b = BK_BUF_INIT;
-    bool copy = cached_copy(repo, "snapshots", name, &b) == 0;
+    bool copy = bk_cache_get_copy(repo, "snapshots", name, &b) == 0;
     bool forget = !copy && rp->o->forget;
     bk_repo_log(repo, BK_LOG_WARNING, "%s: %s", bk_repo_errmsg(repo),
                 copy ? "its valid copy in the local cache goes back in its place"
