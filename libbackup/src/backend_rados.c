@@ -15,8 +15,8 @@
  * librados waits forever for a dead cluster by default: every call here is bounded by the
  * osd/mon op timeouts set from conf->ceph_timeout, and an -ETIMEDOUT write has an unknown
  * outcome (the OSD may still apply it).  Once an operation timed out, the handle fails fast:
- * new operations get -ETIMEDOUT at once for one timeout period (then one goes through as a
- * probe), so a stalled cluster ends a run after about one timeout, not one per operation. */
+ * new operations get -ETIMEDOUT at once, so a stalled cluster ends a run after about one
+ * timeout, not one per operation. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -153,11 +153,13 @@ static double deadline_of(rados_be *b)
     return bk_monotonic() + (double)b->timeout;
 }
 
-/* The fail-fast gate: -ETIMEDOUT while the cluster is known to be stalled. */
+/* The fail-fast gate: -ETIMEDOUT once an operation of this handle timed out.  It stays shut:
+ * the command is failing anyway, and every operation let through would wait one more
+ * timeout, so that a run ends within about one timeout of the cluster's going silent. */
 static int gate(rados_be *b)
 {
     pthread_mutex_lock(&b->mu);
-    bool stalled = b->stalled_since > 0 && bk_monotonic() - b->stalled_since < (double)b->timeout;
+    bool stalled = b->stalled_since > 0;
     pthread_mutex_unlock(&b->mu);
     return stalled ? -ETIMEDOUT : 0;
 }
@@ -165,9 +167,10 @@ static int gate(rados_be *b)
 /* Record what the cluster's answer says about it; returns r. */
 static int note(rados_be *b, int r)
 {
-    if (r == -ETIMEDOUT || r >= 0 || r == -ENOENT || r == -EEXIST || r == -ENODATA) {
+    if (r == -ETIMEDOUT) {
         pthread_mutex_lock(&b->mu);
-        b->stalled_since = r == -ETIMEDOUT ? bk_monotonic() : 0;
+        if (b->stalled_since == 0)
+            b->stalled_since = bk_monotonic();
         pthread_mutex_unlock(&b->mu);
     }
     return r;
@@ -665,7 +668,36 @@ static void enc_str(bk_buf *e, const char *s, int *r)
         *r = bk_buf_append(e, s, strlen(s));
 }
 
-static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload, int op_flags)
+/* A cls call in flight.  Its waiter may give up on it (the handle is closing while the
+ * cluster does not answer): then the completion callback frees it. */
+typedef struct cls_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done, abandoned;
+    int prval, result;
+} cls_call;
+
+static void cls_done(rados_completion_t c, void *arg)
+{
+    cls_call *cc = arg;
+    pthread_mutex_lock(&cc->mu);
+    cc->done = true;
+    cc->result = rados_aio_get_return_value(c);
+    bool abandoned = cc->abandoned;
+    pthread_cond_broadcast(&cc->cond);
+    pthread_mutex_unlock(&cc->mu);
+    if (abandoned) {
+        pthread_mutex_destroy(&cc->mu);
+        pthread_cond_destroy(&cc->cond);
+        free(cc);
+    }
+}
+
+/* Run method of the lock class on the lock object.  give_up (may be NULL): checked now and
+ * then while waiting, under lock_mu; when it turns true the call is left to finish without
+ * us and -ECANCELED is returned (the renewal thread, when the handle closes). */
+static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload, int op_flags,
+                         const bool *give_up)
 {
     bk_buf in = BK_BUF_INIT;
     int r = 0;
@@ -674,18 +706,54 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
     enc_u32(&in, (uint32_t)payload->len, &r);
     if (r == 0)
         r = bk_buf_append(&in, payload->data, payload->len);
-    rados_write_op_t op = r == 0 ? rados_create_write_op() : NULL;
-    if (r == 0 && !op)
+    cls_call *cc = r == 0 ? calloc(1, sizeof(*cc)) : NULL;
+    rados_write_op_t op = cc ? rados_create_write_op() : NULL;
+    rados_completion_t comp = NULL;
+    if (r == 0 && (!op || rados_aio_create_completion2(cc, cls_done, &comp) < 0))
         r = -ENOMEM;
-    if (r == 0) {
-        int prval = 0;
-        rados_write_op_exec(op, "lock", method, (const char *)in.data, in.len, &prval);
-        r = rados_write_op_operate(op, b->io, LOCK_OBJ, NULL, op_flags);
-        if (r == 0)
-            r = prval;
+    if (cc) {
+        pthread_mutex_init(&cc->mu, NULL);
+        pthread_cond_init(&cc->cond, NULL);
     }
+    if (r == 0) {
+        rados_write_op_exec(op, "lock", method, (const char *)in.data, in.len, &cc->prval);
+        r = rados_aio_write_op_operate(op, b->io, comp, LOCK_OBJ, NULL, op_flags);
+    }
+    bool abandoned = false;
+    if (r == 0) {
+        pthread_mutex_lock(&cc->mu);
+        while (!cc->done) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&cc->cond, &cc->mu, &ts);
+            bool stop = false;
+            if (!cc->done && give_up) {
+                pthread_mutex_lock(&b->lock_mu);
+                stop = *give_up;
+                pthread_mutex_unlock(&b->lock_mu);
+            }
+            if (stop) {
+                cc->abandoned = abandoned = true;
+                break;
+            }
+        }
+        r = abandoned ? -ECANCELED : cc->result == 0 ? cc->prval : cc->result;
+        pthread_mutex_unlock(&cc->mu);
+    }
+    if (comp)
+        rados_aio_release(comp);   /* librados keeps it until the op is done */
     if (op)
         rados_release_write_op(op);
+    if (cc && !abandoned) {
+        pthread_mutex_destroy(&cc->mu);
+        pthread_cond_destroy(&cc->cond);
+        free(cc);
+    }
     bk_buf_free(&in);
     return r;
 }
@@ -693,7 +761,7 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
 /* Take or renew (LIBRADOS_LOCK_FLAG_MUST_RENEW) lock l.  A backup's shared lock fails at
  * once on a full pool (-ENOSPC); exclusive locks (prune, key removal: what frees space) and
  * renewals of a lock already held go through. */
-static int lock_call(rados_be *b, const held_lock *l, uint8_t flags)
+static int lock_call(rados_be *b, const held_lock *l, uint8_t flags, const bool *give_up)
 {
     bk_buf p = BK_BUF_INIT;
     int r = 0;
@@ -708,7 +776,7 @@ static int lock_call(rados_be *b, const held_lock *l, uint8_t flags)
     bool force = l->exclusive || (flags & LIBRADOS_LOCK_FLAG_MUST_RENEW);
     if (r == 0)
         r = cls_lock_exec(b, "lock", &p, force ? LIBRADOS_OPERATION_FULL_FORCE
-                                               : LIBRADOS_OPERATION_FULL_TRY);
+                                               : LIBRADOS_OPERATION_FULL_TRY, give_up);
     bk_buf_free(&p);
     return r;
 }
@@ -720,18 +788,19 @@ static int unlock_call(rados_be *b, const held_lock *l)
     enc_str(&p, l->name, &r);
     enc_str(&p, l->cookie, &r);
     if (r == 0)
-        r = cls_lock_exec(b, "unlock", &p, LIBRADOS_OPERATION_FULL_FORCE);
+        r = cls_lock_exec(b, "unlock", &p, LIBRADOS_OPERATION_FULL_FORCE, NULL);
     bk_buf_free(&p);
     return r;
 }
 
 /* Renew l now (the caller holds lock_mu, which this drops while it waits for the cluster).
- * A lock that lapsed (we were stalled too long) or was broken is lost for good. */
-static int renew(rados_be *b, held_lock *l)
+ * A lock that lapsed (we were stalled too long) or was broken is lost for good.  give_up:
+ * as for cls_lock_exec (the renewal thread gives up when the handle closes). */
+static int renew(rados_be *b, held_lock *l, const bool *give_up)
 {
     pthread_mutex_unlock(&b->lock_mu);
     double sent = bk_monotonic();
-    int r = note(b, lock_call(b, l, LIBRADOS_LOCK_FLAG_MUST_RENEW));
+    int r = note(b, lock_call(b, l, LIBRADOS_LOCK_FLAG_MUST_RENEW, give_up));
     pthread_mutex_lock(&b->lock_mu);
     if (r == 0 && sent > l->renewed)
         l->renewed = sent;
@@ -753,11 +822,12 @@ static void *renew_main(void *arg)
         ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
         while (!b->renew_stop && pthread_cond_timedwait(&b->lock_cond, &b->lock_mu, &ts) == 0)
             ;
-        /* other errors than a lost lock (timeouts): try again at the next interval */
+        /* other errors than a lost lock (timeouts): try again at the next interval; not
+         * while the cluster is known to be silent (the run is failing, the lock lapses) */
         held_lock *locks[] = { &b->repo_lock, &b->prune_lock };
         for (size_t i = 0; i < 2 && !b->renew_stop; i++)
-            if (locks[i]->held && !locks[i]->lost)
-                renew(b, locks[i]);
+            if (locks[i]->held && !locks[i]->lost && gate(b) == 0)
+                renew(b, locks[i], &b->renew_stop);
     }
     pthread_mutex_unlock(&b->lock_mu);
     return NULL;
@@ -775,7 +845,7 @@ static int lock_check(rados_be *b, held_lock *l)
     else if (l->held && bk_monotonic() - l->renewed >= (double)b->lock_duration * 2.0 / 3.0) {
         r = gate(b);
         if (r == 0)
-            r = renew(b, l);
+            r = renew(b, l, NULL);
         if (l->lost)
             r = -ENOLCK;
     }
@@ -833,7 +903,7 @@ static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info
     double sent = bk_monotonic();
     int r = gate(b);
     if (r == 0)
-        r = note(b, lock_call(b, l, 0));
+        r = note(b, lock_call(b, l, 0, NULL));
     if (r == -EEXIST)
         r = -EBUSY;   /* same client and cookie: cannot happen with a random cookie */
     if (r < 0) {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Faults of a real Ceph cluster under a running backup (RADOS only):
 #  (a) the OSD freezes (SIGSTOP) in the middle of a ~200 MB backup: arca --ceph-timeout 10
-#      gives up with exit 1 in bounded time instead of hanging, leaves no snapshot, and once
+#      gives up with exit 1 within about one timeout, leaves no snapshot, and once
 #      the OSD runs again (SIGCONT) the next backup succeeds and check --read-data passes;
 #  (b) arca is killed with SIGKILL mid-backup: its lock is left in the cluster, but an
 #      exclusive `key add` breaks it at once (same host, dead pid); check passes and the
@@ -77,7 +77,9 @@ took=$(elapsed "$t0" "$t1")
 resume_osd
 echo "  (a) backup against a frozen OSD: exit $rc after ${took} s: $(head -c 300 "$T/a.err")"
 [ "$rc" -eq 1 ] || fail "backup against a frozen OSD exited $rc, expected 1: $(cat "$T/a.err")"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 60 else 1)" "$took" ||
+# about one timeout, not one per operation still to come (the first timeout shuts the gate
+# for good, renewals of the lock give up): a bound well under two timeouts
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 22 else 1)" "$took" ||
     fail "backup against a frozen OSD took ${took} s to give up (--ceph-timeout 10)"
 grep -qi 'timed out' "$T/a.err" || fail "the error does not say it timed out: $(cat "$T/a.err")"
 [ "$(snapshot_count "$R")" = 0 ] || fail "a snapshot exists after the failed backup"
