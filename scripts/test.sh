@@ -52,7 +52,7 @@ run_logged() {   # run_logged NAME cmd...: run cmd, show and keep its output, co
 }
 
 log "build (-Wall -Wextra -Werror)"
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_BUILD_TESTS=ON
 export ARCA=$ROOT/build/cli/arca
 
 log "unit tests"
@@ -79,7 +79,7 @@ log "end-to-end tests, RADOS repository"
 ARCA_TEST_BACKEND=rados run_logged e2e-rados tests/e2e/run.sh
 
 log "sanitizer build (ASan + UBSan)"
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_BUILD_TESTS=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_logged unit-asan ctest --test-dir build-asan --output-on-failure -j "$JOBS"
