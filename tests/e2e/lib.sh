@@ -100,6 +100,19 @@ json_get() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# cmd | contains [GREP-OPTION...] PATTERN: a line of cmd's output matches PATTERN.
+# It reads all of its input before it looks: a reader that stops at the first match
+# (grep -q, head) leaves cmd writing into a closed pipe, and under pipefail its EPIPE or
+# SIGPIPE fails the test at random.  So under pipefail the pipeline fails if cmd does.
+contains() {
+    local f rc=0
+    f=$(mktemp "$T/contains.XXXXXX")
+    cat > "$f"
+    grep -q "$@" "$f" || rc=$?
+    rm -f "$f"
+    return $rc
+}
+
 pass() {
     echo "ok   $TEST_NAME ($BACKEND)"
 }
