@@ -103,6 +103,7 @@ echo "fresh-root.sh: $(git log -1 --format='%h %s' "$head") in $ROOT/root/arca" 
 unshare --mount --pid --fork --propagation private -- bash -euc '
     r=$1
     shift
+    mount --bind "$r" "$r"   # / a mount point, as on a machine (unshare in it needs that)
     mount -t proc proc "$r/proc"
     mount --rbind /sys "$r/sys"
     mount --rbind /dev "$r/dev"
