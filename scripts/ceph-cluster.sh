@@ -102,9 +102,12 @@ is_uint() { case ${1:-} in ''|*[!0-9]*) return 1;; *) return 0;; esac; }
 
 # any local TCP socket on port $1 (listening or not); no iproute2 needed
 port_in_use() {
-    local hex
+    local hex f files=()
     hex=$(printf ':%04X' "$1")
-    awk 'NR > 1 {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi -- "$hex\$"
+    for f in /proc/net/tcp /proc/net/tcp6; do
+        [ -r "$f" ] && files+=("$f")
+    done
+    awk -v p="$hex" 'FNR > 1 && toupper(substr($2, length($2) - 4)) == p {f = 1} END {exit !f}' "${files[@]}"
 }
 free_port() {
     local p

@@ -7,8 +7,13 @@ set -euo pipefail
 
 build_pkgs="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev
             libjansson-dev librados-dev"
+# test tools: attr, acl and e2fsprogs (setfattr, setfacl, chattr) make fixtures, mount
+# and util-linux (unshare, setpriv, flock) isolate and drop privileges, man-db and
+# groff-base check the man page; git, mmdebstrap and mount make the fresh Debian root
+# of scripts/fresh-root.sh
 test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client
-           clang libfuzzer-14-dev libclang-rt-14-dev attr acl ansible-core python3 procps man-db groff-base"
+           clang libfuzzer-14-dev libclang-rt-14-dev attr acl e2fsprogs ansible-core python3
+           procps util-linux mount man-db groff-base git mmdebstrap"
 bench_pkgs="restic borgbackup time"
 
 want=$build_pkgs
@@ -21,7 +26,7 @@ esac
 
 missing=()
 for p in $want; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != 'install ok installed' ]; then
         missing+=("$p")
     fi
 done

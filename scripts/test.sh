@@ -9,6 +9,9 @@
 #   6. builds with ASan + UBSan and runs the unit tests and the local end-to-end
 #      tests again (leaks are errors)
 #   7. builds the libFuzzer targets and runs each for a short time
+#   8. makes a minimal Debian 12 root and runs scripts/quickstart.sh and the README's
+#      Install section in a clone of this checkout there (scripts/fresh-root.sh: the
+#      root is cached in /var/cache/arca-test for a week; apt in it needs the network)
 # Any stage that fails fails the run.  ARCA_FUZZ_SECONDS (default 20) sets step 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +55,7 @@ run_logged() {   # run_logged NAME cmd...: run cmd, show and keep its output, co
 }
 
 log "build (-Wall -Wextra -Werror)"
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_BUILD_TESTS=ON
 export ARCA=$ROOT/build/cli/arca
 
 log "unit tests"
@@ -79,7 +82,7 @@ log "end-to-end tests, RADOS repository"
 ARCA_TEST_BACKEND=rados run_logged e2e-rados tests/e2e/run.sh
 
 log "sanitizer build (ASan + UBSan)"
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_BUILD_TESTS=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_logged unit-asan ctest --test-dir build-asan --output-on-failure -j "$JOBS"
@@ -88,6 +91,12 @@ ARCA=$ROOT/build-asan/cli/arca ARCA_TEST_BACKEND=local run_logged e2e-asan tests
 log "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
 CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DBK_FUZZ=ON -DBK_BUILD_TESTS=OFF
 run_logged fuzz tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
+
+log "fresh Debian 12 root: scripts/quickstart.sh and the README's Install section"
+t0=$SECONDS
+scripts/fresh-root.sh
+passed=$((passed + 1))
+echo "fresh root: passed in $((SECONDS - t0)) s"
 
 log "all tests passed"
 echo "arca: $passed passed, 0 failed"

@@ -192,7 +192,8 @@ run restic.backup restic -r "$W/restic" backup "$FILES"
 run restic.rebackup restic -r "$W/restic" backup "$FILES"
 run restic.restore restic -r "$W/restic" restore latest --target "$W/restic-restore"
 damage "$W/restic-restore" >/dev/null
-if restic restore --help | grep -q -- '--overwrite' && restic restore --help | grep -q -- '--delete'; then
+restic restore --help > "$W/restic-restore.help"
+if grep -q -- '--overwrite' "$W/restic-restore.help" && grep -q -- '--delete' "$W/restic-restore.help"; then
     echo "restic-incremental yes" >> "$W/info"
     run restic.increstore restic -r "$W/restic" restore latest --target "$W/restic-restore" \
         --overwrite if-changed --delete

@@ -19,6 +19,7 @@ unset ARCA_PASSWORD_COMMAND ARCA_NEW_PASSWORD_FILE
 cleanup() {
     local rc=$?
     if [ $rc -eq 0 ] && [ -z "${ARCA_TEST_KEEP:-}" ]; then
+        remove_rados_repos
         chmod -R u+rwX "$T" 2>/dev/null || true
         rm -rf "$T"
     else
@@ -32,14 +33,32 @@ fail() {
     exit 1
 }
 
-# A fresh repository location for this backend.
+# A fresh repository location for this backend.  RADOS ones on the cluster the test
+# started with (not on one it starts itself) are listed in $T/rados-repos, and their
+# objects removed when the test passes: a shared cluster would fill up with them.
+CEPH_CONF_AT_START=${CEPH_CONF:-}
 new_repo() {
-    local name=$1
+    local name=$1 repo
     case $BACKEND in
         local) echo "$T/$name" ;;
-        rados) echo "rados:${ARCA_TEST_POOL:?}/${TEST_NAME}-${name}-$$-$RANDOM" ;;
+        rados)
+            repo="rados:${ARCA_TEST_POOL:?}/${TEST_NAME}-${name}-$$-$RANDOM"
+            [ "${CEPH_CONF:-}" != "$CEPH_CONF_AT_START" ] || echo "$repo" >> "$T/rados-repos"
+            echo "$repo"
+            ;;
         *) fail "unknown backend $BACKEND" ;;
     esac
+}
+remove_rados_repos() {
+    local repo ra
+    [ -f "$T/rados-repos" ] || return 0
+    while read -r repo; do
+        mapfile -t ra < <(rados_of "$repo")
+        timeout 120 rados "${ra[@]}" ls > "$T/objects" 2>/dev/null || continue
+        [ -s "$T/objects" ] || continue
+        timeout 300 xargs -d '\n' rados "${ra[@]}" --force-full rm < "$T/objects" >/dev/null 2>&1 ||
+            echo "$TEST_NAME: could not remove every object of $repo" >&2
+    done < "$T/rados-repos"
 }
 
 # arca with a cheap key derivation for new key slots (tests run it many times)
@@ -106,6 +125,19 @@ compare_trees() {
 # json_get FILE EXPR: evaluate a Python expression on the parsed JSON (as j)
 json_get() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# cmd | contains [GREP-OPTION...] PATTERN: a line of cmd's output matches PATTERN.
+# It reads all of its input before it looks: a reader that stops at the first match
+# (grep -q, head) leaves cmd writing into a closed pipe, and under pipefail its EPIPE or
+# SIGPIPE fails the test at random.  So under pipefail the pipeline fails if cmd does.
+contains() {
+    local f rc=0
+    f=$(mktemp "$T/contains.XXXXXX")
+    cat > "$f"
+    grep -q "$@" "$f" || rc=$?
+    rm -f "$f"
+    return $rc
 }
 
 pass() {

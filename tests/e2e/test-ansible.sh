@@ -25,13 +25,13 @@ play() {
     grep -E '^localhost +:' "$T/play.out"
 }
 recap=$(play --check)
-echo "$recap" | grep -q 'changed=0' || fail "check mode changed something: $recap"
+contains 'changed=0' <<< "$recap" || fail "check mode changed something: $recap"
 [ "$(arca -r "$R" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 10 ] ||
     fail "check mode removed snapshots"
 recap=$(play)
-echo "$recap" | grep -q 'changed=1' || fail "first run did not report changed: $recap"
+contains 'changed=1' <<< "$recap" || fail "first run did not report changed: $recap"
 recap=$(play)
-echo "$recap" | grep -q 'changed=0' || fail "second run did not report ok: $recap"
+contains 'changed=0' <<< "$recap" || fail "second run did not report ok: $recap"
 [ "$(arca -r "$R" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] ||
     fail "the policy was not applied"
 arca -r "$R" check >/dev/null

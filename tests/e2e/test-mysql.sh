@@ -107,12 +107,12 @@ rc=0; arca -r "$R" backup --mysql --mysql-dump-command /nonexistent/dump --datab
 total=$(arca -r "$R" dump latest "/mysql/${DB}_shop.sql" | wc -c)
 cat > "$T/killed-dump" <<SH
 #!/bin/sh
-mariadb-dump "\$@" | head -c $((total * 8 / 10))
+mariadb-dump "\$@" > "$T/killed-dump.sql" && head -c $((total * 8 / 10)) "$T/killed-dump.sql"
 kill -9 \$\$
 SH
 cat > "$T/short-dump" <<SH
 #!/bin/sh
-mariadb-dump "\$@" | head -c $((total / 2))
+mariadb-dump "\$@" > "$T/short-dump.sql" && head -c $((total / 2)) "$T/short-dump.sql"
 SH
 chmod +x "$T/killed-dump" "$T/short-dump"
 sql "$SRC" "UPDATE ${DB}_shop.orders SET amount = amount + 1"   # a new night: everything changed

@@ -71,7 +71,7 @@ RO=(--ceph-id reader --keyring "$KRO")
 arca -r "$R" "${RO[@]}" snapshots -q >/dev/null || fail "a read-only user cannot list snapshots"
 arca -r "$R" "${RO[@]}" --no-lock restore latest --target "$T/r3" -q || fail "restore --no-lock as a read-only user"
 compare_trees "$T/src" "$T/r3$T/src"
-arca -r "$R" "${RO[@]}" --no-lock dump latest "$T/src/more" | grep -qx more || fail "dump --no-lock as a read-only user"
+arca -r "$R" "${RO[@]}" --no-lock dump latest "$T/src/more" | contains -x more || fail "dump --no-lock as a read-only user"
 arca -r "$R" "${RO[@]}" --no-lock check --read-data >/dev/null || fail "check --no-lock as a read-only user"
 rc=0
 arca -r "$R" "${RO[@]}" restore latest --target "$T/r4" -q 2>/dev/null || rc=$?

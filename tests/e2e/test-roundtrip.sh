@@ -94,7 +94,7 @@ blob=$(python3 -c 'import json,sys; print([n["content"][0]["id"] for n in json.l
 [ "$(arca -r "$R" cat blob "$blob")" = hello ] || fail "cat blob: not the content of hello.txt"
 grep -q '"name_hex": "636166e9"' "$T/cat-tree.json" && fail "non-UTF-8 name in the wrong tree"
 arca -r "$R" cat tree "$(python3 -c 'import json,sys; print([n["subtree"] for n in json.load(open(sys.argv[1])) if n.get("name") == "sub"][0])' "$T/cat-tree.json")" |
-    grep -q '"name_hex": "636166e9"' || fail "cat tree: the non-UTF-8 name is not given as hex"
+    contains '"name_hex": "636166e9"' || fail "cat tree: the non-UTF-8 name is not given as hex"
 # the index object and the pack that hold that blob say the same
 found=""
 for ix in $(list_objects "$R" index); do

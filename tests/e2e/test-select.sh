@@ -28,7 +28,7 @@ arca -r "$R" snapshots --json > "$T/s.json"
 arca -r "$R" backup "$T/b" --host other >/dev/null
 [ "$(arca -r "$R" snapshots --host web01 --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] || fail "--host filter"
 [ "$(arca -r "$R" snapshots --tag a,b --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] || fail "--tag filter"
-arca -r "$R" ls latest --host web01 "$T/single" | grep -q single || fail "latest --host"
+arca -r "$R" ls latest --host web01 "$T/single" | contains single || fail "latest --host"
 expect_rc 1 arca -r "$R" ls latest --host nobody "$T/single"
 
 # the parent is the latest snapshot with the same host and paths
@@ -59,7 +59,7 @@ if unshare -m true 2>/dev/null; then
     arca -r "$R" ls -R latest --tag ofs "$T/ofs" > "$T/ofs.txt"
     grep -q '/ofs/mnt$' "$T/ofs.txt" || fail "mount point not kept"
     if grep -q 'inner' "$T/ofs.txt"; then fail "--one-file-system crossed into the tmpfs"; fi
-    arca -r "$R" ls -R latest --tag all "$T/ofs" | grep -q '/mnt/inner$' || fail "without -x the tmpfs is saved"
+    arca -r "$R" ls -R latest --tag all "$T/ofs" | contains '/mnt/inner$' || fail "without -x the tmpfs is saved"
 else
     echo "note: $TEST_NAME: cannot mount (not root), --one-file-system not exercised" >&2
 fi

@@ -42,7 +42,7 @@ for dir in "${targets[@]}"; do
         passed=$((passed + 1))
     else
         echo "FAIL fuzz-$t (log: $work/$t/log)" >&2
-        grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$work/$t/log" | head -20 >&2
+        grep -m 20 -E 'ERROR|SUMMARY|runtime error|Test unit written' "$work/$t/log" >&2
         for a in "$work/$t/artifacts"/*; do
             echo "     reproduce: $bin $a" >&2
         done
