@@ -180,7 +180,11 @@ static int local_remove(bk_backend *be, bk_obj_type t, const char *name)
     return fsync_dir(l->root, dir);
 }
 
-static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
+/* fn(name, size, mtime) for the regular files of dir: the objects (temp false), or the
+ * temporary files that writes leave while they run (temp true). */
+typedef int (*file_fn)(int dfd, const char *name, const struct stat *st, void *ctx);
+
+static int walk_dir(int root, const char *dir, bool temp, file_fn fn, void *ctx)
 {
     int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -193,8 +197,9 @@ static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
     int r = 0;
     struct dirent *de;
     while (r == 0 && (errno = 0, de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;   /* ".", "..", temporary files */
+        bool is_temp = strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0;
+        if (temp ? !is_temp : de->d_name[0] == '.')
+            continue;   /* ".", "..", temporary files: not objects */
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno == ENOENT)
@@ -202,14 +207,30 @@ static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
             r = -errno;
             break;
         }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        r = fn(de->d_name, (uint64_t)st.st_size, ctx);
+        if (S_ISREG(st.st_mode))
+            r = fn(dirfd(d), de->d_name, &st, ctx);
     }
     if (r == 0 && errno)
         r = -errno;
     closedir(d);
     return r;
+}
+
+struct list_ctx {
+    bk_list_fn fn;
+    void *ctx;
+};
+
+static int list_one(int dfd, const char *name, const struct stat *st, void *ctx)
+{
+    struct list_ctx *l = ctx;
+    return l->fn(name, (uint64_t)st->st_size, l->ctx);
+}
+
+static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
+{
+    struct list_ctx l = { fn, ctx };
+    return walk_dir(root, dir, false, list_one, &l);
 }
 
 static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
@@ -404,36 +425,16 @@ struct temp_ctx {
     uint64_t n, bytes;
 };
 
-static int temp_in(int root, const char *dir, struct temp_ctx *t)
+static int temp_one(int dfd, const char *name, const struct stat *st, void *ctx)
 {
-    int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    struct temp_ctx *t = ctx;
+    if (st->st_mtim.tv_sec > t->before)
+        return 0;   /* may be a write that is running */
+    if (t->remove && unlinkat(dfd, name, 0) < 0)
         return errno == ENOENT ? 0 : -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    int r = 0;
-    struct dirent *de;
-    while (r == 0 && (errno = 0, de = readdir(d))) {
-        struct stat st;
-        if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ||
-            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-            st.st_mtim.tv_sec > t->before)
-            continue;
-        if (t->remove && unlinkat(dirfd(d), de->d_name, 0) < 0) {
-            if (errno != ENOENT)
-                r = -errno;
-            continue;
-        }
-        t->n++;
-        t->bytes += (uint64_t)st.st_size;
-    }
-    if (r == 0 && errno)
-        r = -errno;
-    closedir(d);
-    return r;
+    t->n++;
+    t->bytes += (uint64_t)st->st_size;
+    return 0;
 }
 
 static int local_temp_files(bk_backend *be, int64_t min_age, bool remove, uint64_t *ret_n,
@@ -444,11 +445,11 @@ static int local_temp_files(bk_backend *be, int64_t min_age, bool remove, uint64
     static const char *const dirs[] = { ".", "keys", "index", "snapshots" };
     int r = 0;
     for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(dirs); i++)
-        r = temp_in(l->root, dirs[i], &t);
+        r = walk_dir(l->root, dirs[i], true, temp_one, &t);
     for (unsigned i = 0; r == 0 && i < 256; i++) {
         char dir[16];
         snprintf(dir, sizeof(dir), "data/%02x", i);
-        r = temp_in(l->root, dir, &t);
+        r = walk_dir(l->root, dir, true, temp_one, &t);
     }
     *ret_n = t.n;
     *ret_bytes = t.bytes;

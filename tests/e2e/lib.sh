@@ -117,6 +117,59 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
 }
 
+# obj_get REPO NAME FILE, obj_put REPO NAME FILE, obj_rm REPO NAME: an object as stored,
+# bypassing arca (NAME as in docs/FORMAT.md: config, keys/ID, snapshots/ID, index/ID,
+# data/ID); obj_put replaces what is there
+obj_path() {
+    case $2 in
+        data/*) local id=${2#data/}; echo "$1/data/${id:0:2}/$id" ;;
+        *) echo "$1/$2" ;;
+    esac
+}
+obj_get() {
+    local ra
+    case $1 in
+        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" get "$2" "$3" ;;
+        *) cp "$(obj_path "$1" "$2")" "$3" ;;
+    esac
+}
+obj_put() {
+    local ra p
+    case $1 in
+        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" put "$2" "$3" ;;
+        *) p=$(obj_path "$1" "$2"); mkdir -p "$(dirname "$p")"; rm -f "$p"; cp "$3" "$p" ;;
+    esac
+}
+obj_rm() {
+    local ra
+    case $1 in
+        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" rm "$2" ;;
+        *) rm -f "$(obj_path "$1" "$2")" ;;
+    esac
+}
+# damage REPO NAME flip|truncate|delete [BACK]: invert one byte of the object (in the
+# middle, or BACK bytes before its end), cut it to half its size, or remove it
+damage() {
+    local repo=$1 name=$2 how=$3 back=${4:-} size at
+    if [ "$how" = delete ]; then
+        obj_rm "$repo" "$name"
+        return
+    fi
+    obj_get "$repo" "$name" "$T/damaged-object"
+    size=$(stat -c %s "$T/damaged-object")
+    case $how in
+        flip)
+            at=$((size / 2))
+            [ -z "$back" ] || at=$((size - back))
+            flip_byte "$T/damaged-object" "$at"
+            ;;
+        truncate) truncate -s $((size / 2)) "$T/damaged-object" ;;
+        *) fail "damage: unknown way $how" ;;
+    esac
+    obj_put "$repo" "$name" "$T/damaged-object"
+    rm -f "$T/damaged-object"
+}
+
 # compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
 compare_trees() {
     python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"

@@ -10,55 +10,6 @@
 # and repair snapshots --forget makes the repository whole without it.
 source "$(dirname "$0")/lib.sh"
 
-local_path() {
-    case $2 in
-        data/*) local id=${2#data/}; echo "$1/data/${id:0:2}/$id" ;;
-        *) echo "$1/$2" ;;
-    esac
-}
-obj_get() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" get "$2" "$3" ;;
-        *) cp "$(local_path "$1" "$2")" "$3" ;;
-    esac
-}
-obj_put() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" put "$2" "$3" ;;
-        *) local p; p=$(local_path "$1" "$2"); rm -f "$p"; cp "$3" "$p" ;;
-    esac
-}
-obj_rm() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" rm "$2" ;;
-        *) rm -f "$(local_path "$1" "$2")" ;;
-    esac
-}
-# damage REPO NAME HOW [OFFSET_FROM_END]: flip a byte (in the middle, or N bytes before the
-# end), truncate to half, or delete
-damage() {
-    local repo=$1 name=$2 how=$3 back=${4:-}
-    if [ "$how" = delete ]; then
-        obj_rm "$repo" "$name"
-        return
-    fi
-    obj_get "$repo" "$name" "$W/obj"
-    local size
-    size=$(stat -c %s "$W/obj")
-    case $how in
-        flip)
-            local at=$((size / 2))
-            [ -z "$back" ] || at=$((size - back))
-            flip_byte "$W/obj" "$at"
-            ;;
-        truncate) truncate -s $((size / 2)) "$W/obj" ;;
-    esac
-    obj_put "$repo" "$name" "$W/obj"
-}
-
 # the largest pack of a kind (data or tree blobs), found through arca cat: the middle of
 # a large data pack is inside a blob, not in the header
 pack_of_kind() {

@@ -8,44 +8,6 @@
 # removed by prune.
 source "$(dirname "$0")/lib.sh"
 
-# obj_get REPO NAME FILE / obj_put REPO NAME FILE / obj_rm REPO NAME: raw object access
-# (NAME as in FORMAT.md: config, keys/ID, snapshots/ID, index/ID, data/ID)
-local_path() {
-    case $2 in
-        data/*) local id=${2#data/}; echo "$1/data/${id:0:2}/$id" ;;
-        *) echo "$1/$2" ;;
-    esac
-}
-obj_get() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" get "$2" "$3" ;;
-        *) cp "$(local_path "$1" "$2")" "$3" ;;
-    esac
-}
-obj_put() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" put "$2" "$3" ;;
-        *) local p; p=$(local_path "$1" "$2"); mkdir -p "$(dirname "$p")"; rm -f "$p"; cp "$3" "$p" ;;
-    esac
-}
-obj_rm() {
-    local ra
-    case $1 in
-        rados:*) mapfile -t ra < <(rados_of "$1"); rados "${ra[@]}" rm "$2" ;;
-        *) rm -f "$(local_path "$1" "$2")" ;;
-    esac
-}
-# flip REPO NAME: change one byte in the middle of an object
-flip() {
-    obj_get "$1" "$2" "$T/obj"
-    local size
-    size=$(stat -c %s "$T/obj")
-    flip_byte "$T/obj" $((size / 2))
-    obj_put "$1" "$2" "$T/obj"
-}
-
 mkdir -p "$T/src/a" "$T/src/b"
 head -c 2M /dev/urandom > "$T/src/a/one"
 head -c 2M /dev/urandom > "$T/src/b/two"
@@ -57,7 +19,7 @@ arca -r "$R" backup "$T/src/a" --tag a >/dev/null
 arca -r "$R" backup "$T/src/b" --tag b >/dev/null
 arca -r "$R" snapshots --json > "$T/snaps.json"
 bad=$(json_get "$T/snaps.json" '[s["id"] for s in j if s["tags"] == ["a"]][0]')
-flip "$R" "snapshots/$bad"
+damage "$R" "snapshots/$bad" flip
 rc=0
 arca -r "$R" --no-cache snapshots --json > "$T/snaps2.json" 2> "$T/err" || rc=$?
 [ "$rc" -eq 3 ] || fail "snapshots with a damaged snapshot exited $rc, expected 3: $(cat "$T/err")"
@@ -90,7 +52,7 @@ R2=$(new_repo repo2)
 arca_init "$R2" >/dev/null
 arca -r "$R2" backup "$T/src/a" >/dev/null
 idx=$(list_objects "$R2" index)
-flip "$R2" "index/$idx"
+damage "$R2" "index/$idx" flip
 rc=0
 arca -r "$R2" --no-cache backup "$T/src/b" > /dev/null 2> "$T/err" || rc=$?
 [ "$rc" -eq 1 ] || fail "backup with a damaged index object exited $rc, expected 1: $(cat "$T/err")"
@@ -100,7 +62,7 @@ grep -qF "index/$idx is corrupt" "$T/err" || fail "backup does not name the dama
 R3=$(new_repo repo3)
 arca_init "$R3" >/dev/null
 key=$(list_objects "$R3" keys)
-flip "$R3" "keys/$key"
+damage "$R3" "keys/$key" flip
 rc=0
 arca -r "$R3" snapshots > /dev/null 2> "$T/err" || rc=$?
 [ "$rc" -eq 1 ] || fail "a damaged key slot gave exit $rc, expected 1 (not 12, wrong passphrase): $(cat "$T/err")"
