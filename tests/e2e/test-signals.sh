@@ -2,8 +2,8 @@
 # How arca ends when it is told to stop or its reader goes away:
 #  - SIGINT / SIGTERM during a backup or a check: one line "arca: interrupted", exit 130 /
 #    143, no lock record left, a repository that check passes;
-#  - stdout closed early (`arca ls ... | head -1`): no message, the exit status of a
-#    process killed by SIGPIPE (141), no lock record left;
+#  - stdout closed early (a reader that takes a few bytes and leaves): no message, the
+#    exit status of a process killed by SIGPIPE (141), no lock record left;
 #  - the lock record of a killed (SIGKILL) holder is removed by the next command that
 #    takes a lock, without `arca unlock`.
 # Deterministic: a signal is sent only while arca is known to hold its lock and to be
