@@ -133,3 +133,12 @@ int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf 
     }
     return 0;
 }
+
+char *bk_cache_file(bk_repo *repo, const char *name)
+{
+    char *dir = cache_path(repo, ".", true), *path = NULL;
+    if (dir && asprintf(&path, "%s/%s", dir, name) < 0)
+        path = NULL;
+    free(dir);
+    return path;
+}

@@ -17,6 +17,9 @@ int bk_cache_get(bk_repo *repo, const char *kind, const char *name, bk_buf *out)
 int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf *out);
 /* Keep a copy (best effort: failures only cost speed). */
 void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void *p, size_t n);
+/* The path of a file of this repository's cache (its directory made), or NULL when the
+ * cache is off or cannot be had. */
+char *bk_cache_file(bk_repo *repo, const char *name);
 /* Remove the copies of kind whose names are not in keep (ids): objects that are gone. */
 void bk_cache_retain(bk_repo *repo, const char *kind, const bk_idmap *keep);
 

@@ -414,7 +414,7 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
                     (unsigned long long)temp_bytes, ntemp == 1 ? "is" : "are");
     if (r == 0) {
         ret->packs = c.nrefs;
-        ret->blobs = repo->index.blobs.count;
+        ret->blobs = bk_index_count(&repo->index);
         int nt = bk_repo_threads(repo) + 2;
         pthread_t th[66];
         int started = 0;

@@ -2,6 +2,7 @@
  * Index object plaintext: version (u8), uvarint count + ids of superseded index objects,
  * uvarint pack count, then per pack: id, uvarint blob count, per blob: kind (u8), uvarint
  * offset, uvarint stored length, uvarint raw length, blob id. */
+#include "imap.h"
 #include "index.h"
 
 #define MAX_BLOBS_PER_PACK (1u << 24)
@@ -13,13 +14,159 @@ void bk_index_init(bk_index *idx)
     bk_idmap_init(&idx->packmap, sizeof(uint32_t));
 }
 
+static void map_free(bk_imap *m)
+{
+    if (m) {
+        bk_imap_close(m);
+        free(m);
+    }
+}
+
 void bk_index_free(bk_index *idx)
 {
     bk_idmap_free(&idx->blobs);
     bk_idmap_free(&idx->packmap);
     free(idx->packs);
+    map_free(idx->map);
+    for (size_t i = 0; i < idx->nretired; i++)
+        map_free(idx->retired[i]);
+    free(idx->retired);
+    free(idx->dead);
     idx->packs = NULL;
     idx->npacks = idx->packs_cap = 0;
+    idx->map = NULL;
+    idx->retired = NULL;
+    idx->nretired = 0;
+    idx->dead = NULL;
+    idx->base = 0;
+}
+
+void bk_index_set_map(bk_index *idx, bk_imap *map, uint8_t *dead)
+{
+    if (idx->map) {
+        /* lookups may still hold pointers into it: unmapped at bk_index_free */
+        bk_imap **v = realloc(idx->retired, (idx->nretired + 1) * sizeof(*v));
+        if (v) {
+            idx->retired = v;
+            idx->retired[idx->nretired++] = idx->map;
+        } else {
+            map_free(idx->map);
+        }
+    }
+    free(idx->dead);
+    idx->map = map;
+    idx->dead = dead;
+    idx->base = map ? map->npacks : 0;
+}
+
+static bool dead_pack(const bk_index *idx, uint32_t no)
+{
+    return idx->dead && (idx->dead[no / 8] >> (no % 8) & 1);
+}
+
+/* The first live entry for id in the map (NULL if none); -EBADMSG if the map is damaged. */
+static const bk_index_entry *map_lookup(bk_index *idx, const bk_id *id, int *ret_err)
+{
+    bk_imap *m = idx->map;
+    uint64_t pos;
+    *ret_err = bk_imap_find(m, id, &pos);
+    if (*ret_err < 0)
+        return NULL;
+    for (uint64_t i = pos; i < m->n; i++) {
+        if (i > pos && bk_imap_check_range(m, i, i + 1) < 0) {
+            *ret_err = -EBADMSG;
+            return NULL;
+        }
+        if (memcmp(m->entries[i].id.b, id->b, BK_ID_LEN) != 0)
+            break;
+        if (!dead_pack(idx, m->entries[i].e.pack))
+            return &m->entries[i].e;
+    }
+    *ret_err = -ENOENT;
+    return NULL;
+}
+
+const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id)
+{
+    const bk_index_entry *e = bk_idmap_get(&idx->blobs, id);
+    if (e || !idx->map)
+        return e;
+    int err;
+    e = map_lookup(idx, id, &err);
+    if (err == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0) {
+        e = bk_idmap_get(&idx->blobs, id);
+        if (!e && idx->map)
+            e = map_lookup(idx, id, &err);
+    }
+    return e;
+}
+
+const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no)
+{
+    return no < idx->base ? &idx->map->packs[no] : &idx->packs[no - idx->base];
+}
+
+uint64_t bk_index_npacks(const bk_index *idx)
+{
+    uint64_t n = idx->npacks;
+    for (uint32_t i = 0; i < idx->base; i++)
+        n += !dead_pack(idx, i);
+    return n;
+}
+
+bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *ret, int *ret_err)
+{
+    *ret_err = 0;
+    /* the RAM part first (slot order), then the map's entries: each id once, live, and not
+     * in the RAM part already */
+    size_t p = (size_t)*pos;
+    if (*pos < idx->blobs.cap) {
+        const bk_id *id;
+        void *v;
+        if (bk_idmap_next(&idx->blobs, &p, &id, &v)) {
+            *pos = p;
+            *ret_id = *id;
+            *ret = *(const bk_index_entry *)v;
+            return true;
+        }
+        *pos = idx->blobs.cap;
+    }
+    bk_imap *m = idx->map;
+    for (uint64_t i = *pos - idx->blobs.cap; m && i < m->n; i++) {
+        if (bk_imap_check_range(m, i, i + 1) < 0) {
+            /* made again, the map has the same entries in the same places: go on */
+            if (!idx->remap || idx->remap(idx, idx->remap_ctx) < 0 || !(m = idx->map) ||
+                bk_imap_check_range(m, i, i + 1) < 0) {
+                *ret_err = -EBADMSG;
+                return false;
+            }
+        }
+        const bk_imap_entry *e = &m->entries[i];
+        bool first = true;
+        for (uint64_t k = i; k-- > 0 && memcmp(m->entries[k].id.b, e->id.b, BK_ID_LEN) == 0;)
+            if (!dead_pack(idx, m->entries[k].e.pack))
+                first = false;
+        if (!first || dead_pack(idx, e->e.pack) || bk_idmap_get(&idx->blobs, &e->id))
+            continue;
+        *pos = idx->blobs.cap + i + 1;
+        *ret_id = e->id;
+        *ret = e->e;
+        return true;
+    }
+    return false;
+}
+
+uint64_t bk_index_count(bk_index *idx)
+{
+    if (!idx->map)
+        return idx->blobs.count;
+    uint64_t n = 0, pos = 0;
+    bk_id id;
+    bk_index_entry e;
+    int err;
+    while (bk_index_next(idx, &pos, &id, &e, &err))
+        n++;
+    return n;
 }
 
 int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no)
@@ -32,6 +179,8 @@ int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no)
         *ret_no = *no;
         return 0;
     }
+    if (idx->base + idx->npacks >= UINT32_MAX)
+        return -EOVERFLOW;
     if (idx->npacks == idx->packs_cap) {
         size_t cap = idx->packs_cap ? idx->packs_cap * 2 : 64;
         bk_id *p = realloc(idx->packs, cap * sizeof(*p));
@@ -41,7 +190,7 @@ int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no)
         idx->packs_cap = cap;
     }
     idx->packs[idx->npacks] = *pack;
-    *no = (uint32_t)idx->npacks;
+    *no = idx->base + (uint32_t)idx->npacks;
     *ret_no = *no;
     idx->npacks++;
     return 0;
@@ -61,10 +210,6 @@ int bk_index_add(bk_index *idx, uint32_t packno, const bk_pack_entry *e)
     return 0;
 }
 
-const bk_index_entry *bk_index_lookup(const bk_index *idx, const bk_id *id)
-{
-    return bk_idmap_get(&idx->blobs, id);
-}
 
 int bk_index_obj_encode(const bk_index_obj *o, bk_buf *out)
 {

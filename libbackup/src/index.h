@@ -17,23 +17,43 @@ typedef struct bk_index_entry {
     uint8_t kind;
 } bk_index_entry;
 
+struct bk_imap;
+
+/* The index a run consults: optionally a mapped file (imap.h) with what the index objects
+ * of the repository said when it was made, and in RAM what has come since (new index
+ * objects, what this run adds).  Pack numbers: the map's first, then the RAM part's. */
 typedef struct bk_index {
-    bk_idmap blobs;          /* blob id -> bk_index_entry */
-    bk_idmap packmap;        /* pack id -> uint32_t number */
-    bk_id *packs;
+    struct bk_imap *map;     /* or NULL */
+    uint8_t *dead;           /* a bit per map pack: listed only by index objects now gone */
+    uint32_t base;           /* map packs (the first RAM pack number) */
+    bk_idmap blobs;          /* RAM part: blob id -> bk_index_entry */
+    bk_idmap packmap;        /* RAM part: pack id -> uint32_t number */
+    bk_id *packs;            /* RAM part: packs[no - base] */
     size_t npacks, packs_cap;
+    /* Called when the map turns out damaged during a lookup: may replace idx->map (the old
+     * one stays mapped until bk_index_free) and returns 0 to retry. */
+    int (*remap)(struct bk_index *idx, void *ctx);
+    void *remap_ctx;
+    struct bk_imap **retired;
+    size_t nretired;
 } bk_index;
 
 void bk_index_init(bk_index *idx);
 void bk_index_free(bk_index *idx);
+/* Use map (taken over) for the entries of the covered index objects; dead (taken over, may
+ * be NULL): map packs to ignore.  The RAM part must be empty. */
+void bk_index_set_map(bk_index *idx, struct bk_imap *map, uint8_t *dead);
 int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no) BK_MUST_CHECK;
 /* Adds the blob unless it is known already (the first location wins). */
 int bk_index_add(bk_index *idx, uint32_t packno, const bk_pack_entry *e) BK_MUST_CHECK;
-const bk_index_entry *bk_index_lookup(const bk_index *idx, const bk_id *id);
-static inline const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no)
-{
-    return &idx->packs[no];
-}
+const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id);
+const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no);
+/* Distinct blobs and packs (the map's live ones included). */
+uint64_t bk_index_count(bk_index *idx);
+uint64_t bk_index_npacks(const bk_index *idx);
+/* Every distinct blob once: pos starts at 0; false at the end (or if the map is damaged,
+ * then *ret_err is -EBADMSG). */
+bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *ret, int *ret_err);
 
 /* One pack's entries in an index object. */
 typedef struct bk_index_pack {

@@ -153,19 +153,21 @@ int bk_stats_get(bk_repo *repo, bk_stats *ret)
         return r;
     bk_snapshots_free(v, n);
     ret->snapshots = n;
-    ret->packs = repo->index.npacks;
-    size_t pos = 0;
-    void *val;
-    while (bk_idmap_next(&repo->index.blobs, &pos, NULL, &val)) {
-        const bk_index_entry *e = val;
+    ret->packs = bk_index_npacks(&repo->index);
+    uint64_t pos = 0;
+    bk_id id;
+    bk_index_entry e;
+    while (bk_index_next(&repo->index, &pos, &id, &e, &r)) {
         ret->blobs++;
-        ret->blob_bytes_raw += e->raw_len;
-        ret->blob_bytes_stored += e->stored_len;
-        if (e->kind == BK_KIND_TREE)
+        ret->blob_bytes_raw += e.raw_len;
+        ret->blob_bytes_stored += e.stored_len;
+        if (e.kind == BK_KIND_TREE)
             ret->tree_blobs++;
         else
             ret->data_blobs++;
     }
+    if (r < 0)
+        return bk_repo_error(repo, r, "the local index cache is damaged: run the command again");
     ret->pack_bytes = ret->blob_bytes_stored;
     return bk_be_list(repo->be, BK_OBJ_INDEX, count_object, &ret->index_objects);
 }

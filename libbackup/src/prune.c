@@ -419,9 +419,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     size_t fresh = 0;
     if (r == 0) {
         /* backups may have written index objects since: read them all again */
-        bk_index_free(&repo->index);
-        bk_index_init(&repo->index);
-        repo->index_loaded = false;
+        bk_repo_index_reset(repo);
         r = bk_repo_load_index(repo);
     }
     if (r == 0)
@@ -516,9 +514,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     }
     if (r == 0) {
         /* the handle's index is stale now */
-        bk_index_free(&repo->index);
-        bk_index_init(&repo->index);
-        repo->index_loaded = false;
+        bk_repo_index_reset(repo);
     }
 out:
     if (prune_locked && bk_repo_lock_prune(repo, false) < 0)

@@ -446,8 +446,7 @@ static int collect_names(const char *name, uint64_t size, void *ctx)
 static int view_index(repairer *rp)
 {
     bk_repo *repo = rp->repo;
-    bk_index_free(&repo->index);
-    bk_index_init(&repo->index);
+    bk_repo_index_reset(repo);
     int r = 0;
     for (size_t i = 0; r == 0 && i < rp->npacks; i++) {
         const pack_info *p = &rp->packs[i];
@@ -572,9 +571,7 @@ static int repair_packs_and_index(repairer *rp)
     free(sup);
     bk_strv_free(now.v, now.n);
     /* the handle's index follows what was stored */
-    bk_index_free(&repo->index);
-    bk_index_init(&repo->index);
-    repo->index_loaded = false;
+    bk_repo_index_reset(repo);
     return r;
 }
 
@@ -827,9 +824,7 @@ int bk_repair(bk_repo *repo, const bk_repair_opts *o, bk_repair_stats *ret)
     if (r == 0) {
         /* the handle's index follows the repository again (and the cache drops the copies
          * of index objects that are gone) */
-        bk_index_free(&repo->index);
-        bk_index_init(&repo->index);
-        repo->index_loaded = false;
+        bk_repo_index_reset(repo);
         r = bk_repo_load_index(repo);
     }
     if (prune_locked && bk_repo_lock_prune(repo, false) < 0)

@@ -49,7 +49,7 @@ void bk_repo_free(bk_repo *repo)
         bk_backend_close(repo->be);
     }
     bk_keys_free(repo->keys);
-    bk_index_free(&repo->index);
+    bk_repo_index_reset(repo);
     bk_strv_free(repo->damaged_snapshots, repo->ndamaged_snapshots);
     bk_zctx_free(repo->zctx);
     free(repo->cache_dir);
@@ -640,54 +640,6 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
     if (r < 0)
         return bk_repo_error(repo, r, "%s: config is malformed", location);
     return repo_setup(repo);
-}
-
-/* ---- index --------------------------------------------------------------------------------- */
-
-struct index_load {
-    bk_repo *repo;
-    int result;
-    size_t count;
-    bk_idmap listed;             /* for the cache: what is still there */
-};
-
-static int load_one_index(const char *name, uint64_t size, void *ctx)
-{
-    struct index_load *il = ctx;
-    uint8_t *plain;
-    size_t len;
-    bk_id id;
-    if (bk_id_parse(name, &id) == 0 && bk_idmap_put(&il->listed, &id, NULL) < 0)
-        return -ENOMEM;
-    int r = bk_repo_load_object(il->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
-    if (r == -ENOENT) {
-        bk_repo_clear_error(il->repo);   /* removed by a concurrent prune: superseded */
-        return 0;
-    }
-    if (r < 0)
-        return r;
-    r = bk_index_merge_plain(&il->repo->index, plain, len);
-    free(plain);
-    if (r < 0)
-        return bk_repo_error(il->repo, r, "index/%s is malformed", name);
-    il->count++;
-    return 0;
-}
-
-int bk_repo_load_index(bk_repo *repo)
-{
-    if (repo->index_loaded)
-        return 0;
-    struct index_load il = { repo, 0, 0, { 0 } };
-    bk_idmap_init(&il.listed, 0);
-    int r = bk_be_list(repo->be, BK_OBJ_INDEX, load_one_index, &il);
-    if (r == 0)
-        bk_cache_retain(repo, "index", &il.listed);
-    bk_idmap_free(&il.listed);
-    if (r < 0)
-        return bk_repo_error(repo, r, "cannot load the index: %s", strerror(-r));
-    repo->index_loaded = true;
-    return 0;
 }
 
 /* ---- blobs ----------------------------------------------------------------------------------- */

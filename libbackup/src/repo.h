@@ -58,6 +58,7 @@ struct bk_repo {
     bool index_loaded;
     bool locked;
     bool config_lost;                  /* opened with allow_no_config, and it was lost */
+    void *remap_ctx;                   /* the index's hook for a damaged map (indexload.c) */
     size_t stale_locks_removed;        /* lock records of dead holders removed by bk_repo_lock */
     char **damaged_snapshots;          /* names the last listing left out as damaged */
     size_t ndamaged_snapshots;
@@ -87,8 +88,11 @@ int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size
  * loops call it at points where stopping leaves what a crash there would. */
 int bk_repo_check_interrupt(bk_repo *repo) BK_MUST_CHECK;
 
-/* Load every index object into repo->index (once). */
+/* Make repo->index ready for lookups (once): the mapped file of the local cache, brought
+ * up to date (indexload.c). */
 int bk_repo_load_index(bk_repo *repo) BK_MUST_CHECK;
+/* Forget repo->index (the next bk_repo_load_index reads what the repository has now). */
+void bk_repo_index_reset(bk_repo *repo);
 
 /* Decode a sealed blob (stored bytes) into dst (raw_len bytes) and check its id.
  * -EBADMSG if it does not authenticate, decompress, or hash to id. */

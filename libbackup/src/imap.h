@@ -1,0 +1,72 @@
+/* imap.h - the blob index as a sorted file that is memory-mapped: what a run looks blob ids
+ * up in, kept in the local cache so that a run reads the repository's index objects only
+ * when they are new, and keeps in RAM only what it adds (docs/scale.md).
+ *
+ * The file holds the entries of a set of index objects ("covered" objects): a header, a
+ * fan-out table over the first two bytes of the ids, the covered objects (each with the
+ * range of pack numbers it lists), the pack table, and the entries sorted by (id, pack):
+ * fixed-width, host byte order (the cache is this machine's).  Every 64 KiB block of the
+ * file has a checksum, checked when a lookup first touches it, so a damaged file is found
+ * and rebuilt, never believed. */
+#ifndef BK_IMAP_H
+#define BK_IMAP_H
+
+#include <stdbool.h>
+
+#include "index.h"
+
+/* One entry as stored: the blob id, then the fields of a bk_index_entry, in its layout. */
+typedef struct bk_imap_entry {
+    bk_id id;
+    bk_index_entry e;
+} bk_imap_entry;
+
+/* A covered index object and the pack numbers [first_pack, first_pack + npacks) it lists. */
+typedef struct bk_imap_object {
+    bk_id id;
+    uint32_t first_pack, npacks;
+} bk_imap_object;
+
+typedef struct bk_imap {
+    int fd;
+    uint8_t *base;
+    size_t size;
+    const bk_imap_object *objects;
+    const bk_id *packs;
+    const bk_imap_entry *entries;
+    const uint64_t *fanout;      /* 65537 positions */
+    const uint8_t *sums;         /* 16 bytes per block */
+    uint64_t n;                  /* entries */
+    uint32_t npacks, nobjects;
+    uint8_t *checked;            /* a bit per block: checksum seen good */
+    size_t nblocks;
+    bool damaged;                /* a block did not match its checksum */
+} bk_imap;
+
+/* Map path.  -ENOENT none, -EBADMSG not a valid index file (its header, fan-out or
+ * object table do not check). */
+int bk_imap_open(const char *path, bk_imap *ret) BK_MUST_CHECK;
+void bk_imap_close(bk_imap *m);
+/* The position of the first entry for id (entries with the same id follow it), or -ENOENT;
+ * -EBADMSG if the part of the file the search touched is damaged (m->damaged is set). */
+int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
+/* Check the blocks that hold entries [from, to) (for callers that read entries directly:
+ * iteration).  -EBADMSG if one is damaged. */
+int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to) BK_MUST_CHECK;
+
+/* Building one: the entries of the covered objects go, as they come, into partition files
+ * by their first byte (so memory stays bounded by the largest partition), then each
+ * partition is sorted into the file, which replaces path atomically. */
+typedef struct bk_imap_builder bk_imap_builder;
+
+int bk_imap_builder_new(const char *path, bk_imap_builder **ret) BK_MUST_CHECK;
+/* The next covered index object; then its packs, each followed by its blobs. */
+int bk_imap_builder_object(bk_imap_builder *b, const bk_id *id) BK_MUST_CHECK;
+int bk_imap_builder_pack(bk_imap_builder *b, const bk_id *pack) BK_MUST_CHECK;
+int bk_imap_builder_blob(bk_imap_builder *b, const bk_pack_entry *e) BK_MUST_CHECK;
+/* Write the file and rename it over path. */
+int bk_imap_builder_finish(bk_imap_builder *b) BK_MUST_CHECK;
+/* Removes the temporary files of an unfinished build. */
+void bk_imap_builder_free(bk_imap_builder *b);
+
+#endif
