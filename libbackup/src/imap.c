@@ -208,6 +208,12 @@ int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos)
     return 0;
 }
 
+void bk_imap_trim(bk_imap *m)
+{
+    if (m && m->base)
+        madvise(m->base, m->size, MADV_DONTNEED);
+}
+
 /* ---- building ----------------------------------------------------------------------------- */
 
 struct bk_imap_builder {
@@ -381,7 +387,7 @@ static int entry_cmp(const void *a, const void *b)
     return x->e.pack < y->e.pack ? -1 : x->e.pack > y->e.pack;
 }
 
-int bk_imap_builder_finish(bk_imap_builder *b)
+int bk_imap_builder_finish(bk_imap_builder *b, bk_imap *ret)
 {
     int r = 0;
     for (size_t p = 0; r == 0 && p < PARTS; p++)
@@ -479,10 +485,16 @@ int bk_imap_builder_finish(bk_imap_builder *b)
     }
     if (close(fd) < 0 && r == 0)
         r = -errno;
+    bool opened = false;
+    if (r == 0 && ret)
+        opened = (r = bk_imap_open(tmp, ret)) == 0;
     if (r == 0 && rename(tmp, b->path) < 0)
         r = -errno;
-    if (r < 0)
+    if (r < 0) {
         unlink(tmp);
+        if (opened)
+            bk_imap_close(ret);
+    }
     free(tmp);
     free(fanout);
     free(o.sums);

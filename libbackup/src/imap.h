@@ -54,6 +54,11 @@ int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
  * iteration).  -EBADMSG if one is damaged. */
 int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to) BK_MUST_CHECK;
 
+/* Give back the pages of the file this process holds resident (they stay in the page
+ * cache): what a long walk over many ids calls now and then, so that its resident memory
+ * stays bounded whatever the size of the index. */
+void bk_imap_trim(bk_imap *m);
+
 /* Building one: the entries of the covered objects go, as they come, into partition files
  * by their first byte (so memory stays bounded by the largest partition), then each
  * partition is sorted into the file, which replaces path atomically. */
@@ -64,8 +69,9 @@ int bk_imap_builder_new(const char *path, bk_imap_builder **ret) BK_MUST_CHECK;
 int bk_imap_builder_object(bk_imap_builder *b, const bk_id *id) BK_MUST_CHECK;
 int bk_imap_builder_pack(bk_imap_builder *b, const bk_id *pack) BK_MUST_CHECK;
 int bk_imap_builder_blob(bk_imap_builder *b, const bk_pack_entry *e) BK_MUST_CHECK;
-/* Write the file and rename it over path. */
-int bk_imap_builder_finish(bk_imap_builder *b) BK_MUST_CHECK;
+/* Write the file and rename it over path; ret (may be NULL) gets it opened, before the
+ * rename: another process may put its own file at path at any time. */
+int bk_imap_builder_finish(bk_imap_builder *b, bk_imap *ret) BK_MUST_CHECK;
 /* Removes the temporary files of an unfinished build. */
 void bk_imap_builder_free(bk_imap_builder *b);
 

@@ -12,6 +12,7 @@ void bk_index_init(bk_index *idx)
     memset(idx, 0, sizeof(*idx));
     bk_idmap_init(&idx->blobs, sizeof(bk_index_entry));
     bk_idmap_init(&idx->packmap, sizeof(uint32_t));
+    bk_idmap_init(&idx->objects, 0);
 }
 
 static void map_free(bk_imap *m)
@@ -26,6 +27,7 @@ void bk_index_free(bk_index *idx)
 {
     bk_idmap_free(&idx->blobs);
     bk_idmap_free(&idx->packmap);
+    bk_idmap_free(&idx->objects);
     free(idx->packs);
     map_free(idx->map);
     for (size_t i = 0; i < idx->nretired; i++)
@@ -64,26 +66,47 @@ static bool dead_pack(const bk_index *idx, uint32_t no)
     return idx->dead && (idx->dead[no / 8] >> (no % 8) & 1);
 }
 
-/* The first live entry for id in the map (NULL if none); -EBADMSG if the map is damaged. */
-static const bk_index_entry *map_lookup(bk_index *idx, const bk_id *id, int *ret_err)
+/* The position of the first live entry for id in the map: 0, -ENOENT, -EBADMSG (damaged). */
+static int map_pos(bk_index *idx, const bk_id *id, uint64_t *ret_pos)
 {
     bk_imap *m = idx->map;
+    /* a long walk would otherwise keep all of a large file resident */
+    if (++idx->lookups >= (1u << 16)) {
+        idx->lookups = 0;
+        bk_imap_trim(m);
+    }
     uint64_t pos;
-    *ret_err = bk_imap_find(m, id, &pos);
-    if (*ret_err < 0)
-        return NULL;
+    int r = bk_imap_find(m, id, &pos);
+    if (r < 0)
+        return r;
     for (uint64_t i = pos; i < m->n; i++) {
-        if (i > pos && bk_imap_check_range(m, i, i + 1) < 0) {
-            *ret_err = -EBADMSG;
-            return NULL;
-        }
+        if (i > pos && bk_imap_check_range(m, i, i + 1) < 0)
+            return -EBADMSG;
         if (memcmp(m->entries[i].id.b, id->b, BK_ID_LEN) != 0)
             break;
-        if (!dead_pack(idx, m->entries[i].e.pack))
-            return &m->entries[i].e;
+        if (!dead_pack(idx, m->entries[i].e.pack)) {
+            *ret_pos = i;
+            return 0;
+        }
     }
-    *ret_err = -ENOENT;
-    return NULL;
+    return -ENOENT;
+}
+
+static const bk_index_entry *map_lookup(bk_index *idx, const bk_id *id, int *ret_err)
+{
+    uint64_t pos;
+    *ret_err = map_pos(idx, id, &pos);
+    return *ret_err == 0 ? &idx->map->entries[pos].e : NULL;
+}
+
+int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos)
+{
+    if (!idx->map || bk_idmap_get(&idx->blobs, id))
+        return -ENOENT;
+    int r = map_pos(idx, id, ret_pos);
+    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0)
+        r = map_pos(idx, id, ret_pos);
+    return r;
 }
 
 const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id)

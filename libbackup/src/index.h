@@ -34,6 +34,8 @@ typedef struct bk_index {
      * one stays mapped until bk_index_free) and returns 0 to retry. */
     int (*remap)(struct bk_index *idx, void *ctx);
     void *remap_ctx;
+    bk_idmap objects;        /* index objects whose entries are here (map and RAM part) */
+    uint64_t lookups;        /* map lookups since the last trim */
     struct bk_imap **retired;
     size_t nretired;
 } bk_index;
@@ -48,6 +50,9 @@ int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no) BK_MUS
 int bk_index_add(bk_index *idx, uint32_t packno, const bk_pack_entry *e) BK_MUST_CHECK;
 const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id);
 const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no);
+/* The position in the map of the entry a lookup of id would return, if it is in the map
+ * (not the RAM part): 0, -ENOENT, or -EBADMSG (damaged map). */
+int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
 /* Distinct blobs and packs (the map's live ones included). */
 uint64_t bk_index_count(bk_index *idx);
 uint64_t bk_index_npacks(const bk_index *idx);

@@ -108,7 +108,19 @@ static int to_builder(bk_repo *repo, const uint8_t *p, size_t n, void *ctx)
 
 static int to_ram(bk_repo *repo, const uint8_t *p, size_t n, void *ctx)
 {
-    return bk_index_merge_plain(&repo->index, p, n);
+    int r = bk_index_merge_plain(&repo->index, p, n);
+    if (r == 0 && ctx && bk_idmap_put(&repo->index.objects, ctx, NULL) < 0)
+        r = -ENOMEM;
+    return r;
+}
+
+/* Note what the map covers, for refreshes. */
+static int note_covered(bk_index *idx)
+{
+    for (uint32_t i = 0; idx->map && i < idx->map->nobjects; i++)
+        if (bk_idmap_put(&idx->objects, &idx->map->objects[i].id, NULL) < 0)
+            return -ENOMEM;
+    return 0;
 }
 
 static int open_map(const char *path, bk_imap **ret)
@@ -125,8 +137,8 @@ static int open_map(const char *path, bk_imap **ret)
     return 0;
 }
 
-/* Make the map at path from the index objects of l. */
-static int build(bk_repo *repo, const char *path, const listing *l)
+/* Make the map at path from the index objects of l; *ret gets it opened. */
+static int build(bk_repo *repo, const char *path, const listing *l, bk_imap **ret)
 {
     bk_imap_builder *b;
     int r = bk_imap_builder_new(path, &b);
@@ -141,10 +153,18 @@ static int build(bk_repo *repo, const char *path, const listing *l)
             r = with_object(repo, &l->ids[i], to_builder, &f);
         r = r < 0 ? r : 0;
     }
-    if (r == 0 && (r = bk_imap_builder_finish(b)) < 0)
+    bk_imap *m = r == 0 ? calloc(1, sizeof(*m)) : NULL;
+    if (r == 0 && !m)
+        r = -ENOMEM;
+    if (r == 0 && (r = bk_imap_builder_finish(b, m)) < 0)
         bk_repo_error(repo, r, "cannot write the index file %s: %s", path, strerror(-r));
     bk_imap_builder_free(b);
-    return r;
+    if (r < 0) {
+        free(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
 }
 
 /* ---- a damaged map, found in the middle of a run ------------------------------------------ */
@@ -184,13 +204,14 @@ static int remap(bk_index *idx, void *ctx)
         else if (f.k != o->npacks)
             r = -EBADMSG;
     }
+    bk_imap *m = r == 0 ? calloc(1, sizeof(*m)) : NULL;
+    if (r == 0 && !m)
+        r = -ENOMEM;
     if (r == 0)
-        r = bk_imap_builder_finish(b);
+        r = bk_imap_builder_finish(b, m);   /* opened before another process can replace it */
     bk_imap_builder_free(b);
-    bk_imap *m = NULL;
-    if (r == 0)
-        r = open_map(rc->path, &m);
     if (r < 0) {
+        free(m);
         bk_repo_clear_error(repo);
         return r;
     }
@@ -205,21 +226,33 @@ static int remap(bk_index *idx, void *ctx)
 
 /* Is the map fit for this listing: *ret_dead gets the packs of covered objects that are
  * gone (NULL if none); false if too much has changed to bring it up to date cheaply. */
-static bool fits(const bk_imap *m, const listing *l, uint8_t **ret_dead, size_t **ret_fresh,
-                 size_t *ret_nfresh)
+/* A covered object that the listing does not have was removed (prune) -- or written after
+ * the listing, by a process that then made the map again: it is there when asked. */
+static bool gone(bk_repo *repo, const bk_imap_object *o, const listing *l)
+{
+    if (bk_idmap_get(&l->set, &o->id))
+        return false;
+    char hex[BK_ID_HEX];
+    uint64_t size;
+    bk_id_hex(&o->id, hex);
+    return bk_be_stat(repo->be, BK_OBJ_INDEX, hex, &size) == -ENOENT;
+}
+
+static bool fits(bk_repo *repo, const bk_imap *m, const listing *l, uint8_t **ret_dead,
+                 size_t **ret_fresh, size_t *ret_nfresh)
 {
     *ret_dead = NULL;
-    size_t covered = 0;
     bk_idmap mine;
     bk_idmap_init(&mine, 0);
     uint8_t *dead = calloc(m->npacks / 8 + 1, 1);
-    bool ok = dead != NULL;
+    uint8_t *live = calloc(m->nobjects / 8 + 1, 1);
+    bool ok = dead && live;
     uint64_t ndead = 0;
     for (uint32_t i = 0; ok && i < m->nobjects; i++) {
         const bk_imap_object *o = &m->objects[i];
         ok = bk_idmap_put(&mine, &o->id, NULL) >= 0;
-        if (bk_idmap_get(&l->set, &o->id)) {
-            covered++;
+        if (!gone(repo, o, l)) {
+            live[i / 8] |= (uint8_t)(1u << (i % 8));
             continue;
         }
         for (uint32_t k = 0; k < o->npacks; k++)
@@ -228,13 +261,14 @@ static bool fits(const bk_imap *m, const listing *l, uint8_t **ret_dead, size_t 
     /* a pack listed by a live object too is not dead */
     for (uint32_t i = 0; ok && i < m->nobjects; i++) {
         const bk_imap_object *o = &m->objects[i];
-        if (!bk_idmap_get(&l->set, &o->id))
+        if (!(live[i / 8] >> (i % 8) & 1))
             continue;
         for (uint32_t k = 0; k < o->npacks; k++)
             dead[(o->first_pack + k) / 8] &= (uint8_t)~(1u << ((o->first_pack + k) % 8));
     }
     for (uint32_t p = 0; ok && p < m->npacks; p++)
         ndead += dead[p / 8] >> (p % 8) & 1;
+    free(live);
     size_t nfresh = 0, *fresh = ok ? malloc((l->n + 1) * sizeof(*fresh)) : NULL;
     ok = ok && fresh;
     for (size_t i = 0; ok && i < l->n; i++)
@@ -255,10 +289,8 @@ static bool fits(const bk_imap *m, const listing *l, uint8_t **ret_dead, size_t 
     return ok;
 }
 
-int bk_repo_load_index(bk_repo *repo)
+static int load(bk_repo *repo, bool full)
 {
-    if (repo->index_loaded)
-        return 0;
     listing l = { 0 };
     bk_idmap_init(&l.set, sizeof(size_t));
     int r = bk_be_list(repo->be, BK_OBJ_INDEX, list_one, &l);
@@ -289,11 +321,12 @@ int bk_repo_load_index(bk_repo *repo)
     if (o == 0) {
         uint8_t *dead = NULL;
         size_t *fresh = NULL, nfresh = 0;
-        if (fits(m, &l, &dead, &fresh, &nfresh)) {
+        if (fits(repo, m, &l, &dead, &fresh, &nfresh) && (!full || (nfresh == 0 && !dead))) {
             /* up to date but for the index objects that are new since: those into RAM */
             bk_index_set_map(&repo->index, m, dead);
+            r = note_covered(&repo->index);
             for (size_t i = 0; r == 0 && i < nfresh; i++) {
-                r = with_object(repo, &l.ids[fresh[i]], to_ram, NULL);
+                r = with_object(repo, &l.ids[fresh[i]], to_ram, &l.ids[fresh[i]]);
                 r = r < 0 ? r : 0;
             }
             free(fresh);
@@ -310,12 +343,12 @@ int bk_repo_load_index(bk_repo *repo)
         r = -ENOMEM;
     if (r == 0 && !ready) {
         /* (re)make it from every index object: one streamed read, bounded memory */
-        r = build(repo, path, &l);
         bk_imap *nm = NULL;
-        if (r == 0 && (r = open_map(path, &nm)) < 0)
-            bk_repo_error(repo, r, "cannot open the index file %s: %s", path, strerror(-r));
-        if (r == 0)
+        r = build(repo, path, &l, &nm);
+        if (r == 0) {
             bk_index_set_map(&repo->index, nm, NULL);
+            r = note_covered(&repo->index);
+        }
     }
     if (tmpdir) {
         unlink(path);   /* mapped: it stays while the run needs it */
@@ -340,6 +373,45 @@ int bk_repo_load_index(bk_repo *repo)
     }
     repo->index_loaded = true;
     return 0;
+}
+
+int bk_repo_load_index(bk_repo *repo)
+{
+    return repo->index_loaded ? 0 : load(repo, false);
+}
+
+int bk_repo_load_index_full(bk_repo *repo)
+{
+    /* always read again: the caller has listed snapshots, whose index objects must be in */
+    bk_repo_index_reset(repo);
+    return load(repo, true);
+}
+
+struct refresh {
+    bk_repo *repo;
+    size_t fresh;
+};
+
+static int refresh_one(const char *name, uint64_t size, void *ctx)
+{
+    struct refresh *rf = ctx;
+    bk_id id;
+    if (bk_id_parse(name, &id) < 0 || bk_idmap_get(&rf->repo->index.objects, &id))
+        return 0;
+    int r = with_object(rf->repo, &id, to_ram, &id);
+    rf->fresh += r == 0;
+    return r < 0 ? r : 0;
+}
+
+int bk_repo_index_refresh(bk_repo *repo, size_t *ret_new)
+{
+    int r = bk_repo_load_index(repo);
+    struct refresh rf = { repo, 0 };
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_INDEX, refresh_one, &rf);
+    if (ret_new)
+        *ret_new = rf.fresh;
+    return r;
 }
 
 void bk_repo_index_reset(bk_repo *repo)

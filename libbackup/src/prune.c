@@ -1,23 +1,27 @@
 /* prune.c - forget (remove snapshots) and prune (remove what no snapshot needs).
  *
- * Prune works in two phases so that backups are held up as briefly as possible:
+ * Prune works with positions in the mapped index (every blob of the repository has one
+ * once the index is made whole, imap.h) so that its memory is a bit per blob and a few
+ * counters per pack, whatever the size of the repository (docs/scale.md):
  *
- * 1. Plan, under no repository lock (only the prune lock, so prunes do not overlap):
- *    mark every blob the snapshots reference (walking their trees), count what each
- *    indexed pack holds that is used, and decide per pack: keep it, delete it (nothing in
- *    it is used), or repack it (more of it unused than --max-unused: its used blobs are
- *    copied, still sealed, into new packs, which are indexed as any backup's are).
- * 2. Commit, under the exclusive lock, which waits for running backups to finish: look
- *    at the snapshots written since the plan and mark what they use; keep any planned
- *    pack that holds a blob now used and found nowhere else; check that every used blob
- *    is in a pack that stays; write the new index (every pack that stays) superseding
- *    all current index objects; delete those; then delete the packs.  A crash at any
- *    point leaves a valid repository: until the old index objects are gone no pack is
- *    deleted, and the new index is complete before any old one goes.
- * Packs that no index lists (left by killed backups or prunes) are deleted in the
- * commit, when no backup can be writing them. */
+ * 1. Plan, under no repository lock (only the prune lock, so prunes do not overlap): mark
+ *    the position of every blob the snapshots reference (walking their trees), add up per
+ *    pack what it holds and what of it is used, and decide per pack: keep it, delete it
+ *    (nothing in it is used), or repack it (more of it unused than --max-unused, or one of
+ *    several small packs: its used blobs are copied, still sealed, into new packs, which
+ *    are indexed as any backup's are).  The packs in no index are listed here too.
+ * 2. Commit, under the exclusive lock, which waits for running backups to finish and is
+ *    as short as what changed: read the index objects and mark the snapshots written since
+ *    the plan, and keep any planned pack that one of them uses; rewrite only the index
+ *    objects that list a pack that goes (new objects first, then the old ones removed);
+ *    remove the packs in no index that still are.  Then, without the exclusive lock (a
+ *    backup starting now cannot see them: no index lists them), delete the packs.
+ *
+ * A crash at any point leaves a valid repository: no pack goes while an index object
+ * lists it, and what a killed prune leaves (packs in no index) the next one removes. */
 #include <stdio.h>
 
+#include "imap.h"
 #include "repo.h"
 #include "util.h"
 #include "writer.h"
@@ -65,59 +69,120 @@ int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n, size_t *r
     return 0;
 }
 
-/* ---- what the snapshots use -------------------------------------------------------------- */
 
-typedef struct marker {
+/* ---- the plan -------------------------------------------------------------------------- */
+
+enum { P_KEEP = 0, P_DELETE, P_REPACK };
+
+#define SMALL_PACKS 16           /* of a kind (data, trees), below a quarter of the pack size */
+
+typedef struct pack_acct {
+    uint64_t bytes, used_bytes;
+    uint32_t blobs, used_blobs;
+    uint8_t action;
+    uint8_t kind;                /* of its blobs: a pack holds one kind */
+} pack_acct;
+
+typedef struct pruner {
     bk_repo *repo;
-    bk_idmap used;               /* blob ids (trees and data) */
+    bk_index *idx;
+    bk_imap *m;
+    uint8_t *used;               /* a bit per map position */
+    bk_idmap used_new;           /* blobs of the RAM part marked (snapshots during the prune) */
     bk_idmap snaps;              /* snapshots already walked */
-} marker;
+    pack_acct *packs;            /* per map pack */
+    uint64_t kept_late;
+    bool commit;                 /* marking for the commit: rescue planned packs */
+} pruner;
 
-static int mark_tree(marker *m, const bk_id *id)
+static bool bit(const uint8_t *v, uint64_t i)
 {
-    int r = bk_idmap_put(&m->used, id, NULL);
-    if (r <= 0)
-        return r;   /* seen: its subtrees are marked already */
+    return v[i / 8] >> (i % 8) & 1;
+}
+
+static void set_bit(uint8_t *v, uint64_t i)
+{
+    v[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+/* Mark blob id used; 1 if it was marked before (a tree: walked already).  In the commit, a
+ * blob in a pack that is to go keeps that pack. */
+static int mark(pruner *p, const bk_id *id, uint8_t kind)
+{
+    uint64_t pos;
+    int r = bk_index_map_find(p->idx, id, &pos);
+    if (r == 0) {
+        if (bit(p->used, pos))
+            return 1;
+        set_bit(p->used, pos);
+        pack_acct *a = &p->packs[p->m->entries[pos].e.pack];
+        if (p->commit && a->action != P_KEEP) {
+            a->action = P_KEEP;   /* a snapshot written meanwhile uses it */
+            p->kept_late++;
+        }
+        return 0;
+    }
+    if (r != -ENOENT)
+        return bk_repo_error(p->repo, r, "the local index file is damaged");
+    const bk_index_entry *e = bk_index_lookup(p->idx, id);
+    if (!e || e->kind != kind) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(id, hex);
+        return bk_repo_error(p->repo, -EIO, "%s blob %s is used but not in the index: nothing "
+                             "deleted (run arca check)", kind == BK_KIND_TREE ? "tree" : "data", hex);
+    }
+    r = bk_idmap_put(&p->used_new, id, NULL);
+    return r < 0 ? r : r == 0;
+}
+
+static int mark_tree(pruner *p, const bk_id *id)
+{
+    int r = mark(p, id, BK_KIND_TREE);
+    if (r != 0)
+        return r < 0 ? r : 0;   /* walked already */
     bk_tree t;
-    r = bk_repo_load_tree(m->repo, id, &t);
-    if (r < 0)
+    if ((r = bk_repo_load_tree(p->repo, id, &t)) < 0)
         return r;
     for (size_t i = 0; r >= 0 && i < t.n; i++) {
         const bk_node *n = &t.nodes[i];
         if (n->type == BK_NODE_DIR)
-            r = mark_tree(m, &n->subtree);
+            r = mark_tree(p, &n->subtree);
         for (size_t j = 0; r >= 0 && j < n->ncontent; j++)
             if (!n->content[j].hole)
-                r = bk_idmap_put(&m->used, &n->content[j].id, NULL);
+                r = mark(p, &n->content[j].id, BK_KIND_DATA);
     }
     bk_tree_free(&t);
     return r < 0 ? r : 0;
 }
 
-/* Mark what every current snapshot not seen before uses; *ret_new counts them. */
-static int mark_snapshots(marker *m, size_t *ret_new)
+/* The snapshots as they are now (none damaged: what a damaged one uses is unknown, and
+ * freeing anything could lose its data).  List them before the index objects: a backup
+ * writes its index objects before its snapshot, so every snapshot listed has its blobs in
+ * the index objects listed after. */
+static int list_snapshots(bk_repo *repo, bk_snapshot ***ret, size_t *ret_n)
 {
-    bk_snapshot **v;
-    size_t n, fresh = 0;
-    v = NULL;
-    n = 0;
-    /* snapshots first, then the index: a backup writes its index objects before its
-     * snapshot, so every snapshot listed has its trees in the index read after */
-    int r = bk_snapshots_list(m->repo, NULL, &v, &n);
-    /* what a damaged snapshot uses is unknown: freeing anything could lose its data */
+    int r = bk_snapshots_list(repo, NULL, ret, ret_n);
     const char *const *bad;
-    if (r == 0 && bk_snapshots_damaged(m->repo, &bad) > 0)
-        r = bk_repo_error(m->repo, -EBADMSG, "snapshot %.8s is damaged: prune cannot tell what "
-                          "it uses (arca forget %.8s, or arca repair snapshots, first)", bad[0], bad[0]);
-    if (r == 0)
-        r = bk_repo_load_index(m->repo);
+    if (r == 0 && bk_snapshots_damaged(repo, &bad) > 0) {
+        bk_snapshots_free(*ret, *ret_n);
+        r = bk_repo_error(repo, -EBADMSG, "snapshot %.8s is damaged: prune cannot tell what it "
+                          "uses (arca forget %.8s, or arca repair snapshots, first)", bad[0], bad[0]);
+    }
+    return r;
+}
+
+/* Mark what every snapshot of v not walked before uses (and free v); *ret_new counts them. */
+static int mark_snapshots(pruner *p, bk_snapshot **v, size_t n, size_t *ret_new)
+{
+    size_t fresh = 0;
+    int r = 0;
     for (size_t i = 0; r == 0 && i < n; i++) {
-        int k = bk_idmap_put(&m->snaps, &v[i]->id, NULL);
+        int k = bk_idmap_put(&p->snaps, &v[i]->id, NULL);
         if (k < 0)
             r = k;
         else if (k == 1) {
             fresh++;
-            r = mark_tree(m, &v[i]->tree);
+            r = mark_tree(p, &v[i]->tree);
         }
     }
     if (v)
@@ -127,168 +192,276 @@ static int mark_snapshots(marker *m, size_t *ret_new)
     return r;
 }
 
-/* ---- the current index, object by object ---------------------------------------------------- */
-
-typedef struct index_set {
-    bk_id *objects;              /* index objects read */
-    size_t nobjects;
-    bk_index_pack *packs;        /* every pack they list (first listing wins) */
-    size_t npacks;
-    bk_idmap packmap;            /* pack id -> size_t position */
-} index_set;
-
-static void index_set_free(index_set *s)
+/* Per pack of the map: what it holds and what of it is used.  A blob stored twice counts as
+ * used only where a lookup finds it (its first live entry); the other copy is unused. */
+static int account(pruner *p)
 {
-    for (size_t i = 0; i < s->npacks; i++)
-        free(s->packs[i].blobs);
-    free(s->packs);
-    free(s->objects);
-    bk_idmap_free(&s->packmap);
-    memset(s, 0, sizeof(*s));
-}
-
-struct read_ctx {
-    bk_repo *repo;
-    index_set *s;
-};
-
-static int read_one(const char *name, uint64_t size, void *ctx)
-{
-    struct read_ctx *rc = ctx;
-    index_set *s = rc->s;
-    bk_id id;
-    if (bk_id_parse(name, &id) < 0)
-        return 0;
-    uint8_t *plain;
-    size_t len;
-    int r = bk_repo_load_object(rc->repo, BK_OBJ_INDEX, BK_KIND_INDEX, name, &plain, &len);
-    if (r < 0)
-        return r;   /* prune stops on anything unreadable: run check */
-    bk_index_obj o;
-    r = bk_index_obj_decode(plain, len, &o);
-    free(plain);
-    if (r < 0)
-        return bk_repo_error(rc->repo, r, "index/%s is malformed", name);
-    bk_id *objs = realloc(s->objects, (s->nobjects + 1) * sizeof(*objs));
-    if (!objs) {
-        bk_index_obj_free(&o);
-        return -ENOMEM;
-    }
-    s->objects = objs;
-    s->objects[s->nobjects++] = id;
-    for (size_t i = 0; r == 0 && i < o.npacks; i++) {
-        size_t *pos;
-        r = bk_idmap_put(&s->packmap, &o.packs[i].id, (void **)&pos);
-        if (r <= 0)
-            continue;
-        r = 0;
-        bk_index_pack *v = realloc(s->packs, (s->npacks + 1) * sizeof(*v));
-        if (!v) {
-            r = -ENOMEM;
-            break;
+    bk_imap *m = p->m;
+    const uint64_t window = 1u << 18;
+    for (uint64_t i = 0; i < m->n; i++) {
+        if (i % window == 0) {
+            if (bk_imap_check_range(m, i, BK_MIN(i + window, m->n)) < 0)
+                return bk_repo_error(p->repo, -EBADMSG, "the local index file is damaged");
+            if (i)
+                bk_imap_trim(m);   /* a scan need not keep what it has passed */
         }
-        s->packs = v;
-        *pos = s->npacks;
-        s->packs[s->npacks++] = o.packs[i];
-        o.packs[i].blobs = NULL;
-        o.packs[i].n = 0;
-    }
-    bk_index_obj_free(&o);
-    return r;
-}
-
-static int index_set_read(bk_repo *repo, index_set *s)
-{
-    memset(s, 0, sizeof(*s));
-    bk_idmap_init(&s->packmap, sizeof(size_t));
-    struct read_ctx rc = { repo, s };
-    int r = bk_be_list(repo->be, BK_OBJ_INDEX, read_one, &rc);
-    if (r < 0) {
-        index_set_free(s);
-        if (bk_repo_errcode(repo) == 0)
-            bk_repo_error(repo, r, "cannot read the index: %s", strerror(-r));
-    }
-    return r;
-}
-
-/* ---- plan ---------------------------------------------------------------------------------- */
-
-enum { P_KEEP = 0, P_DELETE, P_REPACK };
-
-typedef struct pack_plan {
-    uint8_t action;
-    uint64_t bytes, used_bytes;
-    size_t blobs, used_blobs;
-} pack_plan;
-
-/* A blob counts as used in the first pack (in index order) that holds it; later copies are
- * duplicates, unused. */
-static void plan_packs(const index_set *s, const bk_idmap *used, bk_idmap *claimed, double max_unused,
-                       pack_plan *plans)
-{
-    for (size_t i = 0; i < s->npacks; i++) {
-        const bk_index_pack *p = &s->packs[i];
-        pack_plan *pl = &plans[i];
-        memset(pl, 0, sizeof(*pl));
-        for (size_t j = 0; j < p->n; j++) {
-            const bk_pack_entry *e = &p->blobs[j];
-            pl->bytes += e->stored_len;
-            pl->blobs++;
-            if (bk_idmap_get(used, &e->id) && bk_idmap_put(claimed, &e->id, NULL) == 1) {
-                pl->used_bytes += e->stored_len;
-                pl->used_blobs++;
-            }
+        const bk_index_entry *e = &m->entries[i].e;
+        pack_acct *a = &p->packs[e->pack];
+        a->bytes += e->stored_len;
+        a->blobs++;
+        a->kind = e->kind;
+        if (bit(p->used, i)) {
+            a->used_bytes += e->stored_len;
+            a->used_blobs++;
         }
-        if (pl->used_blobs == 0)
-            pl->action = P_DELETE;
-        else if ((double)(pl->bytes - pl->used_bytes) > max_unused * (double)pl->bytes)
-            pl->action = P_REPACK;
-        else
-            pl->action = P_KEEP;
+    }
+    bk_imap_trim(m);
+    return 0;
+}
+
+static void decide(pruner *p, double max_unused, uint64_t pack_target)
+{
+    bk_imap *m = p->m;
+    /* small packs (the ends of runs: many tiny snapshots make many) are merged once there
+     * are SMALL_PACKS of a kind: not sooner, since merging rewrites the index objects that
+     * list them, and with them every host's cache of them */
+    uint64_t small[3] = { 0 };
+    for (uint32_t i = 0; i < m->npacks; i++) {
+        pack_acct *a = &p->packs[i];
+        if (a->used_blobs == 0)
+            a->action = P_DELETE;
+        else if ((double)(a->bytes - a->used_bytes) > max_unused * (double)a->bytes)
+            a->action = P_REPACK;
+        else if (a->bytes < pack_target / 4)
+            small[a->kind == BK_KIND_TREE]++;
+    }
+    for (uint32_t i = 0; i < m->npacks; i++) {
+        pack_acct *a = &p->packs[i];
+        if (a->action == P_KEEP && a->bytes < pack_target / 4 && small[a->kind == BK_KIND_TREE] >= SMALL_PACKS)
+            a->action = P_REPACK;
     }
 }
 
-/* Copy the used blobs of a pack into the writer, still sealed. */
-static int repack_one(bk_repo *repo, bk_writer *w, const bk_index_pack *p, const bk_idmap *used)
+/* Copy the used blobs of a map pack into the writer, still sealed: those whose used entry
+ * is in this pack (a blob found in another pack is copied from there, or stays there). */
+static int repack_one(pruner *p, bk_writer *w, uint32_t no)
 {
+    bk_repo *repo = p->repo;
     char hex[BK_ID_HEX];
-    bk_id_hex(&p->id, hex);
-    uint64_t end = 0;
-    for (size_t j = 0; j < p->n; j++)
-        end = BK_MAX(end, (uint64_t)p->blobs[j].offset + p->blobs[j].stored_len);
+    bk_id_hex(&p->m->packs[no], hex);
+    uint64_t size;
     bk_buf b = BK_BUF_INIT;
-    int r = bk_be_get(repo->be, BK_OBJ_DATA, hex, 0, (size_t)end, &b);
+    int r = bk_be_stat(repo->be, BK_OBJ_DATA, hex, &size);
+    if (r == 0)
+        r = bk_be_get(repo->be, BK_OBJ_DATA, hex, 0, 0, &b);
+    bk_pack_entry *e = NULL;
+    size_t n = 0, need = 0;
+    if (r == 0)
+        r = bk_pack_parse_header(repo->keys, b.data, b.len, b.len, &e, &n, &need);
     if (r < 0) {
         bk_buf_free(&b);
-        return bk_repo_error(repo, r, "cannot read data/%s to repack it: %s", hex, strerror(-r));
+        return bk_repo_error(repo, r, "cannot read data/%s to repack it: %s", hex,
+                             r == -EBADMSG ? "it is damaged (arca repair)" : strerror(-r));
     }
-    for (size_t j = 0; r >= 0 && j < p->n; j++) {
-        const bk_pack_entry *e = &p->blobs[j];
-        if (!bk_idmap_get(used, &e->id))
+    for (size_t j = 0; r >= 0 && j < n; j++) {
+        uint64_t pos;
+        int k = bk_index_map_find(p->idx, &e[j].id, &pos);
+        if (k == -EBADMSG)
+            r = bk_repo_error(repo, k, "the local index file is damaged");
+        if (k < 0 || !bit(p->used, pos) || p->m->entries[pos].e.pack != no)
             continue;
-        r = bk_writer_add_sealed(w, e->kind, &e->id, b.data + e->offset, e->stored_len, e->raw_len);
+        r = bk_writer_add_sealed(w, e[j].kind, &e[j].id, b.data + e[j].offset, e[j].stored_len,
+                                 e[j].raw_len);
     }
+    free(e);
     bk_buf_free(&b);
     return r < 0 ? r : 0;
 }
 
-/* ---- commit -------------------------------------------------------------------------------- */
+/* ---- packs in no index ------------------------------------------------------------------- */
 
-struct unindexed {
-    const index_set *s;
+typedef struct strays {
+    bk_id *known;                /* the map's packs, sorted */
+    size_t nknown;
+    bk_index *idx;
     char **names;
-    size_t n;
+    uint64_t *sizes;
+    size_t n, cap;
     uint64_t bytes;
-};
+} strays;
 
-static int collect_unindexed(const char *name, uint64_t size, void *ctx)
+static int id_cmp(const void *a, const void *b)
 {
-    struct unindexed *u = ctx;
+    return memcmp(a, b, BK_ID_LEN);
+}
+
+static int collect_stray(const char *name, uint64_t size, void *ctx)
+{
+    strays *s = ctx;
     bk_id id;
-    if (bk_id_parse(name, &id) < 0 || bk_idmap_get(&u->s->packmap, &id))
+    if (bk_id_parse(name, &id) < 0 || bsearch(&id, s->known, s->nknown, sizeof(bk_id), id_cmp) ||
+        bk_idmap_get(&s->idx->packmap, &id))
         return 0;
-    u->bytes += size;
-    return bk_strv_push(&u->names, &u->n, name);
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        uint64_t *v = realloc(s->sizes, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->sizes = v;
+        s->cap = cap;
+    }
+    s->sizes[s->n] = size;
+    s->bytes += size;
+    size_t n = s->n;
+    int r = bk_strv_push(&s->names, &n, name);
+    s->n = n;
+    return r;
+}
+
+/* Packs no index object lists now (the RAM part included: index objects that came since). */
+static void strays_filter(strays *s)
+{
+    size_t k = 0;
+    s->bytes = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        bk_id id;
+        if (bk_id_parse(s->names[i], &id) == 0 && bk_idmap_get(&s->idx->packmap, &id)) {
+            free(s->names[i]);   /* a backup that ran meanwhile indexed it */
+            continue;
+        }
+        s->bytes += s->sizes[i];
+        s->sizes[k] = s->sizes[i];
+        s->names[k++] = s->names[i];
+    }
+    s->n = k;
+}
+
+/* ---- the commit: index objects that lose packs -------------------------------------------- */
+
+typedef struct rewriter {
+    bk_repo *repo;
+    const pruner *p;
+    bk_index_pack *packs;        /* what stays of the objects read so far */
+    size_t npacks, cap, blobs;
+    bk_id *sup;                  /* the objects they replace */
+    size_t nsup, supcap;
+    bk_id *gone;                 /* every object replaced, to remove once all are written */
+    size_t ngone, gonecap;
+} rewriter;
+
+static int flush_rewrite(rewriter *rw)
+{
+    if (rw->nsup == 0)
+        return 0;
+    bk_index_obj o = { rw->sup, rw->nsup, rw->packs, rw->npacks };
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_index_obj_encode(&o, &b);
+    if (r == 0)
+        r = bk_repo_save_object(rw->repo, BK_OBJ_INDEX, BK_KIND_INDEX, b.data, b.len, NULL);
+    bk_buf_free(&b);
+    for (size_t i = 0; i < rw->npacks; i++)
+        free(rw->packs[i].blobs);
+    rw->npacks = rw->nsup = rw->blobs = 0;
+    return r;
+}
+
+static int push_id(bk_id **v, size_t *n, size_t *cap, const bk_id *id)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        bk_id *nv = realloc(*v, c * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = *id;
+    return 0;
+}
+
+/* Object o of the map lists a pack that goes: what else it lists goes to a new object. */
+static int rewrite_object(rewriter *rw, const bk_imap_object *o)
+{
+    const pruner *p = rw->p;
+    char hex[BK_ID_HEX];
+    bk_id_hex(&o->id, hex);
+    uint8_t *plain;
+    size_t len;
+    int r = bk_repo_load_object(rw->repo, BK_OBJ_INDEX, BK_KIND_INDEX, hex, &plain, &len);
+    if (r == -ENOENT) {
+        bk_repo_clear_error(rw->repo);   /* removed meanwhile: nothing to rewrite */
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    bk_index_obj obj;
+    r = bk_index_obj_decode(plain, len, &obj);
+    free(plain);
+    if (r < 0)
+        return bk_repo_error(rw->repo, r, "index/%s is malformed", hex);
+    for (size_t i = 0; r == 0 && i < obj.npacks; i++) {
+        /* its packs are the map's o->first_pack ... in the object's order */
+        uint32_t no = o->first_pack + (uint32_t)i;
+        if (i >= o->npacks || bk_id_cmp(&p->m->packs[no], &obj.packs[i].id) != 0) {
+            r = bk_repo_error(rw->repo, -EBADMSG, "index/%s does not list what the local index "
+                              "file says it does", hex);
+            break;
+        }
+        if (p->packs[no].action != P_KEEP)
+            continue;
+        if (rw->npacks == rw->cap) {
+            size_t c = rw->cap ? rw->cap * 2 : 64;
+            bk_index_pack *v = realloc(rw->packs, c * sizeof(*v));
+            if (!v) {
+                r = -ENOMEM;
+                break;
+            }
+            rw->packs = v;
+            rw->cap = c;
+        }
+        rw->packs[rw->npacks++] = obj.packs[i];
+        rw->blobs += obj.packs[i].n;
+        obj.packs[i].blobs = NULL;
+    }
+    bk_index_obj_free(&obj);
+    if (r == 0)
+        r = push_id(&rw->sup, &rw->nsup, &rw->supcap, &o->id);
+    if (r == 0)
+        r = push_id(&rw->gone, &rw->ngone, &rw->gonecap, &o->id);
+    if (r == 0 && rw->blobs >= 65536)
+        r = flush_rewrite(rw);
+    return r;
+}
+
+static int rewrite_index(pruner *p, uint64_t *ret_objects)
+{
+    rewriter rw = { .repo = p->repo, .p = p };
+    int r = 0;
+    for (uint32_t i = 0; r == 0 && i < p->m->nobjects; i++) {
+        const bk_imap_object *o = &p->m->objects[i];
+        bool loses = false;
+        for (uint32_t k = 0; !loses && k < o->npacks; k++)
+            loses = p->packs[o->first_pack + k].action != P_KEEP;
+        if (loses)
+            r = rewrite_object(&rw, o);
+    }
+    if (r == 0)
+        r = flush_rewrite(&rw);
+    /* every new object is written: now the old ones go */
+    for (size_t i = 0; r == 0 && i < rw.ngone; i++) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(&rw.gone[i], hex);
+        int e = bk_be_remove(p->repo->be, BK_OBJ_INDEX, hex);
+        if (e < 0 && e != -ENOENT)
+            r = bk_repo_error(p->repo, e, "cannot remove index/%s: %s", hex, strerror(-e));
+    }
+    *ret_objects = rw.ngone;
+    for (size_t i = 0; i < rw.npacks; i++)
+        free(rw.packs[i].blobs);
+    free(rw.packs);
+    free(rw.sup);
+    free(rw.gone);
+    return r;
 }
 
 /* Temporary objects of writes that were killed: no writer is running while prune holds the
@@ -307,41 +480,6 @@ static int temp_files(bk_repo *repo, bool remove, bk_prune_stats *st)
     return 0;
 }
 
-static int write_index(bk_repo *repo, const index_set *s, const bool *stays)
-{
-    /* every pack that stays, in objects of at most ~64k blobs, superseding all current ones */
-    size_t i = 0;
-    bool first = true;
-    int r = 0;
-    while (r == 0 && (i < s->npacks || first)) {
-        bk_index_obj o = { 0 };
-        if (first) {
-            o.supersedes = s->objects;
-            o.nsupersedes = s->nobjects;
-        }
-        size_t start = i, blobs = 0;
-        while (i < s->npacks && blobs < 65536) {
-            if (stays[i])
-                blobs += s->packs[i].n;
-            i++;
-        }
-        o.packs = calloc(i - start + 1, sizeof(bk_index_pack));
-        if (!o.packs)
-            return -ENOMEM;
-        for (size_t k = start; k < i; k++)
-            if (stays[k])
-                o.packs[o.npacks++] = s->packs[k];
-        bk_buf b = BK_BUF_INIT;
-        if (o.npacks || o.nsupersedes)
-            r = bk_index_obj_encode(&o, &b);
-        if (r == 0 && b.len)
-            r = bk_repo_save_object(repo, BK_OBJ_INDEX, BK_KIND_INDEX, b.data, b.len, NULL);
-        bk_buf_free(&b);
-        free(o.packs);
-        first = false;
-    }
-    return r;
-}
 
 int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
 {
@@ -349,187 +487,161 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     double t0 = bk_monotonic();
     double max_unused = opts && opts->max_unused >= 0 ? opts->max_unused : 0.05;
     bool dry = opts && opts->dry_run;
-    marker m = { .repo = repo };
-    bk_idmap_init(&m.used, 0);
-    bk_idmap_init(&m.snaps, 0);
-    bk_idmap claimed;
-    bk_idmap_init(&claimed, 0);
-    index_set s = { 0 }, now = { 0 };
-    pack_plan *plans = NULL;
-    bool *stays = NULL;
+    pruner p = { .repo = repo, .idx = &repo->index };
+    bk_idmap_init(&p.used_new, 0);
+    bk_idmap_init(&p.snaps, 0);
+    strays sy = { .idx = &repo->index };
     bk_writer *w = NULL;
-    struct unindexed un = { 0 };
-    bool locked = false;
+    bool locked = false, was_locked = repo->locked;
 
-    /* phase 1: plan */
+    /* phase 1: plan.  Snapshots first, then the index: a backup writes its index objects
+     * before its snapshot, so every snapshot listed has its blobs in the index read after. */
     int r = bk_repo_lock_prune(repo, true);
     bool prune_locked = r == 0;
+    bk_snapshot **snaps = NULL;
+    size_t nsnaps = 0;
+    if (r == 0 && (r = list_snapshots(repo, &snaps, &nsnaps)) < 0)
+        snaps = NULL;
     if (r == 0)
-        r = mark_snapshots(&m, NULL);
-    if (r == 0)
-        r = index_set_read(repo, &s);
-    if (r == 0 && !(plans = calloc(s.npacks + 1, sizeof(*plans))))
+        r = bk_repo_load_index_full(repo);
+    if (r == 0 && !(p.m = repo->index.map))
+        r = bk_repo_error(repo, -EIO, "prune needs the index file");
+    if (r == 0 && (!(p.used = calloc(p.m->n / 8 + 1, 1)) ||
+                   !(p.packs = calloc((size_t)p.m->npacks + 1, sizeof(*p.packs)))))
         r = -ENOMEM;
-    if (r == 0) {
-        plan_packs(&s, &m.used, &claimed, max_unused, plans);
-        for (size_t i = 0; i < s.npacks; i++) {
-            st.packs++;
-            st.blobs += plans[i].blobs;
-            st.bytes += plans[i].bytes;
-            st.blobs_used += plans[i].used_blobs;
-            st.bytes_used += plans[i].used_bytes;
-            if (plans[i].action == P_DELETE) {
-                st.packs_deleted++;
-                st.bytes_freed += plans[i].bytes;
-            } else if (plans[i].action == P_REPACK) {
-                st.packs_repacked++;
-                st.bytes_repacked += plans[i].used_bytes;
-                st.bytes_freed += plans[i].bytes - plans[i].used_bytes;
-            }
-        }
+    if (r == 0)
+        r = mark_snapshots(&p, snaps, nsnaps, NULL);
+    else if (snaps)
+        bk_snapshots_free(snaps, nsnaps);
+    if (r == 0)
+        r = account(&p);
+    if (r == 0)
+        decide(&p, max_unused, repo->config.pack_size);
+    for (uint32_t i = 0; r == 0 && i < p.m->npacks; i++) {
+        const pack_acct *a = &p.packs[i];
+        st.packs++;
+        st.blobs += a->blobs;
+        st.bytes += a->bytes;
+        st.blobs_used += a->used_blobs;
+        st.bytes_used += a->used_bytes;
+        st.packs_deleted += a->action == P_DELETE;
+        st.packs_repacked += a->action == P_REPACK;
+        if (a->action == P_REPACK)
+            st.bytes_repacked += a->used_bytes;
+    }
+    /* the packs in no index, listed now: those still in none at the commit go */
+    if (r == 0 && (sy.known = malloc(((size_t)p.m->npacks + 1) * sizeof(bk_id)))) {
+        memcpy(sy.known, p.m->packs, (size_t)p.m->npacks * sizeof(bk_id));
+        sy.nknown = p.m->npacks;
+        qsort(sy.known, sy.nknown, sizeof(bk_id), id_cmp);
+    } else if (r == 0) {
+        r = -ENOMEM;
+    }
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_DATA, collect_stray, &sy);
+    if (r == 0 && dry) {
+        for (uint32_t i = 0; i < p.m->npacks; i++)
+            if (p.packs[i].action != P_KEEP)
+                st.bytes_freed += p.packs[i].bytes - (p.packs[i].action == P_REPACK ? p.packs[i].used_bytes : 0);
+        st.packs_unindexed = sy.n;
+        st.bytes_freed += sy.bytes;
+        r = temp_files(repo, false, &st);
     }
     if (r == 0 && !dry && st.packs_repacked) {
         r = bk_writer_new(repo, false, &w);
-        for (size_t i = 0; r == 0 && i < s.npacks; i++)
-            if (plans[i].action == P_REPACK)
-                r = repack_one(repo, w, &s.packs[i], &m.used);
+        for (uint32_t i = 0; r == 0 && i < p.m->npacks; i++)
+            if (p.packs[i].action == P_REPACK)
+                r = repack_one(&p, w, i);
         if (w) {
             int rf = bk_writer_finish(w);   /* the copies are stored and indexed */
             r = r ? r : rf;
         }
     }
-    if (r == 0 && dry) {
-        /* what the commit would find too: packs that no index lists, temporary files */
-        un.s = &s;
-        r = bk_be_list(repo->be, BK_OBJ_DATA, collect_unindexed, &un);
-        st.packs_unindexed = un.n;
-        st.bytes_freed += un.bytes;
-        if (r == 0)
-            r = temp_files(repo, false, &st);
-    }
     if (r < 0 || dry)
         goto out;
 
-    /* phase 2: commit, under the exclusive lock */
-    bool was_locked = repo->locked;
+    /* phase 2: commit, under the exclusive lock, as short as what changed meanwhile */
     if (was_locked)
         bk_repo_unlock(repo);
     r = bk_repo_lock(repo, true);
     locked = r == 0;
     size_t fresh = 0;
-    if (r == 0) {
-        /* backups may have written index objects since: read them all again */
-        bk_repo_index_reset(repo);
-        r = bk_repo_load_index(repo);
+    if (r == 0 && (r = list_snapshots(repo, &snaps, &nsnaps)) == 0) {
+        r = bk_repo_index_refresh(repo, NULL);   /* what backups indexed since the plan */
+        p.commit = true;
+        if (r == 0)
+            r = mark_snapshots(&p, snaps, nsnaps, &fresh);
+        else
+            bk_snapshots_free(snaps, nsnaps);
     }
-    if (r == 0)
-        r = mark_snapshots(&m, &fresh);   /* written since the plan */
     st.snapshots_during = fresh;
+    st.packs_kept_late = p.kept_late;
+    uint64_t rewritten = 0;
     if (r == 0)
-        r = index_set_read(repo, &now);
-    if (r == 0 && !(stays = calloc(now.npacks + 1, sizeof(bool))))
-        r = -ENOMEM;
+        r = rewrite_index(&p, &rewritten);
     if (r == 0) {
-        /* a pack stays unless the plan deletes or repacked it; a planned pack stays too
-         * if it holds a used blob that no staying pack holds */
-        bk_idmap avail;
-        bk_idmap_init(&avail, 0);
-        for (size_t i = 0; r == 0 && i < now.npacks; i++) {
-            size_t *pos = bk_idmap_get(&s.packmap, &now.packs[i].id);
-            stays[i] = !pos || plans[*pos].action == P_KEEP;
-            for (size_t j = 0; stays[i] && r == 0 && j < now.packs[i].n; j++)
-                r = bk_idmap_put(&avail, &now.packs[i].blobs[j].id, NULL) < 0 ? -ENOMEM : 0;
-        }
-        for (size_t i = 0; r == 0 && i < now.npacks; i++) {
-            if (stays[i])
-                continue;
-            for (size_t j = 0; j < now.packs[i].n; j++) {
-                const bk_id *id = &now.packs[i].blobs[j].id;
-                if (bk_idmap_get(&m.used, id) && !bk_idmap_get(&avail, id)) {
-                    stays[i] = true;   /* used by a snapshot written meanwhile */
-                    st.packs_kept_late++;
-                    for (size_t k = 0; k < now.packs[i].n; k++)
-                        bk_idmap_put(&avail, &now.packs[i].blobs[k].id, NULL);
-                    break;
-                }
+        strays_filter(&sy);
+        for (size_t i = 0; r == 0 && i < sy.n; i++) {
+            int e = bk_be_remove(repo->be, BK_OBJ_DATA, sy.names[i]);
+            if (e < 0 && e != -ENOENT)
+                r = bk_repo_error(repo, e, "cannot remove data/%s: %s", sy.names[i], strerror(-e));
+            if (e == 0) {
+                st.packs_unindexed++;
+                st.bytes_freed += sy.sizes[i];
             }
         }
-        /* every used blob must be in a pack that stays, or nothing is deleted */
-        size_t pos = 0;
-        const bk_id *id;
-        while (r == 0 && bk_idmap_next(&m.used, &pos, &id, NULL)) {
-            if (!bk_idmap_get(&avail, id)) {
-                char hex[BK_ID_HEX];
-                bk_id_hex(id, hex);
-                r = bk_repo_error(repo, -EIO, "blob %s is used but would be in no pack: "
-                                  "nothing deleted (run arca check)", hex);
-            }
-        }
-        bk_idmap_free(&avail);
-    }
-    un.s = &now;
-    if (r == 0)
-        r = bk_be_list(repo->be, BK_OBJ_DATA, collect_unindexed, &un);
-    if (r == 0)
-        r = write_index(repo, &now, stays);
-    for (size_t i = 0; r == 0 && i < now.nobjects; i++) {
-        char hex[BK_ID_HEX];
-        bk_id_hex(&now.objects[i], hex);
-        int e = bk_be_remove(repo->be, BK_OBJ_INDEX, hex);
-        if (e < 0 && e != -ENOENT)
-            r = bk_repo_error(repo, e, "cannot remove index/%s: %s", hex, strerror(-e));
-    }
-    for (size_t i = 0; r == 0 && i < now.npacks; i++) {
-        if (stays[i])
-            continue;
-        char hex[BK_ID_HEX];
-        bk_id_hex(&now.packs[i].id, hex);
-        int e = bk_be_remove(repo->be, BK_OBJ_DATA, hex);
-        if (e < 0 && e != -ENOENT)
-            r = bk_repo_error(repo, e, "cannot remove data/%s: %s", hex, strerror(-e));
     }
     if (r == 0 && repo->be->ops->remove_strays) {
-        size_t strays = 0;
-        r = repo->be->ops->remove_strays(repo->be, &strays);
+        size_t uncatalogued = 0;
+        r = repo->be->ops->remove_strays(repo->be, &uncatalogued);
         if (r < 0)
             r = bk_repo_error(repo, r, "cannot remove uncatalogued objects: %s", strerror(-r));
-        else if (strays)
-            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot %s of failed "
-                        "runs (stored, never catalogued)", strays,
-                        bk_plural(strays, "object", "objects"));
+        else if (uncatalogued)
+            bk_repo_log(repo, BK_LOG_INFO, "removed %zu index and snapshot objects of failed "
+                        "runs (stored, never catalogued)", uncatalogued);
     }
-    for (size_t i = 0; r == 0 && i < un.n; i++) {
-        int e = bk_be_remove(repo->be, BK_OBJ_DATA, un.names[i]);
-        if (e < 0 && e != -ENOENT)
-            r = bk_repo_error(repo, e, "cannot remove data/%s: %s", un.names[i], strerror(-e));
-    }
-    st.packs_unindexed = un.n;
-    st.bytes_freed += un.bytes;
     if (r == 0)
         r = temp_files(repo, true, &st);
     if (locked) {
         bk_repo_unlock(repo);
+        locked = false;
         if (was_locked && bk_repo_lock(repo, false) < 0)
             bk_repo_clear_error(repo);
     }
-    if (r == 0) {
-        /* the handle's index is stale now */
-        bk_repo_index_reset(repo);
+    /* no index object lists them now: a backup from here on cannot see them */
+    st.packs_deleted = st.packs_repacked = 0;
+    for (uint32_t i = 0; r == 0 && i < p.m->npacks; i++) {
+        const pack_acct *a = &p.packs[i];
+        if (a->action == P_KEEP)
+            continue;
+        char hex[BK_ID_HEX];
+        bk_id_hex(&p.m->packs[i], hex);
+        int e = bk_be_remove(repo->be, BK_OBJ_DATA, hex);
+        if (e < 0 && e != -ENOENT)
+            r = bk_repo_error(repo, e, "cannot remove data/%s: %s", hex, strerror(-e));
+        if (e == 0) {
+            st.packs_deleted += a->action == P_DELETE;
+            st.packs_repacked += a->action == P_REPACK;
+            st.bytes_freed += a->bytes - (a->action == P_REPACK ? a->used_bytes : 0);
+        }
     }
 out:
+    if (locked)
+        bk_repo_unlock(repo);
     if (prune_locked && bk_repo_lock_prune(repo, false) < 0)
         bk_repo_clear_error(repo);
+    /* the handle's index is stale now */
+    bk_repo_index_reset(repo);
     st.duration = bk_monotonic() - t0;
     if (ret)
         *ret = st;
     bk_writer_free(w);
-    bk_strv_free(un.names, un.n);
-    free(stays);
-    free(plans);
-    index_set_free(&s);
-    index_set_free(&now);
-    bk_idmap_free(&claimed);
-    bk_idmap_free(&m.used);
-    bk_idmap_free(&m.snaps);
+    bk_strv_free(sy.names, sy.n);
+    free(sy.sizes);
+    free(sy.known);
+    free(p.used);
+    free(p.packs);
+    bk_idmap_free(&p.used_new);
+    bk_idmap_free(&p.snaps);
     return r;
 }

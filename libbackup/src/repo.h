@@ -93,6 +93,13 @@ int bk_repo_check_interrupt(bk_repo *repo) BK_MUST_CHECK;
 int bk_repo_load_index(bk_repo *repo) BK_MUST_CHECK;
 /* Forget repo->index (the next bk_repo_load_index reads what the repository has now). */
 void bk_repo_index_reset(bk_repo *repo);
+/* The index as the repository has it now, with every entry in the map (positions for
+ * prune's bitmaps): the map is made again when the RAM part would not be empty or packs
+ * are dead. */
+int bk_repo_load_index_full(bk_repo *repo) BK_MUST_CHECK;
+/* Read into the RAM part the index objects that appeared since the index was loaded
+ * (*ret_new, may be NULL, counts them); the map and its positions stay. */
+int bk_repo_index_refresh(bk_repo *repo, size_t *ret_new) BK_MUST_CHECK;
 
 /* Decode a sealed blob (stored bytes) into dst (raw_len bytes) and check its id.
  * -EBADMSG if it does not authenticate, decompress, or hash to id. */

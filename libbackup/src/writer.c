@@ -57,8 +57,6 @@ struct bk_writer {
     done_pack *done;
     size_t ndone, done_cap, done_blobs;
     size_t puts_inflight;
-    done_pack *indexed;             /* everything indexed, merged into repo->index at finish */
-    size_t nindexed, indexed_cap;
 
     bk_writer_stats stats;
     pthread_t *threads;
@@ -356,14 +354,20 @@ static int flush_index(bk_writer *w)
             bk_be_stat(w->repo->be, BK_OBJ_INDEX, hex, &size);
             w->stats.bytes_added += size;
             w->stats.index_objects++;
+            /* indexed now: the handle's index has it from here on (and knows the object, so
+             * that a refresh does not read it again) */
+            if (bk_idmap_put(&w->repo->index.objects, &id, NULL) < 0)
+                r = -ENOMEM;
+            for (size_t i = 0; r == 0 && i < n; i++) {
+                uint32_t no;
+                r = bk_index_add_pack(&w->repo->index, &v[i].id, &no);
+                for (size_t j = 0; r == 0 && j < v[i].n; j++)
+                    r = bk_index_add(&w->repo->index, no, &v[i].blobs[j]);
+            }
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (r == 0)
-            r = push_done(&w->indexed, &w->nindexed, &w->indexed_cap, &v[i]);
-        else
-            free(v[i].blobs);
-    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].blobs);
     free(v);
     return r;
 }
@@ -456,19 +460,7 @@ int bk_writer_finish(bk_writer *w)
         r = rw;
     if (r == 0)
         r = ri;
-    if (r < 0)
-        return r;
-    if (!w->dry_run) {
-        for (size_t i = 0; i < w->nindexed; i++) {
-            uint32_t no;
-            r = bk_index_add_pack(&w->repo->index, &w->indexed[i].id, &no);
-            for (size_t j = 0; r == 0 && j < w->indexed[i].n; j++)
-                r = bk_index_add(&w->repo->index, no, &w->indexed[i].blobs[j]);
-            if (r < 0)
-                return r;
-        }
-    }
-    return 0;
+    return r;
 }
 
 void bk_writer_stats_get(bk_writer *w, bk_writer_stats *ret)
@@ -499,10 +491,7 @@ void bk_writer_free(bk_writer *w)
         free(w->queue[(w->qhead + i) % w->qcap].data);
     for (size_t i = 0; i < w->ndone; i++)
         free(w->done[i].blobs);
-    for (size_t i = 0; i < w->nindexed; i++)
-        free(w->indexed[i].blobs);
     free(w->done);
-    free(w->indexed);
     bk_packer_free(&w->packs[0]);
     bk_packer_free(&w->packs[1]);
     bk_idmap_free(&w->known);

@@ -57,7 +57,7 @@ static void build(const char *path, size_t nobj)
             }
         }
     }
-    assert_int_equal(bk_imap_builder_finish(b), 0);
+    assert_int_equal(bk_imap_builder_finish(b, NULL), 0);
     bk_imap_builder_free(b);
 }
 
