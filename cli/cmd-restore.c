@@ -195,7 +195,8 @@ static int run(cli *c, int argc, char **argv)
                      o.dry_run ? "would be deleted" : "deleted");
     }
     if (st.errors) {
-        cli_err(c, "%llu entries could not be restored (see above)", (unsigned long long)st.errors);
+        cli_err(c, "%llu error%s: not everything was restored (see above)",
+                (unsigned long long)st.errors, st.errors == 1 ? "" : "s");
         return EXIT_FATAL;
     }
     return EXIT_OK;

@@ -41,6 +41,7 @@ typedef struct bk_node {
     char *acl_posix;            /* POSIX.1e ACL, libarchive text ("default:" marks), or NULL */
     char *acl_nfs4;             /* NFSv4 ACL, libarchive text, or NULL */
     uint32_t chunk_avg;         /* stream files: average chunk size used (0 = repository's) */
+    uint32_t fflags;            /* file flags (Linux FS_IOC_GETFLAGS bits, BK_FFLAGS_KEPT) */
     bk_id subtree;              /* directories */
     bk_content *content;        /* regular files */
     size_t ncontent;
