@@ -1017,15 +1017,27 @@ void bk_place_file_abort(bk_place_file *f)
     f->fd = -1;
 }
 
+int bk_place_file_size(bk_place_file *f)
+{
+    uint64_t size = entry(f->p, f->idx)->node.size;
+    if (f->end < size) {
+        if (ftruncate(f->fd, (off_t)size) < 0)
+            return -errno;
+        f->end = size;
+    }
+    return 0;
+}
+
 int bk_place_file_commit(bk_place_file *f)
 {
     bk_place *p = f->p;
     const bk_plan_entry *pe = entry(p, f->idx);
     const bk_node *n = &pe->node;
     const level *parent = &p->lv[p->nlv - 1];
-    if (f->end < n->size && ftruncate(f->fd, (off_t)n->size) < 0) {
-        int e = -errno;
-        report(p, pe->path, e, "cannot write: %s", strerror(-e));
+    int e = bk_place_file_size(f);
+    if (e < 0) {
+        report(p, pe->path, e, "cannot write (the old version, if any, is kept): %s",
+               strerror(-e));
         bk_place_file_abort(f);
         return 1;
     }
@@ -1036,7 +1048,7 @@ int bk_place_file_commit(bk_place_file *f)
     meta_fd(p, f->fd, pe, parent, created, NULL);
     set_times_fd(p, f->fd, pe);
     const char *why;
-    int e = rename_over(f->dirfd, f->tmp, base_name(pe), &why);
+    e = rename_over(f->dirfd, f->tmp, base_name(pe), &why);
     if (e < 0) {
         report(p, pe->path, e, "cannot put in place: %s", why ? why : strerror(-e));
         bk_place_file_abort(f);

@@ -22,13 +22,6 @@
 
 #define BK_PLACE_TMP_PREFIX ".arca-restore-"
 
-/* The file flags (FS_IOC_GETFLAGS, as chattr sets them) that backups keep and restores
- * set: s u c S i a d A D t T j m C.  Others (extents, inline data, verity...) describe
- * how the file system stores the file and cannot be chosen. */
-#define BK_FFLAGS_KEPT 0x0083c4ffu
-/* immutable | append-only: set last, and cleared (as root) before an old entry is replaced */
-#define BK_FFLAGS_LOCKING 0x00000030u
-
 /* ---- pure helpers (no I/O; unit-tested) -------------------------------------------------- */
 
 /* The next run of p[0..len) worth writing to a fresh file, at or after from: the buffer
@@ -123,6 +116,9 @@ typedef struct bk_place_file {
 int bk_place_file_begin(bk_place *p, size_t i, bk_place_file *ret) BK_MUST_CHECK;
 /* Write len bytes of content at off (zero blocks skipped).  0 or -errno (not reported). */
 int bk_place_file_write(bk_place_file *f, uint64_t off, const uint8_t *data, size_t len) BK_MUST_CHECK;
+/* Give the file its full size (a hole at the end is not written).  0 or -errno (not
+ * reported). */
+int bk_place_file_size(bk_place_file *f) BK_MUST_CHECK;
 /* Size, metadata, rename over the final name, flags.  0, 1 (reported; the temporary file is
  * gone), < 0. */
 int bk_place_file_commit(bk_place_file *f) BK_MUST_CHECK;

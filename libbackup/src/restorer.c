@@ -115,6 +115,7 @@ int bk_restore_set_int(bk_restore *r, int option, int64_t v)
     case BK_RESTORE_DELETE: r->del = v != 0; return 0;
     case BK_RESTORE_VERIFY: r->verify = v != 0; return 0;
     case BK_RESTORE_NO_OWNER: r->no_owner = v != 0; return 0;
+    case BK_RESTORE_NUMERIC_IDS: r->numeric_ids = v != 0; return 0;
     }
     return -EINVAL;
 }
@@ -711,6 +712,15 @@ static int restore_file(writer_ctx *w, bk_place *pl, size_t i, bk_plan_entry *pe
     if (oldfd >= 0)
         close(oldfd);
     if (c == 0 && rs->verify) {
+        int e = bk_place_file_size(&pf);
+        if (e < 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "cannot write (the old version, if any, is kept): %s",
+                     strerror(-e));
+            report_item(rs, w->st, pe->path, e, msg);
+            bk_place_file_abort(&pf);
+            return 1;
+        }
         int v = verify_fd(w, pf.fd, pe);
         if (v < 0) {
             report_item(rs, w->st, pe->path, v,
