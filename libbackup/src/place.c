@@ -327,6 +327,7 @@ struct bk_place {
     level *lv;
     size_t nlv, cap, nopen;
     uint32_t tmp_base, tmp_seq;
+    int fatal;                /* set once nothing more can be written (< 0) */
     size_t *late;             /* plan indices whose locking flags wait for the end */
     size_t nlate, late_cap;
     bk_buf acl_a, acl_d;      /* scratch */
@@ -360,6 +361,13 @@ static void disk_name(const bk_place *p, const level *l, char *out, size_t n)
 
 static void warn(bk_place *p, const char *path, const char *what, int err)
 {
+    if (err == EROFS) {
+        /* nothing more can be written: one message, and the restore stops */
+        if (!p->fatal)
+            p->fatal = bk_repo_error(p->repo, -EROFS, "cannot write into %s: %s",
+                                     p->o.target ? p->o.target : ".", strerror(err));
+        return;
+    }
     bk_repo_log(p->repo, BK_LOG_WARNING, "%s: %s: %s", path, what, strerror(err));
 }
 
@@ -765,8 +773,12 @@ static int make_failed(bk_place *p, size_t k, const char *path, const char *what
     level *l = &p->lv[k];
     char d[4096];
     disk_name(p, l, d, sizeof(d));
-    if (e == -EROFS)
-        return bk_repo_error(p->repo, e, "cannot write into %s: %s", d, strerror(-e));
+    if (e == -EROFS || (e == -EACCES && k == 0)) {
+        /* the target itself cannot be written: one message for the whole restore */
+        if (!p->fatal)
+            p->fatal = bk_repo_error(p->repo, e, "cannot write into %s: %s", d, strerror(-e));
+        return p->fatal;
+    }
     if (e == -EACCES) {
         l->failed = true;
         report(p, path, e, "cannot write into %s: %s (nothing more is restored there)", d,
@@ -779,6 +791,8 @@ static int make_failed(bk_place *p, size_t k, const char *path, const char *what
 
 int bk_place_enter(bk_place *p, size_t i)
 {
+    if (p->fatal)
+        return p->fatal;
     const bk_plan_entry *pe = entry(p, i);
     for (;;) {
         level *t = &p->lv[p->nlv - 1];
@@ -1258,9 +1272,10 @@ int bk_place_finish(bk_place *p)
     p->nlate = 0;
     level *t = &p->lv[0];
     if (t->flags_unlocked) {
-        if (set_flags(p->tfd, t->flags) < 0)
-            warn(p, p->o.target ? p->o.target : ".", "cannot set the file flags again", errno);
+        int e = set_flags(p->tfd, t->flags);
+        if (e < 0)
+            warn(p, p->o.target ? p->o.target : ".", "cannot set the file flags again", -e);
         t->flags_unlocked = false;
     }
-    return 0;
+    return p->fatal;
 }
