@@ -551,18 +551,31 @@ static void build_acls(bk_place *p, const bk_plan_entry *pe)
     }
 }
 
-/* Set or remove one ACL xattr.  set: via fd; path: for the messages. */
+/* Which ACL xattrs fd has (one flistxattr; removing an absent ACL succeeds, so that
+ * cannot tell).  When the list does not fit, both are taken to be there. */
+static void acls_present(int fd, bool *ret_access, bool *ret_default)
+{
+    char buf[4096];
+    ssize_t n = flistxattr(fd, buf, sizeof(buf));
+    *ret_access = *ret_default = n < 0;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+        *ret_access |= strcmp(buf + i, ACL_ACCESS) == 0;
+        *ret_default |= strcmp(buf + i, ACL_DEFAULT) == 0;
+    }
+}
+
+/* Set one ACL xattr, or remove it if there is one (there): true if it changed. */
 static bool put_acl(bk_place *p, int fd, const char *pname, const char *xname, const bk_buf *v,
-                    bool remove_old)
+                    bool there)
 {
     if (v->len) {
         if (fsetxattr(fd, xname, v->data, v->len, 0) < 0)
             warn(p, pname, "cannot set the ACL", errno);
         return true;
     }
-    if (remove_old && fremovexattr(fd, xname) == 0)
-        return true;
-    return false;
+    if (there && fremovexattr(fd, xname) < 0 && errno != ENODATA)
+        warn(p, pname, "cannot remove the ACL", errno);
+    return there;
 }
 
 static void set_xattrs_fd(bk_place *p, int fd, const bk_plan_entry *pe)
@@ -633,10 +646,13 @@ static void meta_fd(bk_place *p, int fd, const bk_plan_entry *pe, const level *p
     }
     set_xattrs_fd(p, fd, pe);
     build_acls(p, pe);
-    bool inherited = parent->default_acl || old;
-    chmod |= put_acl(p, fd, pe->path, ACL_ACCESS, &p->acl_a, inherited);
+    /* what is there: a new entry has inherited its directory's default ACL, if any */
+    bool has_a = parent->default_acl, has_d = parent->default_acl && dir;
+    if (old && !(p->acl_a.len && (p->acl_d.len || !dir)))
+        acls_present(fd, &has_a, &has_d);
+    chmod |= put_acl(p, fd, pe->path, ACL_ACCESS, &p->acl_a, has_a);
     if (dir)
-        put_acl(p, fd, pe->path, ACL_DEFAULT, &p->acl_d, inherited);
+        put_acl(p, fd, pe->path, ACL_DEFAULT, &p->acl_d, has_d);
     if (chmod && fchmod(fd, n->mode) < 0)
         warn(p, pe->path, "cannot set the mode", errno);
 }
@@ -1120,8 +1136,8 @@ static void meta_path(bk_place *p, int dirfd, const char *tmp, const bk_plan_ent
         }
     if (p->acl_a.len && setxattr(link, ACL_ACCESS, p->acl_a.data, p->acl_a.len, 0) < 0)
         warn(p, pe->path, "cannot set the ACL", errno);
-    else if (acl_drop)
-        (void)removexattr(link, ACL_ACCESS);
+    else if (acl_drop && removexattr(link, ACL_ACCESS) < 0 && errno != ENODATA)
+        warn(p, pe->path, "cannot remove the ACL", errno);
     close(fd);
 }
 

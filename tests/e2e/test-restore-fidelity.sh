@@ -166,6 +166,17 @@ arca -r "$R" --json restore latest --target "$T/r" > "$T/again.json"
 [ "$(json_get "$T/again.json" 'j["changed"] == False and j["files_restored"] == 0')" = True ] ||
     fail "restore over itself changed something: $(cat "$T/again.json")"
 
+# default ACLs the snapshot does not have, on the target and on a directory restored
+# before: what is written there does not keep what it inherits, the directory loses it
+mkdir "$T/acl-target"
+setfacl -d -m u:1234:rwx "$T/acl-target"
+arca -r "$R" restore latest --target "$T/acl-target" --include "$S/sockdir" -q
+compare_trees "$S/sockdir" "$T/acl-target$S/sockdir"
+setfacl -d -m u:1234:rwx "$D/sockdir"
+rm "$D/sockdir/a-file"
+arca -r "$R" restore latest --target "$T/r" -q
+compare_trees "$S/sockdir" "$D/sockdir"
+
 # --numeric-ids: the stored ids, into a new target and over the tree restored by name
 for t in rn r; do
     arca -r "$R" --json restore latest --target "$T/$t" --numeric-ids > "$T/num.json" ||
