@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "meta.h"
 #include "repo.h"
 #include "restore.h"
 
@@ -31,29 +32,6 @@
  * and sets *ret_len. */
 size_t bk_place_next_run(const uint8_t *p, size_t len, uint64_t off, size_t bs, size_t from,
                          size_t *ret_len);
-
-/* The local id of a named ACL entry or owner: is_group, the name stored (may be ""), the
- * id stored. */
-typedef uint32_t (*bk_place_id_fn)(void *ud, bool is_group, const char *name, uint32_t id);
-
-/* Build the values of system.posix_acl_access and system.posix_acl_default from a POSIX.1e
- * ACL in libarchive's text form (as trees store it).  mode supplies the owner, group and
- * other entries the text lacks.  access is left empty when the text has no extended access
- * entries (the mode says it all), def when it has no default entries.  ids maps names to
- * local ids (NULL: the stored ids).  -EINVAL if the text does not parse. */
-int bk_place_acl_xattrs(const char *text, uint32_t mode, bk_place_id_fn ids, void *ud,
-                        bk_buf *access, bk_buf *def) BK_MUST_CHECK;
-
-/* ---- owners -------------------------------------------------------------------------------- */
-
-/* Owners as restored: a user or group name that exists here gives its local id, otherwise
- * (or with numeric_ids) the stored id is used.  Each name is looked up once. */
-typedef struct bk_owners bk_owners;
-int bk_owners_new(bool numeric_ids, bk_owners **ret) BK_MUST_CHECK;
-void bk_owners_free(bk_owners *o);
-void bk_owners_map(bk_owners *o, const bk_node *n, uid_t *ret_uid, gid_t *ret_gid);
-/* A bk_place_id_fn over a bk_owners (ud). */
-uint32_t bk_owners_id(void *ud, bool is_group, const char *name, uint32_t id);
 
 /* ---- placing ------------------------------------------------------------------------------- */
 

@@ -137,12 +137,17 @@ umount "$MNT"
 # ---- kill -9 while a file is being written ------------------------------------------------------
 R3=$(new_repo repo3)
 arca_init "$R3" >/dev/null
+# big files that cost the repository almost nothing (a repeated 16-byte line: every chunk
+# is the same), so that a restore spends long in each file without filling a test cluster
+pattern() {
+    python3 -c 'import sys; open(sys.argv[1], "wb").write((sys.argv[2] + "\n").encode() * 12500000)' "$1" "$2"
+}
 mkdir -p "$T/k/a" "$T/k/b"
-for i in $(seq 1 6); do head -c 16000000 /dev/urandom > "$T/k/a/f$i"; done
+for i in 1 2 3; do pattern "$T/k/a/f$i" "v1-file-$i-abcde"; done
 for i in $(seq 1 8); do echo "$i" > "$T/k/b/s$i"; done
 arca -r "$R3" backup "$T/k" -q
 cp -a "$T/k" "$T/k-v1"
-for i in 2 5; do head -c 16000000 /dev/urandom > "$T/k/a/f$i"; done
+for i in 2 3; do pattern "$T/k/a/f$i" "v2-file-$i-abcde"; done
 arca -r "$R3" backup "$T/k" -q
 first=$(arca -r "$R3" --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 arca -r "$R3" restore "$first" --target "$T/kt-over" -q
@@ -162,7 +167,10 @@ run_and_kill() {
         done
         kill -9 $pid 2>/dev/null || true
         wait $pid 2>/dev/null || true
-        [ -n "$found" ] && return 0
+        if [ -n "$found" ]; then
+            echo "  kill -9 with ${found##*/} being written (attempt $tries)" >&2
+            return 0
+        fi
     done
     fail "never saw a restore into $2 writing a temporary file"
 }

@@ -14,8 +14,14 @@ trap 'rc=$?; fixup; (exit $rc); cleanup' EXIT
 
 R=$(new_repo repo)
 arca_init "$R" >/dev/null
+# big files that cost the repository almost nothing (a repeated 16-byte line), so that a
+# restore takes a while
 mkdir -p "$T/src/d"
-for i in $(seq 1 6); do head -c 16000000 /dev/urandom > "$T/src/d/big$i"; done
+for i in 1 2; do
+    python3 -c 'import sys; open(sys.argv[1], "wb").write((sys.argv[2] + "\n").encode() * 6250000)' \
+        "$T/src/d/big$i" "file $i, 15 byte"
+done
+head -c 3000000 /dev/urandom > "$T/src/d/random"
 for i in $(seq 1 20); do echo "$i" > "$T/src/small$i"; done
 arca -r "$R" backup "$T/src" -q
 
@@ -81,7 +87,7 @@ one_message() {   # one_message FILE WORDS: exactly one line, with WORDS
     grep -qF "$2" "$1" || fail "expected '$2': $(cat "$1")"
 }
 mkdir -p "$MNT"
-mount -t tmpfs -o size=100m tmpfs "$MNT"
+mount -t tmpfs -o size=400m tmpfs "$MNT"
 mkdir "$MNT/empty"
 arca -r "$R" restore latest --target "$MNT/full" -q
 echo changed > "$T/src/small1"

@@ -1,4 +1,4 @@
-/* test-place.c - the pure parts of the restore writer: which runs of a buffer are written
+/* test-place.c - the pure parts of the restore writer (place.c, meta.c): which runs of a buffer are written
  * (aligned zero blocks skipped, at any offset), the POSIX ACL xattrs built from
  * libarchive's text form (byte layout, order, mask, name mapping, what the kernel accepts),
  * and owner names mapped to local ids (or not, with numeric ids). */
@@ -116,7 +116,7 @@ static void test_acl_access(void **state)
 {
     (void)state;
     bk_buf a = BK_BUF_INIT, d = BK_BUF_INIT;
-    assert_int_equal(bk_place_acl_xattrs(ACCESS_TEXT, 0640, NULL, NULL, &a, &d), 0);
+    assert_int_equal(bk_acl_xattrs(ACCESS_TEXT, 0640, NULL, NULL, &a, &d), 0);
     const xent want[] = { { 0x01, 6, U }, { 0x02, 6, 1234 }, { 0x04, 4, U },
                           { 0x08, 4, 5678 }, { 0x10, 4, U }, { 0x20, 0, U } };
     assert_xattr(&a, want, BK_ELEMENTSOF(want));
@@ -150,7 +150,7 @@ static void test_acl_default_only(void **state)
                        "default:user:1234:r-x\ndefault:group::r-x\ndefault:mask::r-x\n"
                        "default:other::r-x";
     bk_buf a = BK_BUF_INIT, d = BK_BUF_INIT;
-    assert_int_equal(bk_place_acl_xattrs(text, 0755, NULL, NULL, &a, &d), 0);
+    assert_int_equal(bk_acl_xattrs(text, 0755, NULL, NULL, &a, &d), 0);
     assert_int_equal(a.len, 0);
     const xent want[] = { { 0x01, 7, U }, { 0x02, 5, 1234 }, { 0x04, 5, U }, { 0x10, 5, U },
                           { 0x20, 5, U } };
@@ -179,7 +179,7 @@ static void test_acl_names_order_mask(void **state)
                        "user:alice:rw-:1001\ngroup:staff:--x:50\ngroup:30:r--";
     bk_buf a = BK_BUF_INIT, d = BK_BUF_INIT;
     int calls = 0;
-    assert_int_equal(bk_place_acl_xattrs(text, 0740, map_names, &calls, &a, &d), 0);
+    assert_int_equal(bk_acl_xattrs(text, 0740, map_names, &calls, &a, &d), 0);
     assert_int_equal(calls, 4);
     const xent want[] = { { 0x01, 7, U }, { 0x02, 4, 40 }, { 0x02, 6, 2001 }, { 0x04, 4, U },
                           { 0x08, 4, 30 }, { 0x08, 1, 3001 }, { 0x10, 7, U }, { 0x20, 0, U } };
@@ -187,7 +187,7 @@ static void test_acl_names_order_mask(void **state)
     bk_buf_free(&a);
     a.len = 0;
     /* without a mapping: the stored ids */
-    assert_int_equal(bk_place_acl_xattrs(text, 0740, NULL, NULL, &a, &d), 0);
+    assert_int_equal(bk_acl_xattrs(text, 0740, NULL, NULL, &a, &d), 0);
     const xent raw[] = { { 0x01, 7, U }, { 0x02, 6, 1001 }, { 0x02, 4, 40 }, { 0x04, 4, U },
                          { 0x08, 4, 30 }, { 0x08, 1, 50 }, { 0x10, 7, U }, { 0x20, 0, U } };
     /* (sorted by id: 40 before 1001) */
@@ -201,13 +201,13 @@ static void test_acl_bad(void **state)
 {
     (void)state;
     bk_buf a = BK_BUF_INIT, d = BK_BUF_INIT;
-    assert_int_equal(bk_place_acl_xattrs("user:x:not-perms:zz:qq", 0644, NULL, NULL, &a, &d),
+    assert_int_equal(bk_acl_xattrs("user:x:not-perms:zz:qq", 0644, NULL, NULL, &a, &d),
                      -EINVAL);
-    assert_int_equal(bk_place_acl_xattrs("bogus", 0644, NULL, NULL, &a, &d), -EINVAL);
+    assert_int_equal(bk_acl_xattrs("bogus", 0644, NULL, NULL, &a, &d), -EINVAL);
     bk_buf_free(&a);
     bk_buf_free(&d);
     /* the mode supplies what the text lacks */
-    assert_int_equal(bk_place_acl_xattrs("user:7:rw-", 0750, NULL, NULL, &a, &d), 0);
+    assert_int_equal(bk_acl_xattrs("user:7:rw-", 0750, NULL, NULL, &a, &d), 0);
     const xent want[] = { { 0x01, 7, U }, { 0x02, 6, 7 }, { 0x04, 5, U }, { 0x10, 7, U },
                           { 0x20, 0, U } };
     assert_xattr(&a, want, BK_ELEMENTSOF(want));
