@@ -6,8 +6,13 @@ source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (mounts a tmpfs, runs arca as another user)"
 MNT=$T/ro
+N=
 fixup() {
     mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
+    if [ -n "$N" ] && [ -d "$N" ]; then
+        chattr -R -i -a "$N" >/dev/null 2>&1 || true
+        rm -rf "$N"
+    fi
     return 0
 }
 trap 'rc=$?; fixup; (exit $rc); cleanup' EXIT
@@ -103,18 +108,44 @@ grep -qF "cannot write into $MNT/empty: Read-only file system" "$T/ro-empty.err"
     fail "read-only: $(cat "$T/ro-empty.err")"
 umount "$MNT"
 
-# a target the user may not write into (local repository: readable by the other user)
+# as another user (uid 65534), with a local repository and everything it needs in a
+# directory it can reach whatever the scratch's parents are: a target it may not write
+# into; an immutable file it may not replace
 if [ "$BACKEND" = local ]; then
-    cp "$ARCA" "$T/arca-copy"
-    chmod 755 "$T" "$T/arca-copy"
-    chmod o+r "$ARCA_PASSWORD_FILE"
-    chmod -R o+rwX "$R"
-    mkdir -m 755 "$T/root-owned"
+    N=$(mktemp -d /tmp/arca-restore-target.XXXXXX)
+    chmod 755 "$N"
+    cp "$ARCA" "$N/arca"
+    cp "$ARCA_PASSWORD_FILE" "$N/pass"
+    chmod 755 "$N/arca"
+    chmod 644 "$N/pass"
+    mkdir -p "$N/src"
+    for i in 1 2 3; do echo "$i" > "$N/src/f$i"; done
+    arca_init "$N/repo" >/dev/null
+    arca -r "$N/repo" backup "$N/src" -q
+    as_other() {
+        setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$N" ARCA_CACHE_DIR="$N/cache" \
+            XDG_CACHE_HOME="$N/cache" ARCA_PASSWORD_FILE="$N/pass" "$N/arca" -r "$N/repo" "$@"
+    }
+    mkdir -m 755 "$N/root-owned" "$N/cache"
+    chown 65534:65534 "$N/cache"
+    chmod -R o+rwX "$N/repo"
     rc=0
-    setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T" XDG_CACHE_HOME="$T/nobody-cache" \
-        ARCA_CACHE_DIR="$T/nobody-cache" "$T/arca-copy" -r "$R" restore latest \
-        --target "$T/root-owned" 2> "$T/acc.err" || rc=$?
-    [ "$rc" -eq 1 ] || fail "restore into an unwritable target exited $rc, expected 1"
-    one_message "$T/acc.err" "cannot write into $T/root-owned: Permission denied"
+    as_other restore latest --target "$N/root-owned" 2> "$T/acc.err" || rc=$?
+    [ "$rc" -eq 1 ] || fail "restore into an unwritable target exited $rc, expected 1: $(cat "$T/acc.err")"
+    one_message "$T/acc.err" "cannot write into $N/root-owned: Permission denied"
+
+    arca -r "$N/repo" restore latest --target "$N/imm" -q
+    echo "changed" > "$N/src/f2"
+    arca -r "$N/repo" backup "$N/src" -q
+    chmod -R o+rwX "$N/repo"
+    chown -R 65534:65534 "$N/imm"
+    chattr +i "$N/imm$N/src/f2"
+    rc=0
+    as_other restore latest --target "$N/imm" 2> "$T/imm.err" || rc=$?
+    chattr -i "$N/imm$N/src/f2"
+    [ "$rc" -eq 1 ] || fail "restore over an immutable file as another user exited $rc, expected 1"
+    grep -q "f2: .*immutable" "$T/imm.err" || fail "immutable: $(cat "$T/imm.err")"
+    [ "$(cat "$N/imm$N/src/f2")" = 2 ] || fail "the immutable file was changed"
+    rm -rf "$N"
 fi
 pass
