@@ -234,6 +234,16 @@ for p in file-i file-A dir-i dir-i/new dir-A dir-d; do
         fail "over an existing tree: flags/$p: '$(flags "$D/flags/$p")', expected '$(flags "$S/flags/$p")'"
 done
 
+# --delete removes what the snapshot does not have, immutable or not
+echo stray > "$D/flags/stray"
+mkdir "$D/flags/stray-dir"
+echo stray > "$D/flags/stray-dir/f"
+chattr +i "$D/flags/stray" "$D/flags/stray-dir/f"
+chattr +a "$D/flags/stray-dir"
+arca -r "$R" --json restore latest --target "$T/r" --delete > "$T/del.json" ||
+    fail "restore --delete over immutable strays failed: $(cat "$T/del.json")"
+[ ! -e "$D/flags/stray" ] && [ ! -e "$D/flags/stray-dir" ] || fail "--delete left immutable entries"
+
 # dump: the socket is left out with a warning, the rest of the directory is there
 rc=0
 arca -r "$R" dump latest "$S/sockdir" > "$T/sock.tar" 2> "$T/dump.err" || rc=$?
