@@ -304,7 +304,7 @@ static void build_acls(bk_place *p, const bk_plan_entry *pe)
     if (!n->acl_posix)
         return;
     if (bk_acl_xattrs(n->acl_posix, n->mode, bk_owners_id, p->o.owners, &p->acl_a,
-                            &p->acl_d) < 0) {
+                      &p->acl_d) < 0) {
         p->acl_a.len = p->acl_d.len = 0;
         bk_repo_log(p->repo, BK_LOG_WARNING, "%s: the ACL in the snapshot does not parse: not "
                     "restored", pe->path);
@@ -397,7 +397,8 @@ static void meta_fd(bk_place *p, int fd, const bk_plan_entry *pe, const level *p
         uid_t u;
         gid_t g;
         bk_place_owner(p, n, &u, &g);
-        bool differ = old ? (old->st_uid != u || old->st_gid != g) : (u != p->euid || g != parent->new_gid);
+        bool differ = old ? (old->st_uid != u || old->st_gid != g)
+                          : (u != p->euid || g != parent->new_gid);
         if (differ) {
             if (fchown(fd, u, g) < 0)
                 warn(p, pe->path, "cannot set the owner", errno);
@@ -614,6 +615,21 @@ static int open_existing_dir(bk_place *p, int dirfd, const char *name, level *l)
     return 0;
 }
 
+/* mkdir name in dirfd (level parent) and open it as a new level: it inherits what new
+ * entries of parent do.  Writable by its owner until it is left. */
+static int make_dir(int dirfd, const char *name, const bk_node *n, const level *parent,
+                    level *l)
+{
+    if (mkdirat(dirfd, name, (n->mode & 0777) | 0700) < 0)
+        return -errno;
+    l->new_gid = parent->new_gid;
+    l->default_acl = parent->default_acl;
+    l->flags = parent->flags & FFLAGS_INHERITED;
+    l->prepared = true;
+    l->fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return l->fd < 0 ? -errno : 0;
+}
+
 int bk_place_dir(bk_place *p, size_t i)
 {
     const bk_plan_entry *pe = entry(p, i);
@@ -629,29 +645,16 @@ int bk_place_dir(bk_place *p, size_t i)
                "not a directory is in the way (and is not removed above the snapshot's paths)");
         r = 1;
     } else {
-        int e = -ENOENT;
-        bool opened = false;   /* e is what opening one that is there gave */
-        if (pe->existed)
-            e = open_existing_dir(p, dirfd, name, &l);
-        opened = e != -ENOENT;
+        int e = pe->existed ? open_existing_dir(p, dirfd, name, &l) : -ENOENT;
+        bool opened = e != -ENOENT;   /* e is what opening the one there gave */
         if (e == -ENOENT) {
             if ((r = prepare(p, k, pe->path)) != 0)
                 goto push;
             dirfd = level_fd(p, k);
-            if (mkdirat(dirfd, name, (pe->node.mode & 0777) | 0700) == 0) {
-                l.new_gid = parent->new_gid;
-                l.default_acl = parent->default_acl;
-                l.flags = parent->flags & FFLAGS_INHERITED;
-                l.prepared = true;
-                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                e = fd < 0 ? -errno : 0;
-                l.fd = fd;
-            } else {
-                e = -errno;
-                if (e == -EEXIST) {
-                    e = open_existing_dir(p, dirfd, name, &l);
-                    opened = true;
-                }
+            e = make_dir(dirfd, name, &pe->node, parent, &l);
+            if (e == -EEXIST) {
+                e = open_existing_dir(p, dirfd, name, &l);
+                opened = true;
             }
         }
         if ((e == -ENOTDIR || e == -ELOOP) && !p->o.fresh) {
@@ -660,19 +663,10 @@ int bk_place_dir(bk_place *p, size_t i)
             if ((r = prepare(p, k, pe->path)) != 0)
                 goto push;
             dirfd = level_fd(p, k);
-            if (unlinkat(dirfd, name, 0) < 0 && errno == EPERM && bk_target_unlock(dirfd, name) == 0)
+            if (unlinkat(dirfd, name, 0) < 0 && errno == EPERM &&
+                bk_target_unlock(dirfd, name) == 0)
                 (void)unlinkat(dirfd, name, 0);
-            if (mkdirat(dirfd, name, (pe->node.mode & 0777) | 0700) == 0) {
-                l.new_gid = parent->new_gid;
-                l.default_acl = parent->default_acl;
-                l.flags = parent->flags & FFLAGS_INHERITED;
-                l.prepared = true;
-                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                e = fd < 0 ? -errno : 0;
-                l.fd = fd;
-            } else {
-                e = -errno;
-            }
+            e = make_dir(dirfd, name, &pe->node, parent, &l);
         }
         if (e < 0) {
             l.failed = true;
@@ -721,10 +715,12 @@ static int rename_over(int dirfd, const char *tmp, const char *name, const char 
         return e;
     }
     if (e == -EPERM) {
-        if (bk_target_unlock(dirfd, name) == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+        int u = bk_target_unlock(dirfd, name);
+        if (u == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
             return 0;
-        *ret_why = "the entry there is immutable or append-only and was kept (chattr -i -a it, "
-                   "or restore as root)";
+        if (u != -ENODATA)
+            *ret_why = "the entry there is immutable or append-only and was kept (chattr -i -a "
+                       "it, or restore as root)";
         return e;
     }
     return e;

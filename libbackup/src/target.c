@@ -79,11 +79,11 @@ int bk_target_unlock(int dirfd, const char *name)
     struct stat st;
     int f = 0, e = fstat(fd, &st) < 0 ? -errno : 0;
     if (e == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-        e = -EPERM;   /* flags only live on files and directories */
+        e = -ENODATA;   /* flags only live on files and directories */
     if (e == 0 && ioctl(fd, FS_IOC_GETFLAGS, &f) < 0)
-        e = -errno;
+        e = errno == ENOTTY || errno == EOPNOTSUPP ? -ENODATA : -errno;
     if (e == 0 && !(f & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
-        e = -EPERM;   /* nothing to clear: the problem is elsewhere */
+        e = -ENODATA;   /* nothing to clear: the problem is elsewhere */
     if (e == 0) {
         f &= ~(FS_IMMUTABLE_FL | FS_APPEND_FL);
         if (ioctl(fd, FS_IOC_SETFLAGS, &f) < 0)

@@ -35,8 +35,8 @@ bk_target_state bk_target_compare_at(int dirfd, const char *name, const bk_node 
 int bk_target_remove(int dirfd, const char *name, bool dry, uint64_t *count);
 
 /* Clear the immutable and append-only flags of name in dirfd (never following a symlink) so
- * that it can be replaced or removed: 0 if they were cleared, -EPERM if it has none (or
- * they cannot be cleared), another -errno if it cannot be looked at. */
+ * that it can be replaced or removed: 0 if they were cleared, -ENODATA if it has none,
+ * -EPERM if they cannot be cleared, another -errno if it cannot be looked at. */
 int bk_target_unlock(int dirfd, const char *name);
 
 #endif
