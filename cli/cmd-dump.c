@@ -40,6 +40,7 @@ static int run(cli *c, int argc, char **argv)
 const command cmd_dump = {
     "dump", run, "dump SNAPSHOT PATH",
     "Write the content of the file PATH to standard output, or, if PATH is a directory,\n"
-    "a tar (pax) archive of it with full metadata.\n",
+    "a tar (pax) archive of it with full metadata (sockets, which tar cannot hold, are\n"
+    "left out with a warning).\n",
     .opts = opts, .words = "latest",
 };

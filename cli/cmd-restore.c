@@ -3,8 +3,8 @@
 
 #include "cli.h"
 
-enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_MYSQL, O_DATABASES,
-       O_MYSQL_DEFAULTS, O_MYSQL_CLIENT };
+enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_NUMERIC_IDS, O_MYSQL,
+       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -15,6 +15,7 @@ static const struct option opts[] = {
     { "delete", no_argument, NULL, O_DELETE },
     { "verify", no_argument, NULL, O_VERIFY },
     { "no-owner", no_argument, NULL, O_NO_OWNER },
+    { "numeric-ids", no_argument, NULL, O_NUMERIC_IDS },
     { "mysql", no_argument, NULL, O_MYSQL },
     { "databases", required_argument, NULL, O_DATABASES },
     { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
@@ -27,7 +28,7 @@ struct restore_opts {
     const char *target;
     const char *inc[256], *exc[256];
     size_t ninc, nexc;
-    bool dry_run, del, verify, no_owner, mysql;
+    bool dry_run, del, verify, no_owner, numeric_ids, mysql;
     const char *dbs[256];
     size_t ndbs;
     const char *mysql_defaults, *mysql_client;
@@ -54,6 +55,7 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     case O_DELETE: o->del = true; return 0;
     case O_VERIFY: o->verify = true; return 0;
     case O_NO_OWNER: o->no_owner = true; return 0;
+    case O_NUMERIC_IDS: o->numeric_ids = true; return 0;
     case O_MYSQL: o->mysql = true; return 0;
     case O_DATABASES: {
         char *copy = strdup(arg), *save = NULL;
@@ -121,10 +123,11 @@ static int run(cli *c, int argc, char **argv)
     if (e == 0 && !o.mysql && (o.ndbs || o.mysql_defaults || o.mysql_client))
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     if (e == 0 && o.mysql) {
-        if (o.target || o.ninc || o.nexc || o.del || o.dry_run || o.verify)
+        if (o.target || o.ninc || o.nexc || o.del || o.dry_run || o.verify || o.no_owner ||
+            o.numeric_ids)
             e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
-                          "--delete, --dry-run or --verify (see what a snapshot holds with "
-                          "'arca ls SNAPSHOT /mysql')");
+                          "--delete, --dry-run, --verify, --no-owner or --numeric-ids (see what "
+                          "a snapshot holds with 'arca ls SNAPSHOT /mysql')");
         else if ((e = cli_open(c, OPEN_READER)) == 0)
             e = restore_mysql(c, &o, argv[first]);
     }
@@ -154,6 +157,7 @@ static int run(cli *c, int argc, char **argv)
     bk_restore_set_int(r, BK_RESTORE_DELETE, o.del);
     bk_restore_set_int(r, BK_RESTORE_VERIFY, o.verify);
     bk_restore_set_int(r, BK_RESTORE_NO_OWNER, o.no_owner);
+    bk_restore_set_int(r, BK_RESTORE_NUMERIC_IDS, o.numeric_ids);
     bk_restore_set_progress(r, cli_progress, c);
     bk_restore_set_item_error(r, cli_item_error, c);
     bk_restore_stats st;
@@ -195,8 +199,8 @@ static int run(cli *c, int argc, char **argv)
                      o.dry_run ? "would be deleted" : "deleted");
     }
     if (st.errors) {
-        cli_err(c, "%llu %s not be restored (see above)", (unsigned long long)st.errors,
-                cli_plural(st.errors, "entry could", "entries could"));
+        cli_err(c, "%llu %s: not everything was restored (see above)",
+                (unsigned long long)st.errors, cli_plural(st.errors, "error", "errors"));
         return EXIT_FATAL;
     }
     return EXIT_OK;
@@ -206,11 +210,13 @@ const command cmd_restore = {
     "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
     "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
-    "missing) with owners (as root), modes, times, xattrs, ACLs, hard links and holes.\n"
+    "missing) with owners (as root), modes, times, xattrs, ACLs, file flags, hard links,\n"
+    "sockets and holes.\n"
     "Over an existing tree, entries that match the snapshot (files: size, mtime, mode,\n"
     "owner) are left alone, and a changed file takes every chunk its old version still\n"
     "has from the local disk, fetching only the rest; each file is written under a\n"
-    "temporary name and renamed into place.  An interrupted restore can be run again.\n\n"
+    "temporary name and renamed into place.  An interrupted restore can be run again.\n"
+    "One restore at a time per DIR: another one fails with exit 11 (--retry-lock waits).\n\n"
     "Options:\n"
     "      --target DIR           where to restore (required)\n"
     "      --include PATH         restore only PATH (or a glob) and what is below it (repeat)\n"
@@ -220,6 +226,9 @@ const command cmd_restore = {
     "                             exact state; never follows symlinks out of DIR)\n"
     "      --verify               read every restored file back and check it\n"
     "      --no-owner             do not restore owners even as root\n"
+    "      --numeric-ids          owners by the uid/gid stored, ignoring names (by\n"
+    "                             default a user or group name that exists here gives\n"
+    "                             its local id, as with tar; other owners keep their ids)\n"
     "      --host/--tag/--path    filters for 'latest'\n"
     "      --mysql                load the snapshot's database dumps into the server (each\n"
     "                             creates its database if missing), reporting per database\n"

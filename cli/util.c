@@ -234,6 +234,22 @@ static json_t *json_path(const char *p, size_t len, bool *lossy)
     return s;
 }
 
+/* File flags as lsattr letters, in lsattr's order. */
+static json_t *fflags_json(uint32_t f)
+{
+    static const struct { uint32_t bit; char c; } t[] = {
+        { 0x1, 's' }, { 0x2, 'u' }, { 0x8, 'S' }, { 0x10000, 'D' }, { 0x10, 'i' }, { 0x20, 'a' },
+        { 0x40, 'd' }, { 0x80, 'A' }, { 0x4, 'c' }, { 0x4000, 'j' }, { 0x8000, 't' },
+        { 0x20000, 'T' }, { 0x800000, 'C' }, { 0x400, 'm' },
+    };
+    char s[sizeof(t) / sizeof(t[0]) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (f & t[i].bit)
+            s[n++] = t[i].c;
+    return json_stringn(s, n);
+}
+
 json_t *cli_node_json(const bk_node_info *n)
 {
     bool lossy;
@@ -264,6 +280,7 @@ json_t *cli_node_json(const bk_node_info *n)
         json_object_set_new(o, "rdev", json_integer((json_int_t)n->rdev));
     json_object_set_new(o, "xattrs", json_integer((json_int_t)n->nxattrs));
     json_object_set_new(o, "acl", json_boolean(n->has_acl));
+    json_object_set_new(o, "flags", fflags_json(n->fflags));
     return o;
 }
 

@@ -229,6 +229,7 @@ typedef struct bk_node_info {
     bool has_acl;
     const bk_id *subtree;          /* directories */
     size_t nchunks;                /* files: pieces of content (blobs and holes) */
+    uint32_t fflags;               /* file flags as chattr sets them (Linux FS_*_FL bits) */
 } bk_node_info;
 
 typedef int (*bk_node_fn)(const bk_node_info *node, void *userdata);
@@ -325,6 +326,9 @@ enum bk_restore_option {
     BK_RESTORE_DELETE = 201,        /* int: remove what the snapshot does not have */
     BK_RESTORE_VERIFY = 202,        /* int: re-read and compare after writing */
     BK_RESTORE_NO_OWNER = 203,      /* int: do not restore owners even as root */
+    BK_RESTORE_NUMERIC_IDS = 204,   /* int: owners (and ACL entries) by the stored uid/gid;
+                                     * default: a stored user/group name that exists here
+                                     * gives its local id, else the stored id is used */
 };
 
 typedef struct bk_restore_stats {

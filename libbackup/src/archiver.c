@@ -277,6 +277,9 @@ static int read_metadata(bk_backup *b, bk_node *n, const char *path, int fd, con
         archive_entry_free(e);
         return err > 0 ? -err : -EIO;
     }
+    unsigned long fset, fclear;
+    archive_entry_fflags(e, &fset, &fclear);   /* FS_IOC_GETFLAGS, files and directories */
+    n->fflags = (uint32_t)fset & BK_FFLAGS_KEPT;
     const char *u = archive_entry_uname(e), *g = archive_entry_gname(e);
     n->user = strdup(u ? u : "");
     n->group = strdup(g ? g : "");

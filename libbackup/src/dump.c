@@ -133,6 +133,12 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
     }
     for (size_t i = 0; r == 0 && i < plan.n; i++) {
         bk_plan_entry *pe = &plan.v[i];
+        if (pe->node.type == BK_NODE_SOCKET) {
+            /* tar has no sockets: left out, the rest goes on */
+            bk_repo_log(repo, BK_LOG_WARNING, "%s%s: a socket, which tar cannot hold: not in "
+                        "the archive", path[1] ? path : "", pe->path);
+            continue;
+        }
         free(name);
         name = malloc(strlen(base) + pe->path_len + 1);
         if (!name) {
@@ -153,7 +159,16 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
             archive_entry_set_size(e, 0);
             free(target);
         }
-        if (archive_write_header(a, e) < ARCHIVE_WARN) {
+        int k = archive_write_header(a, e);
+        if (k == ARCHIVE_FAILED) {
+            /* this entry cannot be in a tar archive; the archive itself is fine */
+            bk_repo_log(repo, BK_LOG_WARNING, "%s%s: not in the archive: %s", path[1] ? path : "",
+                        pe->path, archive_error_string(a));
+            if (pe->node.type == BK_NODE_FILE && !pe->link_to)
+                bk_fetcher_skip(f, pe->node.content, pe->node.ncontent, 0, NULL);
+            continue;
+        }
+        if (k < ARCHIVE_WARN) {
             r = bk_repo_error(repo, tar_errno(a), "cannot write tar: %s", archive_error_string(a));
             break;
         }

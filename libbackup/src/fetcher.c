@@ -40,7 +40,10 @@ struct bk_fetcher {
     size_t nuses, uses_cap;
 
     pthread_mutex_t mu;
-    pthread_cond_t cond;
+    pthread_cond_t ready;      /* a blob the consumer may wait for is there (or failed) */
+    pthread_cond_t room;       /* a task the window held back may start */
+    bool consumer_waiting;
+    int workers_waiting;
     size_t next_task;          /* next task to start */
     size_t consumed;           /* uses released */
     uint64_t window;
@@ -62,7 +65,8 @@ int bk_fetcher_new(bk_repo *repo, bk_fetcher **ret)
     bk_idmap_init(&f->blobs, sizeof(blobinfo));
     bk_idmap_init(&f->packtask, sizeof(uint32_t));
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cond, NULL);
+    pthread_cond_init(&f->ready, NULL);
+    pthread_cond_init(&f->room, NULL);
     f->window = BK_MAX((uint64_t)64 << 20, 4 * (uint64_t)repo->config.pack_size);
     *ret = f;
     return 0;
@@ -200,7 +204,8 @@ static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to,
             bi->state = e < 0 ? 2 : 1;
             bi->error = e;
         }
-        pthread_cond_broadcast(&f->cond);
+        if (f->consumer_waiting)
+            pthread_cond_broadcast(&f->ready);
         pthread_mutex_unlock(&f->mu);
     }
     return 0;
@@ -214,7 +219,7 @@ static void fail_task(bk_fetcher *f, task *t, size_t from, size_t to, int err)
         bi->state = 2;
         bi->error = err;
     }
-    pthread_cond_broadcast(&f->cond);
+    pthread_cond_broadcast(&f->ready);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -236,8 +241,11 @@ static void *worker(void *arg)
     bk_buf buf = BK_BUF_INIT;
     for (;;) {
         pthread_mutex_lock(&f->mu);
-        while (!f->stop && f->next_task < f->ntasks && !may_start(f, f->next_task))
-            pthread_cond_wait(&f->cond, &f->mu);
+        while (!f->stop && f->next_task < f->ntasks && !may_start(f, f->next_task)) {
+            f->workers_waiting++;
+            pthread_cond_wait(&f->room, &f->mu);
+            f->workers_waiting--;
+        }
         if (f->stop || f->next_task >= f->ntasks) {
             pthread_mutex_unlock(&f->mu);
             break;
@@ -304,7 +312,9 @@ int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
         }
-        pthread_cond_timedwait(&f->cond, &f->mu, &until);
+        f->consumer_waiting = true;
+        pthread_cond_timedwait(&f->ready, &f->mu, &until);
+        f->consumer_waiting = false;
         if (bi->state == 0 && bk_interrupted())
             r = -EINTR;
     }
@@ -331,7 +341,9 @@ void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
         bi->data = NULL;
     }
     f->consumed++;
-    pthread_cond_broadcast(&f->cond);
+    /* wake the workers only when the window lets the next task start */
+    if (f->workers_waiting && f->next_task < f->ntasks && may_start(f, f->next_task))
+        pthread_cond_broadcast(&f->room);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -356,7 +368,8 @@ void bk_fetcher_free(bk_fetcher *f)
         return;
     pthread_mutex_lock(&f->mu);
     f->stop = true;
-    pthread_cond_broadcast(&f->cond);
+    pthread_cond_broadcast(&f->room);
+    pthread_cond_broadcast(&f->ready);
     pthread_mutex_unlock(&f->mu);
     for (int i = 0; i < f->nthreads; i++)
         pthread_join(f->threads[i], NULL);
@@ -372,6 +385,7 @@ void bk_fetcher_free(bk_fetcher *f)
     free(f->tasks);
     free(f->use_frontier);
     pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cond);
+    pthread_cond_destroy(&f->ready);
+    pthread_cond_destroy(&f->room);
     free(f);
 }

@@ -122,7 +122,8 @@ bool bk_node_meta_equal(const bk_node *a, const bk_node *b)
 {
     return a->mode == b->mode && a->uid == b->uid && a->gid == b->gid && a->mtime == b->mtime &&
            a->mtime_nsec == b->mtime_nsec && str_eq(a->user, b->user) && str_eq(a->group, b->group) &&
-           str_eq(a->acl_posix, b->acl_posix) && str_eq(a->acl_nfs4, b->acl_nfs4) && xattrs_equal(a, b);
+           str_eq(a->acl_posix, b->acl_posix) && str_eq(a->acl_nfs4, b->acl_nfs4) &&
+           a->fflags == b->fflags && xattrs_equal(a, b);
 }
 
 bool bk_node_content_equal(const bk_node *a, const bk_node *b)

@@ -17,6 +17,7 @@ typedef struct bk_plan_entry {
     bool existed;               /* restore: something of this type was there */
     uint64_t *local;            /* restore: per content chunk, its offset in the old local
                                  * file, or BK_LOCAL_NONE; NULL if nothing is reused */
+    uint64_t disk_dev, disk_ino; /* restore: the file found at its name (existed) */
 } bk_plan_entry;
 
 typedef struct bk_plan {

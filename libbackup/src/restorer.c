@@ -2,22 +2,24 @@
  *
  * Plan: walk the snapshot's trees, keep the entries the includes and excludes select
  * (with the directories above them), and plan every content blob with the fetcher, which
- * then fetches each pack once, in parallel, ahead of the writer.  Write: entries in tree
- * order through libarchive's archive_write_disk with the SECURE_* flags (no "..", no
- * absolute names, no writing through symlinks) and SAFE_WRITES (each file is written to a
- * temporary name and renamed into place); directory times and modes are fixed when the
- * archive is closed. */
+ * then fetches each pack once, in parallel, ahead of the writer.  Over an existing target,
+ * look first (what is unchanged, what can be taken from old versions, what --delete
+ * removes).  Write: entries in tree order through place.c, which creates every name in its
+ * directory's fd (never through a symlink, never outside the target), files under a
+ * temporary name renamed into place once complete, and directories' metadata after their
+ * content.  One restore at a time per target (flock on the target directory). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fetcher.h"
 #include "match.h"
+#include "place.h"
 #include "restore.h"
 #include "reuse.h"
 #include "snapshot.h"
@@ -30,7 +32,7 @@ struct bk_restore {
     char *target;
     char **includes, **excludes;
     size_t nincludes, nexcludes;
-    bool dry_run, del, verify, no_owner;
+    bool dry_run, del, verify, no_owner, numeric_ids;
     bk_progress_fn progress;
     void *progress_ud;
     bk_item_error_fn item_error;
@@ -113,6 +115,7 @@ int bk_restore_set_int(bk_restore *r, int option, int64_t v)
     case BK_RESTORE_DELETE: r->del = v != 0; return 0;
     case BK_RESTORE_VERIFY: r->verify = v != 0; return 0;
     case BK_RESTORE_NO_OWNER: r->no_owner = v != 0; return 0;
+    case BK_RESTORE_NUMERIC_IDS: r->numeric_ids = v != 0; return 0;
     }
     return -EINVAL;
 }
@@ -287,6 +290,7 @@ static void link_key(const bk_node *n, bk_id *k)
     k->b[31] = 1;
 }
 
+
 /* ---- the existing target ------------------------------------------------------------------- */
 
 static void report_item(bk_restore *rs, bk_restore_stats *st, const char *path, int code,
@@ -295,24 +299,6 @@ static void report_item(bk_restore *rs, bk_restore_stats *st, const char *path, 
     st->errors++;
     if (rs->item_error)
         rs->item_error(path, code, msg, rs->item_ud);
-}
-
-/* The directory that holds rel (tfd itself for a top-level name), and rel's last name. */
-static int open_parent(int tfd, const char *rel, const char **ret_name)
-{
-    const char *slash = strrchr(rel, '/');
-    if (!slash) {
-        *ret_name = rel;
-        int fd = fcntl(tfd, F_DUPFD_CLOEXEC, 0);
-        return fd < 0 ? -errno : fd;
-    }
-    char *dir = strndup(rel, (size_t)(slash - rel));
-    if (!dir)
-        return -ENOMEM;
-    int fd = bk_target_open(tfd, dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
-    *ret_name = slash + 1;
-    return fd;
 }
 
 /* --delete: remove what a directory of the target holds that its snapshot tree does not
@@ -344,7 +330,10 @@ static int delete_extra(bk_restore *rs, int dirfd, const char *path, const bk_id
         }
         if (!bk_match_exclude(rs->excludes, rs->nexcludes, full)) {
             int e = bk_target_remove(dirfd, name, rs->dry_run, &st->deleted);
-            if (e < 0)
+            if (e == -EROFS)
+                r = bk_repo_error(rs->repo, e, "cannot write into %s%s: %s", rs->target,
+                                  path, strerror(-e));
+            else if (e < 0)
                 report_item(rs, st, full, e, strerror(-e));
         }
         free(full);
@@ -375,61 +364,133 @@ static bool deletable(const bk_snapshot *s, const char *path)
     return false;
 }
 
+/* While looking at the target, the directories on the way to the current entry, in plan
+ * order: each level's fd, or -1 if it is not there (nor anything below it). */
+typedef struct look_level {
+    int fd;
+    size_t path_len;
+} look_level;
+
+typedef struct look {
+    look_level *v;
+    size_t n, cap;
+} look;
+
+#define LOOK_MAX_OPEN 256   /* deeper, entries are taken as absent: written anew, correctly */
+
+static int look_push(look *lk, int fd, size_t path_len)
+{
+    if (lk->n == lk->cap) {
+        size_t cap = lk->cap ? lk->cap * 2 : 32;
+        look_level *v = realloc(lk->v, cap * sizeof(*v));
+        if (!v) {
+            if (fd >= 0)
+                close(fd);
+            return -ENOMEM;
+        }
+        lk->v = v;
+        lk->cap = cap;
+    }
+    if (fd >= 0 && lk->n >= LOOK_MAX_OPEN) {
+        close(fd);
+        fd = -1;
+    }
+    lk->v[lk->n++] = (look_level){ fd, path_len };
+    return 0;
+}
+
+/* The fd of the directory that holds pe (-1: not there), leaving the ones that do not. */
+static int look_parent(look *lk, const bk_plan_entry *pe)
+{
+    while (lk->n > 1) {
+        look_level *t = &lk->v[lk->n - 1];
+        if (pe->path_len > t->path_len && pe->path[t->path_len] == '/')
+            break;   /* plan order: the top holds pe if its path is a prefix of pe's */
+        if (t->fd >= 0)
+            close(t->fd);
+        lk->n--;
+    }
+    const char *slash = strrchr(pe->path, '/');
+    look_level *t = &lk->v[lk->n - 1];
+    return slash && (size_t)(slash - pe->path) == t->path_len ? t->fd : -1;
+}
+
+static void look_free(look *lk)
+{
+    for (size_t k = 1; k < lk->n; k++)
+        if (lk->v[k].fd >= 0)
+            close(lk->v[k].fd);
+    free(lk->v);
+}
+
 /* Decide, entry by entry, what the target already has: unchanged entries are skipped, the
  * old versions of changed files are scanned for chunks to reuse, and with --delete what
  * is in the way or not in the snapshot goes (before anything is written, so that the
  * times of directories are restored last). */
-static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_stats *st)
+static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_owners *owners,
+                          bk_restore_stats *st)
 {
     bk_repo *repo = rs->repo;
     bool owner = geteuid() == 0 && !rs->no_owner;
     int r = 0;
     if (rs->del && rs->nincludes == 0 && deletable(rs->snap, ""))
         r = delete_extra(rs, tfd, "", &rs->snap->tree, st);
+    look lk = { 0 };
+    if (r == 0)
+        r = look_push(&lk, tfd, 0);
     for (size_t i = 0; r == 0 && i < plan->n; i++) {
         bk_plan_entry *pe = &plan->v[i];
         const bk_node *n = &pe->node;
-        const char *rel = pe->path + 1;
-        bk_target_state ts = bk_target_compare(tfd, rel, n, owner);
+        int dirfd = look_parent(&lk, pe);
+        const char *name = strrchr(pe->path, '/') + 1;
+        struct stat sb;
+        uid_t uid;
+        gid_t gid;
+        bk_owners_map(owners, n, &uid, &gid);
+        bk_target_state ts = dirfd < 0 ? BK_TARGET_ABSENT
+                                       : bk_target_compare_at(dirfd, name, n, owner, uid, gid, &sb);
         /* (above the snapshot's paths nothing is removed: a /lib -> usr/lib symlink of the
          * target where the snapshot has a directory stays, and the restore below it fails) */
         if (ts == BK_TARGET_OTHER_TYPE && rs->del && deletable(rs->snap, pe->path)) {
-            const char *name;
-            int dfd = open_parent(tfd, rel, &name);
-            int e = dfd < 0 ? dfd : bk_target_remove(dfd, name, rs->dry_run, &st->deleted);
-            if (dfd >= 0)
-                close(dfd);
+            int e = bk_target_remove(dirfd, name, rs->dry_run, &st->deleted);
+            if (e == -EROFS) {
+                r = bk_repo_error(repo, e, "cannot write into %s: %s", rs->target, strerror(-e));
+                break;
+            }
             if (e < 0)
                 report_item(rs, st, pe->path, e, strerror(-e));
             ts = BK_TARGET_ABSENT;
         }
         pe->existed = ts == BK_TARGET_SAME || ts == BK_TARGET_CHANGED;
+        if (pe->existed) {
+            pe->disk_dev = sb.st_dev;
+            pe->disk_ino = sb.st_ino;
+        }
         if (ts == BK_TARGET_OTHER_TYPE && !deletable(rs->snap, pe->path)) {
-            /* libarchive would replace it: leave it, and what is below fails to restore */
+            /* not ours to replace: leave it, and what is below fails to restore */
             pe->skip = true;
+            if (n->type == BK_NODE_DIR)
+                r = look_push(&lk, -1, pe->path_len);
             continue;
         }
         if (n->type == BK_NODE_DIR) {
-            if (ts == BK_TARGET_SAME && rs->del && pe->full && deletable(rs->snap, pe->path)) {
-                int dfd = bk_target_open(tfd, rel, O_RDONLY | O_DIRECTORY);
-                r = dfd < 0 ? 0 : delete_extra(rs, dfd, pe->path, &n->subtree, st);
-                if (dfd >= 0)
-                    close(dfd);
-            }
+            int fd = -1;
+            if (ts == BK_TARGET_SAME)
+                fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0 && rs->del && pe->full && deletable(rs->snap, pe->path))
+                r = delete_extra(rs, fd, pe->path, &n->subtree, st);
+            if (r == 0)
+                r = look_push(&lk, fd, pe->path_len);
+            else if (fd >= 0)
+                close(fd);
             continue;
         }
         if (pe->link_to) {
             /* a hard link is in place when both names are the same inode */
-            struct stat a, b;
-            int fa = bk_target_open(tfd, rel, O_PATH | O_NOFOLLOW);
-            int fb = bk_target_open(tfd, plan->v[pe->link_to - 1].path + 1, O_PATH | O_NOFOLLOW);
-            pe->skip = fa >= 0 && fb >= 0 && fstat(fa, &a) == 0 && fstat(fb, &b) == 0 &&
-                       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
-                       plan->v[pe->link_to - 1].skip;
-            if (fa >= 0)
-                close(fa);
-            if (fb >= 0)
-                close(fb);
+            const bk_plan_entry *first = &plan->v[pe->link_to - 1];
+            pe->skip = ts == BK_TARGET_SAME || ts == BK_TARGET_CHANGED ?
+                       first->existed && first->skip && first->disk_dev == pe->disk_dev &&
+                       first->disk_ino == pe->disk_ino : false;
             continue;
         }
         if (ts == BK_TARGET_SAME) {
@@ -439,7 +500,7 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
         if (ts != BK_TARGET_CHANGED || n->type != BK_NODE_FILE || n->ncontent == 0)
             continue;
         bk_chunker ch;
-        int fd = bk_target_open(tfd, rel, O_RDONLY | O_NOFOLLOW);
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0 || bk_repo_chunker_for(repo, n->chunk_avg, &ch) < 0) {
             if (fd >= 0)
                 close(fd);
@@ -455,7 +516,40 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
         }
         close(fd);
     }
+    if (lk.n > 0)
+        lk.v[0].fd = -1;   /* the target's fd is the caller's */
+    look_free(&lk);
     return r;
+}
+
+/* One restore at a time: an exclusive flock on the target directory, waited for up to the
+ * repository's lock wait.  File systems without flock (some network ones) go unlocked. */
+static int lock_target(bk_restore *rs, int tfd)
+{
+    bk_repo *repo = rs->repo;
+    double deadline = bk_monotonic() + (double)repo->lock_wait_ms / 1000.0;
+    bool said = false;
+    for (;;) {
+        if (flock(tfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK) {
+            bk_repo_log(repo, BK_LOG_WARNING, "cannot lock %s (%s): another restore into it "
+                        "would not be kept out", rs->target, strerror(errno));
+            return 0;
+        }
+        if (bk_monotonic() >= deadline)
+            return bk_repo_error(repo, -EBUSY, "another arca restore is writing into %s",
+                                 rs->target);
+        if (!said) {
+            bk_repo_log(repo, BK_LOG_WARNING, "another arca restore is writing into %s: "
+                        "waiting up to %.0f s", rs->target, (double)repo->lock_wait_ms / 1000.0);
+            said = true;
+        }
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */
@@ -463,12 +557,23 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_restore_sta
 typedef struct writer_ctx {
     bk_restore *rs;
     bk_fetcher *f;
-    struct archive *a;
     bk_restore_stats *st;
     uint64_t *done_bytes;
-    uint8_t *buf;                /* for chunks read from the old local file */
+    uint8_t *buf;                /* for chunks read from the old local file, and --verify */
     size_t cap;
 } writer_ctx;
+
+static int grow_buf(writer_ctx *w, size_t len)
+{
+    if (w->cap >= len)
+        return 0;
+    uint8_t *b = realloc(w->buf, len);
+    if (!b)
+        return -ENOMEM;
+    w->buf = b;
+    w->cap = len;
+    return 0;
+}
 
 /* One chunk of a reused file: from the old local version if it still holds it, else from
  * the repository (the file changed since it was scanned).  *ret_free: to free after use. */
@@ -477,13 +582,8 @@ static int local_chunk(writer_ctx *w, int oldfd, const bk_plan_entry *pe, size_t
 {
     const bk_content *c = &pe->node.content[i];
     *ret_free = NULL;
-    if (w->cap < c->len) {
-        uint8_t *b = realloc(w->buf, c->len);
-        if (!b)
-            return -ENOMEM;
-        w->buf = b;
-        w->cap = c->len;
-    }
+    if (grow_buf(w, c->len) < 0)
+        return -ENOMEM;
     if (oldfd >= 0 && bk_reuse_read(w->rs->repo->keys, oldfd, pe->local[i], w->buf, c->len,
                                     &c->id) == 0) {
         w->st->bytes_reused += c->len;
@@ -503,8 +603,9 @@ static int local_chunk(writer_ctx *w, int oldfd, const bk_plan_entry *pe, size_t
     return 0;
 }
 
-/* 0: written; 1: this file failed (reported); < 0: fatal. */
-static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd)
+/* The content of a file into its temporary file.  0: written; 1: this file failed
+ * (reported); < 0: fatal. */
+static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd, bk_place_file *pf)
 {
     bk_restore *rs = w->rs;
     const bk_node *n = &pe->node;
@@ -525,21 +626,28 @@ static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd)
             if (!local)
                 bk_fetcher_release(w->f, &c->id);
             bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
-            if (r == -ENOMEM)
-                return r;
-            report_item(rs, w->st, pe->path, r, bk_repo_errmsg(rs->repo));
+            if (r == -ENOMEM || r == -EINTR)
+                return r;   /* the whole run stops (the temporary file goes) */
+            const char *m = bk_repo_errmsg(rs->repo);
+            char msg[1100];
+            snprintf(msg, sizeof(msg), "not restored (the old version, if any, is kept): %s",
+                     m && *m ? m : strerror(-r));
+            report_item(rs, w->st, pe->path, r, msg);
             bk_repo_clear_error(rs->repo);
             return 1;
         }
-        la_ssize_t k = archive_write_data_block(w->a, data, len, (la_int64_t)off);
+        int e = bk_place_file_write(pf, off, data, len);
         if (local)
             free(to_free);
         else
             bk_fetcher_release(w->f, &c->id);
-        if (k < ARCHIVE_OK) {
+        if (e < 0) {
             bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
-            report_item(rs, w->st, pe->path, -EIO, archive_error_string(w->a));
-            return k == ARCHIVE_FATAL ? -EIO : 1;
+            char msg[256];
+            snprintf(msg, sizeof(msg), "cannot write (the old version, if any, is kept): %s",
+                     strerror(-e));
+            report_item(rs, w->st, pe->path, e, msg);
+            return 1;
         }
         off += len;
         w->st->bytes_written += len;
@@ -548,26 +656,17 @@ static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd)
     return 0;
 }
 
-/* --verify: read the file back and check every chunk against its id (holes: zeros). */
-static int verify_file(writer_ctx *w, int tfd, const bk_plan_entry *pe)
+/* --verify: read the file back (its temporary file, before it is renamed into place) and
+ * check every chunk against its id (holes: zeros) and the size. */
+static int verify_fd(writer_ctx *w, int fd, const bk_plan_entry *pe)
 {
     const bk_node *n = &pe->node;
-    int fd = bk_target_open(tfd, pe->path + 1, O_RDONLY | O_NOFOLLOW);
-    if (fd < 0)
-        return fd;
     int r = 0;
     uint64_t off = 0;
     for (size_t i = 0; r == 0 && i < n->ncontent; i++) {
         const bk_content *c = &n->content[i];
-        if (w->cap < c->len) {
-            uint8_t *b = realloc(w->buf, c->len);
-            if (!b) {
-                r = -ENOMEM;
-                break;
-            }
-            w->buf = b;
-            w->cap = c->len;
-        }
+        if ((r = grow_buf(w, c->len)) < 0)
+            break;
         if (c->hole) {
             size_t got = 0;
             while (r == 0 && got < c->len) {
@@ -587,47 +686,54 @@ static int verify_file(writer_ctx *w, int tfd, const bk_plan_entry *pe)
     struct stat st;
     if (r == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != n->size))
         r = -EBADMSG;
-    close(fd);
     return r;
 }
 
-/* After everything is written: what libarchive leaves as it was when a tree is restored
- * over an existing one.  A new entry inherits the default ACL of a directory that was
- * already there: drop ACLs the snapshot does not have (and restore the mode, whose group
- * bits the ACL mask set).  Directories that existed keep the times their changes gave them:
- * set the snapshot's. */
-static void finish_metadata(bk_restore *rs, bk_plan *plan, int tfd, bool fresh,
-                            bk_restore_stats *st)
+/* bk_place_report_fn: count and name */
+static void on_place_report(void *ud, const char *path, int code, const char *msg)
 {
-    if (fresh)
-        return;   /* all new: libarchive sets directory ACLs and times after their content */
-    for (size_t i = 0; i < plan->n; i++) {
-        bk_plan_entry *pe = &plan->v[i];
-        const bk_node *n = &pe->node;
-        bool dir = n->type == BK_NODE_DIR;
-        if (pe->skip || pe->link_to || !(dir || n->type == BK_NODE_FILE))
-            continue;
-        int fd = bk_target_open(tfd, pe->path + 1, (dir ? O_DIRECTORY : 0) | O_RDONLY |
-                                                     O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-            continue;   /* it failed earlier, and was reported then */
-        int e = 0;
-        if (!n->acl_posix) {
-            bool had = fremovexattr(fd, "system.posix_acl_access") == 0;
-            if (dir)
-                had |= fremovexattr(fd, "system.posix_acl_default") == 0;
-            if (had && fchmod(fd, n->mode) < 0)
-                e = -errno;
+    void **v = ud;
+    report_item(v[0], v[1], path, code, msg);
+}
+
+/* A regular file: fetched (or taken from its old version) into a temporary file, checked
+ * with --verify, renamed into place.  0 restored, 1 not (reported), < 0 fatal. */
+static int restore_file(writer_ctx *w, bk_place *pl, size_t i, bk_plan_entry *pe)
+{
+    bk_restore *rs = w->rs;
+    const bk_node *n = &pe->node;
+    int oldfd = pe->local ? bk_place_open_old(pl, i) : -1;
+    bk_place_file pf;
+    int c = bk_place_file_begin(pl, i, &pf);
+    if (c == 0)
+        c = write_content(w, pe, oldfd, &pf);
+    else
+        bk_fetcher_skip(w->f, n->content, n->ncontent, 0, pe->local);
+    if (oldfd >= 0)
+        close(oldfd);
+    if (c == 0 && rs->verify) {
+        int e = bk_place_file_size(&pf);
+        if (e < 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "cannot write (the old version, if any, is kept): %s",
+                     strerror(-e));
+            report_item(rs, w->st, pe->path, e, msg);
+            bk_place_file_abort(&pf);
+            return 1;
         }
-        if (dir && pe->existed) {
-            struct timespec ts[2] = { { n->mtime, n->mtime_nsec }, { n->mtime, n->mtime_nsec } };
-            if (futimens(fd, ts) < 0)
-                e = -errno;
+        int v = verify_fd(w, pf.fd, pe);
+        if (v < 0) {
+            report_item(rs, w->st, pe->path, v,
+                        v == -EBADMSG ? "verification failed: what was written differs from "
+                                        "the snapshot (the old version, if any, is kept)"
+                                      : strerror(-v));
+            c = 1;
         }
-        close(fd);
-        if (e < 0)
-            report_item(rs, st, pe->path, e, strerror(-e));
     }
+    if (c == 0)
+        return bk_place_file_commit(&pf);
+    bk_place_file_abort(&pf);
+    return c;
 }
 
 int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
@@ -664,14 +770,29 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
             *first = i;
         r = r < 0 ? r : 0;
     }
+    bk_owners *owners = NULL;
+    if (r == 0)
+        r = bk_owners_new(rs->numeric_ids, &owners);
 
-    /* an existing target: what is there already, what is reusable, what goes */
-    int tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool fresh = tfd < 0;
-    if (tfd < 0 && errno != ENOENT)
-        r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
-    if (r == 0 && tfd >= 0)
-        r = inspect_target(rs, &plan, tfd, &st);
+    /* the target: made if missing (not for a dry run), locked, looked at if it was there */
+    int tfd = -1;
+    bool fresh = false;
+    if (r == 0) {
+        tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (tfd < 0 && errno != ENOENT)
+            r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
+    }
+    if (r == 0 && tfd < 0 && !rs->dry_run) {
+        fresh = mkdir(rs->target, 0700) == 0;
+        if (!fresh && errno != EEXIST)
+            r = bk_repo_error(repo, -errno, "cannot create %s: %s", rs->target, strerror(errno));
+        else if ((tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
+    }
+    if (r == 0 && tfd >= 0 && !rs->dry_run)
+        r = lock_target(rs, tfd);
+    if (r == 0 && tfd >= 0 && !fresh)
+        r = inspect_target(rs, &plan, tfd, owners, &st);
 
     uint64_t total_bytes = 0, total_files = 0;
     bk_fetcher *f = NULL;
@@ -709,102 +830,50 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
     if (r == 0)
         r = bk_fetcher_start(f);
 
-    int oldcwd = -1;
-    struct archive *a = NULL;
-    struct archive_entry *e = NULL;
-    if (r == 0 && tfd < 0) {
-        if (mkdir(rs->target, 0700) < 0 && errno != EEXIST)
-            r = bk_repo_error(repo, -errno, "cannot create %s: %s", rs->target, strerror(errno));
-        else if ((tfd = open(rs->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-            r = bk_repo_error(repo, -errno, "cannot open %s: %s", rs->target, strerror(errno));
-    }
-    if (r == 0) {
-        oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fchdir(tfd) < 0)
-            r = bk_repo_error(repo, -errno, "cannot enter %s: %s", rs->target, strerror(errno));
-    }
-    if (r == 0) {
-        a = archive_write_disk_new();
-        e = archive_entry_new();
-        if (!a || !e)
-            r = -ENOMEM;
-    }
-    if (r == 0) {
-        int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_ACL |
-                    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                    ARCHIVE_EXTRACT_SAFE_WRITES;
-        if (geteuid() == 0 && !rs->no_owner)
-            flags |= ARCHIVE_EXTRACT_OWNER;
-        archive_write_disk_set_options(a, flags);
-        archive_write_disk_set_standard_lookup(a);
-    }
-    uint64_t done_bytes = 0, done_files = 0;
-    writer_ctx w = { .rs = rs, .f = f, .a = a, .st = &st, .done_bytes = &done_bytes };
+    bk_place *pl = NULL;
+    void *rep[2] = { rs, &st };
+    bk_place_opts po = { .target = rs->target, .root_tree = &rs->snap->tree, .owners = owners,
+                         .owner = geteuid() == 0 && !rs->no_owner, .readable = rs->verify,
+                         .fresh = fresh };
+    if (r == 0)
+        r = bk_place_new(repo, tfd, &plan, &po, on_place_report, rep, &pl);
+    uint64_t done_bytes = 0, done_files = 0, nfs4 = 0;
+    writer_ctx w = { .rs = rs, .f = f, .st = &st, .done_bytes = &done_bytes };
     for (size_t i = 0; r == 0 && i < plan.n; i++) {
+        if ((r = bk_repo_check_interrupt(repo)) < 0)
+            break;
         bk_plan_entry *pe = &plan.v[i];
         bk_node *n = &pe->node;
-        const char *rel = pe->path + 1;   /* relative to the target */
-        bool linked = pe->link_to > 0;
-        if (pe->skip) {
-            st.files_unchanged += n->type == BK_NODE_FILE && !linked;
+        bool file = n->type == BK_NODE_FILE && !pe->link_to;
+        if (pe->skip && n->type != BK_NODE_DIR) {
+            st.files_unchanged += file;
             continue;
         }
-        /* the old version of a changed file, to take its unchanged chunks from: opened
-         * before the new one is written (under a temporary name, renamed over it) */
-        int oldfd = pe->local ? bk_target_open(tfd, rel, O_RDONLY | O_NOFOLLOW) : -1;
-        bk_node_to_entry(n, rel, e);
-        if (linked) {
-            archive_entry_set_hardlink(e, plan.v[pe->link_to - 1].path + 1);
-            archive_entry_set_size(e, 0);
+        int k = bk_place_enter(pl, i);
+        if (k == 0) {
+            switch (n->type) {
+            case BK_NODE_DIR:
+                k = bk_place_dir(pl, i);
+                st.dirs += k == 0 && !pe->existed;
+                break;
+            case BK_NODE_FILE:
+                k = pe->link_to ? bk_place_link(pl, i, pe->link_to - 1) : restore_file(&w, pl, i, pe);
+                st.files_restored += k == 0;
+                break;
+            default:
+                k = bk_place_node(pl, i);
+                st.others += k == 0;
+                break;
+            }
+            nfs4 += k == 0 && n->acl_nfs4;
+        } else if (k > 0 && file) {
+            bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
         }
-        int k = archive_write_header(a, e);
-        if (k == ARCHIVE_FATAL) {
-            if (oldfd >= 0)
-                close(oldfd);
-            r = bk_repo_error(repo, -EIO, "%s: %s", pe->path, archive_error_string(a));
+        if (k < 0) {
+            r = k;
             break;
         }
-        bool wrote = k >= ARCHIVE_WARN;
-        if (k < ARCHIVE_WARN)
-            report_item(rs, &st, pe->path, -EIO, archive_error_string(a));
-        else if (k == ARCHIVE_WARN)
-            bk_repo_log(repo, BK_LOG_WARNING, "%s: %s", pe->path, archive_error_string(a));
-        if (n->type == BK_NODE_FILE && !linked) {
-            if (wrote) {
-                int c = write_content(&w, pe, oldfd);
-                if (c < 0) {
-                    if (oldfd >= 0)
-                        close(oldfd);
-                    r = bk_repo_error(repo, c, "%s: cannot write", pe->path);
-                    break;
-                }
-                wrote = c == 0;
-            } else {
-                bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
-            }
-            done_files++;
-        }
-        if (oldfd >= 0)
-            close(oldfd);
-        if (wrote) {
-            k = archive_write_finish_entry(a);
-            if (k < ARCHIVE_WARN)
-                report_item(rs, &st, pe->path, -EIO, archive_error_string(a));
-            else if (n->type == BK_NODE_FILE)
-                st.files_restored++;
-            else if (n->type == BK_NODE_DIR)
-                st.dirs += !pe->existed;
-            else
-                st.others++;
-            if (k >= ARCHIVE_WARN && rs->verify && n->type == BK_NODE_FILE && !linked) {
-                int v = verify_file(&w, tfd, pe);
-                if (v < 0)
-                    report_item(rs, &st, pe->path, v,
-                                v == -EBADMSG ? "verification failed: the file on disk differs "
-                                                "from the snapshot" : strerror(-v));
-            }
-        }
+        done_files += file;
         if (rs->progress && (bk_monotonic() - last >= 0.1 || i + 1 == plan.n)) {
             last = bk_monotonic();
             bk_progress p = { .files_done = done_files, .files_total = total_files,
@@ -813,20 +882,16 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
             rs->progress(&p, rs->progress_ud);
         }
     }
+    if (pl) {
+        int e = bk_place_finish(pl);
+        if (r == 0)
+            r = e;
+        bk_place_free(pl);
+    }
     free(w.buf);
-    if (a) {
-        if (archive_write_close(a) < ARCHIVE_WARN && r == 0)
-            report_item(rs, &st, rs->target, -EIO, archive_error_string(a));
-        archive_write_free(a);
-    }
-    if (r == 0)
-        finish_metadata(rs, &plan, tfd, fresh, &st);
-    archive_entry_free(e);
-    if (oldcwd >= 0) {
-        if (fchdir(oldcwd) < 0 && r == 0)
-            r = -errno;
-        close(oldcwd);
-    }
+    if (r == 0 && nfs4)
+        bk_repo_log(repo, BK_LOG_WARNING, "%llu entries have NFSv4 ACLs, which are not restored",
+                    (unsigned long long)nfs4);
 out:
     if (tfd >= 0)
         close(tfd);
@@ -837,6 +902,7 @@ out:
         st.packs_fetched = fs.packs;
     }
     bk_fetcher_free(f);
+    bk_owners_free(owners);
     bk_idmap_free(&links.map);
     bk_plan_free(&plan);
     st.duration = bk_monotonic() - t0;

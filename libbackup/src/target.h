@@ -22,13 +22,21 @@ typedef enum bk_target_state {
     BK_TARGET_OTHER_TYPE,        /* something of another type is in the way */
 } bk_target_state;
 
-/* Compare what is at rel with n.  Files are the same when size, mtime, mode (and owner
- * when owners are restored) match, as for a backup's parent check; symlinks when their
- * target does; directories whenever one is there (their metadata is always restored). */
-bk_target_state bk_target_compare(int tfd, const char *rel, const bk_node *n, bool owner);
+/* Compare what is at name in the directory dirfd with n.  Files are the same when size,
+ * mtime, mode (and, when owner is set, the owner uid:gid) match, as for a backup's parent
+ * check; symlinks when their target does; directories whenever one is there (their
+ * metadata is always restored).  *ret_st: what is there (when not absent). */
+bk_target_state bk_target_compare_at(int dirfd, const char *name, const bk_node *n, bool owner,
+                                     uid_t uid, gid_t gid, struct stat *ret_st);
 
 /* Remove name in the directory dirfd, and everything below it if it is a directory; never
- * follows a symlink.  dry: only count.  *count grows by the entries removed. */
+ * follows a symlink.  Immutable and append-only flags are cleared first (as root).  dry:
+ * only count.  *count grows by the entries removed. */
 int bk_target_remove(int dirfd, const char *name, bool dry, uint64_t *count);
+
+/* Clear the immutable and append-only flags of name in dirfd (never following a symlink) so
+ * that it can be replaced or removed: 0 if they were cleared, -ENODATA if it has none,
+ * -EPERM if they cannot be cleared, another -errno if it cannot be looked at. */
+int bk_target_unlock(int dirfd, const char *name);
 
 #endif

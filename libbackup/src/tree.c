@@ -6,7 +6,8 @@
  *   file: uvarint count, per piece uvarint (len << 1 | hole) and, unless a hole, the id;
  *   then uvarint xattr count with (bytes name, bytes value), bytes POSIX ACL, bytes NFSv4
  *   ACL (empty = none), and uvarint extension count with (uvarint tag, bytes value)
- *   pairs: tag 1 = chunk_avg (uvarint in the bytes); readers skip tags they do not know.
+ *   pairs: tag 1 = chunk_avg, tag 2 = file flags (each a uvarint in the bytes, present
+ *   only when not 0); readers skip tags they do not know.
  * "bytes" is a uvarint length and the bytes. */
 #include "tree.h"
 
@@ -87,15 +88,21 @@ static int encode_node(const bk_node *n, bk_buf *b)
     }
     P(put_str(b, n->acl_posix, n->acl_posix ? strlen(n->acl_posix) : 0));
     P(put_str(b, n->acl_nfs4, n->acl_nfs4 ? strlen(n->acl_nfs4) : 0));
-    if (n->chunk_avg) {
+    /* extensions, by tag: only those with a value, so that nodes without them encode as
+     * they did before the tag existed */
+    const uint64_t ext[] = { 0, n->chunk_avg, n->fflags };
+    uint64_t next = 0;
+    for (size_t t = 1; t < BK_ELEMENTSOF(ext); t++)
+        next += ext[t] != 0;
+    P(bk_buf_put_uvarint(b, next));
+    for (size_t t = 1; t < BK_ELEMENTSOF(ext); t++) {
+        if (!ext[t])
+            continue;
         uint8_t tmp[10];
-        bk_buf ext = { tmp, 0, sizeof(tmp) };
-        P(bk_buf_put_uvarint(b, 1));
-        P(bk_buf_put_uvarint(b, 1));
-        P(bk_buf_put_uvarint(&ext, n->chunk_avg));
-        P(bk_buf_put_bytes(b, ext.data, ext.len));
-    } else {
-        P(bk_buf_put_uvarint(b, 0));
+        bk_buf v = { tmp, 0, sizeof(tmp) };
+        P(bk_buf_put_uvarint(b, t));
+        P(bk_buf_put_uvarint(&v, ext[t]));
+        P(bk_buf_put_bytes(b, v.data, v.len));
     }
 #undef P
     return r;
@@ -259,12 +266,15 @@ static int decode_node(bk_reader *rd, bk_node *n)
         size_t len;
         if (bk_read_uvarint(rd, &tag) < 0 || bk_read_bytes(rd, &p, &len) < 0)
             return -EBADMSG;
-        if (tag == 1) {
+        if (tag == 1 || tag == 2) {
             bk_reader er = bk_reader_make(p, len);
-            uint64_t avg;
-            if (bk_read_uvarint(&er, &avg) < 0 || avg > UINT32_MAX || er.left)
+            uint64_t x;
+            if (bk_read_uvarint(&er, &x) < 0 || x > UINT32_MAX || er.left)
                 return -EBADMSG;
-            n->chunk_avg = (uint32_t)avg;
+            if (tag == 1)
+                n->chunk_avg = (uint32_t)x;
+            else
+                n->fflags = (uint32_t)x;
         }
     }
     if (n->type != BK_NODE_FILE && n->type != BK_NODE_SYMLINK && n->size != 0 &&
@@ -452,6 +462,7 @@ void bk_node_info_fill(const bk_node *n, const char *path, size_t path_len, bk_n
     ret->link_target = n->target;
     ret->nxattrs = n->nxattrs;
     ret->has_acl = n->acl_posix || n->acl_nfs4;
+    ret->fflags = n->fflags;
     ret->subtree = n->type == BK_NODE_DIR ? &n->subtree : NULL;
     ret->nchunks = n->ncontent;
 }

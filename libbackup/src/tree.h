@@ -10,6 +10,13 @@
 
 #define BK_TREE_VERSION 1
 
+/* The file flags (FS_IOC_GETFLAGS, as chattr sets them) that backups keep and restores
+ * set: s u c S i a d A D t T j m C.  Others (extents, inline data, verity...) describe
+ * how the file system stores the file and cannot be chosen. */
+#define BK_FFLAGS_KEPT 0x0083c4ffu
+/* immutable | append-only: set last, cleared (as root) where an old entry is replaced */
+#define BK_FFLAGS_LOCKING 0x00000030u
+
 typedef struct bk_xattr {
     char *name;
     uint8_t *value;
@@ -41,6 +48,7 @@ typedef struct bk_node {
     char *acl_posix;            /* POSIX.1e ACL, libarchive text ("default:" marks), or NULL */
     char *acl_nfs4;             /* NFSv4 ACL, libarchive text, or NULL */
     uint32_t chunk_avg;         /* stream files: average chunk size used (0 = repository's) */
+    uint32_t fflags;            /* file flags (Linux FS_IOC_GETFLAGS bits, BK_FFLAGS_KEPT) */
     bk_id subtree;              /* directories */
     bk_content *content;        /* regular files */
     size_t ncontent;
@@ -70,7 +78,7 @@ int bk_tree_push(bk_tree *t, bk_node *n) BK_MUST_CHECK;
 int bk_tree_sort(bk_tree *t) BK_MUST_CHECK;
 /* Deep copy of a node (strings and arrays owned by the copy). */
 int bk_node_copy(const bk_node *src, bk_node *dst) BK_MUST_CHECK;
-/* Same owner, mode, mtime, xattrs and ACLs. */
+/* Same owner, mode, mtime, xattrs, ACLs and file flags. */
 bool bk_node_meta_equal(const bk_node *a, const bk_node *b);
 /* Same type and content (blob list, link target, device, subtree). */
 bool bk_node_content_equal(const bk_node *a, const bk_node *b);

@@ -83,6 +83,9 @@ echo "  incremental restore: fetched $fetched, reused $reused of a $total-byte t
 
 # a symlink above the snapshot's paths (as /lib -> usr/lib on merged-/usr systems) is the
 # target's, not the snapshot's: --delete leaves it, and nothing is written through it
+# (the first directory of the snapshot's paths: tmp for a scratch under /tmp)
+top=${T#/}
+top=${top%%/*}
 mkdir -p "$T/anc" "$T/outside2"
 ln -s "$T/outside2" "$T/anc/$top"
 rc=0

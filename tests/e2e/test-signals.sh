@@ -75,6 +75,14 @@ arca -r "$R" backup "$T/src/big" >/dev/null
 arca -r "$R" backup "$T/src" >/dev/null
 interrupt INT 130 -r "$R" check --read-data
 arca -r "$R" check >/dev/null 2>&1 || fail "check fails after an interrupted check"
+# an interrupted restore leaves no partial file under a real name, and no temporary file
+interrupt TERM 143 -r "$R" restore latest --target "$T/r"
+if [ -e "$T/r$T/src/big" ]; then
+    cmp -s "$T/src/big" "$T/r$T/src/big" || fail "an interrupted restore left a partial file under its name"
+fi
+[ -z "$(find "$T/r" -name '.arca-*' -print)" ] || fail "an interrupted restore left temporary files: $(find "$T/r" -name '.arca-*')"
+arca -r "$R" restore latest --target "$T/r" >/dev/null || fail "restore after an interrupted one failed"
+cmp "$T/src/big" "$T/r$T/src/big" || fail "restore after an interrupted one differs"
 
 # ---- the reader of the output goes away -------------------------------------------------
 # closed_reader CMD...: arca CMD writes into a pipe whose reader takes a few bytes and

@@ -40,6 +40,13 @@ static void gen_plain(void)
     bk_tree_free(&t);
     bk_buf_free(&b);
 
+    th_golden_tree_fflags(&t);
+    if ((r = bk_tree_encode(t.nodes, t.n, &b)) < 0)
+        die("tree-fflags", r);
+    write_file("tree-fflags.bin", b.data, b.len);
+    bk_tree_free(&t);
+    bk_buf_free(&b);
+
     bk_index_obj o;
     th_golden_index(&o);
     if ((r = bk_index_obj_encode(&o, &b)) < 0)

@@ -243,6 +243,37 @@ void th_golden_tree(bk_tree *t)
         abort();
 }
 
+/* Nodes with file flags (extension tag 2), alone and next to a chunk_avg (tag 1). */
+void th_golden_tree_fflags(bk_tree *t)
+{
+    memset(t, 0, sizeof(*t));
+    bk_node n;
+    /* an append-only, no-dump directory */
+    node_base(&n, "appendonly", 10, BK_NODE_DIR, 21);
+    n.mode = 0755;
+    th_id(&n.subtree, 22);
+    n.fflags = 0x20 | 0x40;
+    push(t, &n);
+    /* an immutable file with no atime updates, with content */
+    node_base(&n, "immutable", 9, BK_NODE_FILE, 23);
+    n.ncontent = 1;
+    n.content = xmalloc(sizeof(bk_content));
+    memset(n.content, 0, sizeof(bk_content));
+    th_id(&n.content[0].id, 24);
+    n.content[0].len = 4096;
+    n.size = 4096;
+    n.fflags = 0x10 | 0x80;
+    push(t, &n);
+    /* a stream with its own chunk size and the no-COW flag: both extensions, in tag order */
+    node_base(&n, "nocow-stream", 12, BK_NODE_FILE, 25);
+    n.chunk_avg = 65536;
+    n.fflags = 0x00800000;
+    push(t, &n);
+    /* and one without flags, as before the tag existed */
+    node_base(&n, "plain", 5, BK_NODE_FILE, 26);
+    push(t, &n);
+}
+
 void th_golden_index(bk_index_obj *o)
 {
     memset(o, 0, sizeof(*o));
@@ -421,7 +452,7 @@ bool th_node_equal(const bk_node *a, const bk_node *b)
         a->ctime_nsec != b->ctime_nsec || a->inode != b->inode || a->dev != b->dev ||
         a->nlink != b->nlink || !str_eq(a->acl_posix, b->acl_posix) ||
         !str_eq(a->acl_nfs4, b->acl_nfs4) || a->chunk_avg != b->chunk_avg ||
-        a->nxattrs != b->nxattrs)
+        a->fflags != b->fflags || a->nxattrs != b->nxattrs)
         return false;
     for (size_t i = 0; i < a->nxattrs; i++)
         if (strcmp(a->xattrs[i].name, b->xattrs[i].name) != 0 ||

@@ -39,6 +39,7 @@ int th_read_numbers(const char *name, uint64_t **ret, size_t *ret_n);
 /* Fixed structures of the golden vectors.  Free with bk_tree_free, bk_index_obj_free,
  * bk_snapshot_free. */
 void th_golden_tree(bk_tree *t);
+void th_golden_tree_fflags(bk_tree *t);
 void th_golden_index(bk_index_obj *o);
 bk_snapshot *th_golden_snapshot(void);
 void th_golden_config(bk_config *c);

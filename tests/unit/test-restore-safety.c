@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1060,6 +1061,204 @@ static void test_existing_hardlink_to_outside(void **state)
     }
 }
 
+/* ---- the writer's own names and paths ------------------------------------------------------ */
+
+/* Leftovers of a killed restore (temporary names) in a directory that is written: removed,
+ * a symlink among them as a link (never what it points at), a directory of that name
+ * kept; a name of the snapshot that looks temporary is restored and kept on later runs. */
+static void test_leftovers(void **state)
+{
+    env *e = *state;
+    static const char OWN[] = "the snapshot's own .arca-restore- file\n";
+    bk_node d[] = { nd_file(e, ".arca-restore-00000001", OWN), nd_file(e, "PAYLOAD-a", PAYLOAD) };
+    bk_node root[] = { nd_dir(e, "d", PLAIN_TREE(e, d)) };
+    bk_id snap = commit(e, PLAIN_TREE(e, root));
+    char td[PATH_MAX], victim[PATH_MAX], lo[PATH_MAX];
+    join(td, e->target, "d");
+    join(victim, e->outside, "victim");
+    assert_int_equal(mkdir(e->target, 0755), 0);
+    assert_int_equal(mkdir(td, 0755), 0);
+    make_symlink(td, ".arca-restore-deadbeef", victim);
+    make_symlink(td, ".arca-restore-cafe", e->outside);
+    write_file(td, ".arca-restore-0badf00d", "half of a file");
+    make_dir(td, ".arca-restore-dir");
+    write_file(td, "keep", "not in the snapshot\n");
+    char *before = listing(e->outside, true);
+    outcome o;
+    restore(e, snap, e->target, R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_outside_unchanged(e, before, true);
+    assert_absent(td, ".arca-restore-deadbeef");
+    assert_absent(td, ".arca-restore-cafe");
+    assert_absent(td, ".arca-restore-0badf00d");
+    assert_type(td, ".arca-restore-dir", S_IFDIR);
+    assert_file_is(td, "keep", "not in the snapshot\n");
+    assert_file_is(td, "PAYLOAD-a", PAYLOAD);
+    assert_file_is(td, ".arca-restore-00000001", OWN);
+    assert_int_equal(count_entries(td), 4);
+    /* again, with something to write in d: the snapshot's own name stays */
+    join(lo, td, "PAYLOAD-a");
+    assert_int_equal(unlink(lo), 0);
+    make_symlink(td, ".arca-restore-again", victim);
+    restore(e, snap, e->target, R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(o.st.files_restored, 1);
+    assert_absent(td, ".arca-restore-again");
+    assert_file_is(td, ".arca-restore-00000001", OWN);
+    assert_file_is(td, "PAYLOAD-a", PAYLOAD);
+    assert_outside_unchanged(e, before, true);
+    free(before);
+}
+
+/* Open dir/rel one name at a time (for paths longer than PATH_MAX). */
+static int open_deep(const char *dir, const char *const *names, size_t n)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; fd >= 0 && i < n; i++) {
+        int nfd = openat(fd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                           (i + 1 < n ? O_DIRECTORY : 0));
+        close(fd);
+        fd = nfd;
+    }
+    return fd;
+}
+
+/* Paths longer than PATH_MAX, and deeper than the writer keeps directories open: every
+ * entry lands beneath the target, the symlinks at the bottom are links, nothing leaves. */
+static void test_deep_paths(void **state)
+{
+    env *e = *state;
+    enum { LONG = 24, DEEP = 300 };
+    static char long_names[LONG][251];
+    const char *path[LONG];
+    char victim[PATH_MAX];
+    join(victim, e->outside, "victim");
+    /* 24 names of 250 bytes: a path of over 6000 bytes */
+    bk_node leaf[] = { nd_file(e, "PAYLOAD-deep", PAYLOAD), nd_link(e, "s", victim) };
+    bk_id sub = PLAIN_TREE(e, leaf);
+    for (int i = LONG - 1; i >= 0; i--) {
+        memset(long_names[i], 'a' + i % 26, 250);
+        long_names[i][250] = 0;
+        bk_node d[] = { nd_dir(e, long_names[i], sub) };
+        sub = PLAIN_TREE(e, d);
+        path[i] = long_names[i];
+    }
+    bk_node root[] = { nd_dir(e, "long", sub) };
+    bk_id snap = commit(e, PLAIN_TREE(e, root));
+    char *before = listing(e->outside, true);
+    outcome o;
+    restore(e, snap, e->target, R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(o.st.files_restored, 1);
+    assert_int_equal(o.st.others, 1);
+    const char *names[LONG + 2];
+    names[0] = "long";
+    for (int i = 0; i < LONG; i++)
+        names[i + 1] = path[i];
+    names[LONG + 1] = "PAYLOAD-deep";
+    int fd = open_deep(e->target, names, LONG + 2);
+    assert_true(fd >= 0);
+    char buf[256];
+    ssize_t k = read(fd, buf, sizeof(buf));
+    close(fd);
+    assert_int_equal(k, (ssize_t)strlen(PAYLOAD));
+    assert_memory_equal(buf, PAYLOAD, strlen(PAYLOAD));
+    assert_outside_unchanged(e, before, true);
+    /* over itself: unchanged, nothing written */
+    restore(e, snap, e->target, 0, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(o.st.files_unchanged, 1);
+    assert_int_equal(o.st.files_restored, 0);
+
+    /* 300 levels (the writer closes directories above its limit and opens them again),
+     * with entries after a deeper subtree at several depths */
+    th_rmrf(e->target);
+    bk_node bottom[] = { nd_file(e, "PAYLOAD-bottom", PAYLOAD) };
+    sub = PLAIN_TREE(e, bottom);
+    for (int i = DEEP - 1; i >= 0; i--) {
+        if (i % 50 == 49) {
+            bk_node d[] = { nd_dir(e, "d", sub), nd_file(e, "z", PAYLOAD) };
+            sub = PLAIN_TREE(e, d);
+        } else {
+            bk_node d[] = { nd_dir(e, "d", sub) };
+            sub = PLAIN_TREE(e, d);
+        }
+    }
+    bk_node root2[] = { nd_dir(e, "deep", sub) };
+    snap = commit(e, PLAIN_TREE(e, root2));
+    restore(e, snap, e->target, R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(o.st.files_restored, 1 + DEEP / 50);
+    const char *dn[DEEP + 2];
+    dn[0] = "deep";
+    for (int i = 0; i < DEEP; i++)
+        dn[i + 1] = "d";
+    dn[DEEP + 1] = "PAYLOAD-bottom";
+    fd = open_deep(e->target, dn, DEEP + 2);
+    assert_true(fd >= 0);
+    close(fd);
+    dn[DEEP] = "z";   /* deep/d x 299/z: after the deepest directory, in one that was closed */
+    fd = open_deep(e->target, dn, DEEP + 1);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_outside_unchanged(e, before, true);
+    free(before);
+}
+
+/* Extended attributes of a symlink go on the link, never on what it points at; a file
+ * whose name holds a non-empty directory is not restored (the directory stays), an
+ * empty one is replaced. */
+static void test_symlink_xattrs_and_dirs_in_the_way(void **state)
+{
+    env *e = *state;
+    char victim[PATH_MAX];
+    join(victim, e->outside, "victim");
+    bk_xattr xa[] = { { (char *)"trusted.arca", (uint8_t *)"on the link", 11 },
+                      { (char *)"user.arca", (uint8_t *)"x", 1 } };
+    bk_node ln = nd_link(e, "s", victim);
+    ln.xattrs = xa;
+    ln.nxattrs = geteuid() == 0 ? 1 : 0;   /* trusted.* needs root; user.* never fits a link */
+    bk_node root[] = { nd_file(e, "empty-dir", PAYLOAD), nd_file(e, "full-dir", PAYLOAD), ln };
+    bk_id snap = commit(e, PLAIN_TREE(e, root));
+    char *before = listing(e->outside, true);
+    assert_int_equal(mkdir(e->target, 0755), 0);
+    make_dir(e->target, "empty-dir");
+    make_dir(e->target, "full-dir");
+    char full[PATH_MAX];
+    join(full, e->target, "full-dir");
+    write_file(full, "inner", INNER);
+    outcome o;
+    restore(e, snap, e->target, R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 1);
+    assert_non_null(strstr(o.items, "/full-dir: "));
+    assert_non_null(strstr(o.items, "not empty"));
+    assert_file_is(e->target, "empty-dir", PAYLOAD);
+    assert_file_is(full, "inner", INNER);
+    assert_symlink_is(e->target, "s", victim);
+    char s[PATH_MAX], v[64];
+    join(s, e->target, "s");
+    assert_true(getxattr(victim, "trusted.arca", v, sizeof(v)) < 0);
+    if (geteuid() == 0) {
+        ssize_t k = lgetxattr(s, "trusted.arca", v, sizeof(v));
+        assert_int_equal(k, 11);
+        assert_memory_equal(v, "on the link", 11);
+    }
+    assert_outside_unchanged(e, before, true);
+    /* --delete replaces the directory */
+    restore(e, snap, e->target, R_DELETE | R_VERIFY, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_file_is(e->target, "full-dir", PAYLOAD);
+    assert_outside_unchanged(e, before, true);
+    free(before);
+}
+
 int main(void)
 {
     if (bk_library_init() < 0)
@@ -1083,6 +1282,9 @@ int main(void)
         T(test_existing_symlink_dir_delete),
         T(test_existing_symlink_dir_include),
         T(test_existing_hardlink_to_outside),
+        T(test_leftovers),
+        T(test_deep_paths),
+        T(test_symlink_xattrs_and_dirs_in_the_way),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,6 +140,37 @@ static void test_golden(void **state)
     free(file);
 }
 
+/* File flags (extension tag 2): a vector of its own, so that tree.bin still pins nodes
+ * without them; a reader that knows only tag 1 reads these trees too (it skips tag 2). */
+static void test_golden_fflags(void **state)
+{
+    bk_tree t, d;
+    th_golden_tree_fflags(&t);
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_tree_encode(t.nodes, t.n, &b), 0);
+    uint8_t *file;
+    size_t len;
+    assert_int_equal(th_read_data("tree-fflags.bin", &file, &len), 0);
+    assert_int_equal(b.len, len);
+    assert_memory_equal(b.data, file, len);
+    assert_int_equal(bk_tree_decode(file, len, &d), 0);
+    assert_true(th_tree_equal(&t, &d));
+    assert_int_equal(d.nodes[0].fflags, 0x60);
+    assert_int_equal(d.nodes[1].fflags, 0x90);
+    assert_int_equal(d.nodes[2].fflags, 0x00800000);
+    assert_int_equal(d.nodes[2].chunk_avg, 65536);
+    assert_int_equal(d.nodes[3].fflags, 0);
+    bk_tree_free(&d);
+    /* a node without flags encodes as it did before: no extension at all */
+    bk_buf p = BK_BUF_INIT;
+    assert_int_equal(bk_tree_encode(&t.nodes[3], 1, &p), 0);
+    assert_int_equal(p.data[p.len - 1], 0);   /* extension count */
+    bk_buf_free(&p);
+    bk_tree_free(&t);
+    bk_buf_free(&b);
+    free(file);
+}
+
 static void test_round_trip(void **state)
 {
     bk_tree t, d;
@@ -355,6 +386,16 @@ static void test_decode_rejects_fields(void **state)
     static const uint8_t avg_big[] = { 1, 5, 0x80, 0x80, 0x80, 0x80, 0x10 };   /* 2^32 */
     n.ext = avg_big; n.ext_len = sizeof(avg_big);
     assert_int_equal(decode_raw(&n, 1), -EBADMSG);
+    /* file flags: a uvarint of at most 32 bits, nothing after it */
+    static const uint8_t fl_ok[] = { 2, 1, 0x30 };
+    n.ext = fl_ok; n.ext_len = sizeof(fl_ok);
+    assert_int_equal(decode_raw(&n, 1), 0);
+    static const uint8_t fl_trailing[] = { 2, 2, 0x30, 0x00 };
+    n.ext = fl_trailing; n.ext_len = sizeof(fl_trailing);
+    assert_int_equal(decode_raw(&n, 1), -EBADMSG);
+    static const uint8_t fl_big[] = { 2, 5, 0x80, 0x80, 0x80, 0x80, 0x10 };
+    n.ext = fl_big; n.ext_len = sizeof(fl_big);
+    assert_int_equal(decode_raw(&n, 1), -EBADMSG);
     n.next = 2;   /* announces more than there is */
     n.ext = unknown; n.ext_len = sizeof(unknown);
     assert_int_equal(decode_raw(&n, 1), -EBADMSG);
@@ -444,6 +485,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_golden_fflags),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_raw_encoder_agrees),
         cmocka_unit_test(test_encode_rejects),
