@@ -16,7 +16,7 @@
  * mode, size, mtime, content, link targets and, where nothing may link to it, link counts
  * and ctimes), no entry whose name starts with "PAYLOAD" exists anywhere but in the
  * target (and the control restore), neither in BASE, its parent, nor the working
- * directory, and the working directory (the restorer chdirs) is what it was. */
+ * directory, and the working directory (the restorer never changes it) is what it was. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -513,7 +513,7 @@ static void restore_some(env *e, bk_id id, const char *dir, unsigned flags,
                   (unsigned long long)o->st.deleted, o->items);
     assert_int_equal(o->st.errors, o->nitems);   /* every error counted was reported */
 
-    /* the restorer changes directory while it writes: it must come back */
+    /* the working directory is not the restorer's to change */
     char cwd[PATH_MAX];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     assert_string_equal(cwd, e->cwd);
