@@ -1,21 +1,30 @@
 /* check.c - verify a repository: index objects, packs (headers against the index, or
  * every byte with --read-data), snapshots and every tree and blob they reference.
- * Problems are logged at BK_LOG_ERROR, each naming the object, and counted. */
+ * Problems are logged at BK_LOG_ERROR, each naming the object, and counted.
+ *
+ * Memory stays bounded whatever the size of the repository (docs/scale.md): each index
+ * object is read once, and what it says goes to two files of a temporary directory, the
+ * entries of each pack in a row (for the comparison with the pack's header) and a mapped
+ * index of this run (imap.h, for the lookups of the snapshots' blobs); what stays in RAM
+ * is a record per pack and a bit per blob (the trees seen). */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "cache.h"
+#include "imap.h"
 #include "repo.h"
 #include "util.h"
 
 typedef struct pack_ref {
     bk_id id;
-    bk_pack_entry *blobs;        /* as the index lists them (sorted by offset) */
-    size_t n;
-    bk_id index;                 /* the index object that lists it */
+    uint64_t off;                /* of its entries (sorted by offset) in the entries file */
+    uint32_t n;
+    uint32_t index;              /* the index object that lists it (a number in index_ids) */
     uint64_t size;               /* from the listing, 0 if missing */
     bool listed;
 } pack_ref;
@@ -31,8 +40,12 @@ typedef struct checker {
     size_t nrefs, cap;
     size_t next;                 /* work queue position */
     size_t unindexed;            /* packs no index lists */
-    bk_idmap trees_seen;
-    bool load_index;             /* fill repo->index while reading the index objects */
+    uint8_t *trees_seen;         /* a bit per position of the map */
+    bk_id *index_ids;            /* the index objects read */
+    size_t nindex, index_cap;
+    int entries_fd;              /* the entries of each pack, in a row */
+    uint64_t entries_len;
+    bk_imap_builder *builder;    /* the map of this run */
 } checker;
 
 static void problem(checker *c, const char *fmt, ...) BK_PRINTF(2, 3);
@@ -87,28 +100,38 @@ static int check_one_index(const char *name, uint64_t size, void *ctx)
     }
     bk_index_obj o;
     r = bk_index_obj_decode(plain, len, &o);
-    /* the handle's index, from the same read (a malformed object is left out of it) */
-    int m = r == 0 && c->load_index ? bk_index_merge_plain(&c->repo->index, plain, len) : 0;
     free(plain);
-    if (r == 0 && m < 0) {
-        bk_index_obj_free(&o);
-        r = m;
-    }
     if (r < 0) {
         if (r != -ENOMEM)
-            problem(c, "index/%s is malformed", name);
+            problem(c, "index/%s is malformed", name);   /* and left out of the map */
         return r == -ENOMEM ? r : 0;
     }
     c->res->index_objects++;
     bk_id iid;
     bk_id_parse(name, &iid);
-    for (size_t i = 0; i < o.npacks; i++) {
+    if (c->nindex == c->index_cap) {
+        size_t cap = c->index_cap ? c->index_cap * 2 : 256;
+        bk_id *v = realloc(c->index_ids, cap * sizeof(*v));
+        if (!v) {
+            bk_index_obj_free(&o);
+            return -ENOMEM;
+        }
+        c->index_ids = v;
+        c->index_cap = cap;
+    }
+    c->index_ids[c->nindex++] = iid;
+    r = bk_imap_builder_object(c->builder, &iid);
+    for (size_t i = 0; r == 0 && i < o.npacks; i++) {
+        bk_index_pack *ip = &o.packs[i];
+        r = bk_imap_builder_pack(c->builder, &ip->id);
+        for (size_t j = 0; r == 0 && j < ip->n; j++)
+            r = bk_imap_builder_blob(c->builder, &ip->blobs[j]);
         size_t *slot;
-        r = bk_idmap_put(&c->packs, &o.packs[i].id, (void **)&slot);
-        if (r < 0)
+        if (r < 0 || (r = bk_idmap_put(&c->packs, &ip->id, (void **)&slot)) < 0)
             break;
         if (r == 0)
             continue;   /* listed by another index object too (prune's new index) */
+        r = 0;
         if (c->nrefs == c->cap) {
             size_t cap = c->cap ? c->cap * 2 : 256;
             pack_ref *v = realloc(c->refs, cap * sizeof(*v));
@@ -122,13 +145,14 @@ static int check_one_index(const char *name, uint64_t size, void *ctx)
         *slot = c->nrefs;
         pack_ref *p = &c->refs[c->nrefs++];
         memset(p, 0, sizeof(*p));
-        p->id = o.packs[i].id;
-        p->blobs = o.packs[i].blobs;
-        p->n = o.packs[i].n;
-        p->index = iid;
-        o.packs[i].blobs = NULL;
-        if (p->n > 1)
-            qsort(p->blobs, p->n, sizeof(bk_pack_entry), by_offset);
+        p->id = ip->id;
+        p->off = c->entries_len;
+        p->n = (uint32_t)ip->n;
+        p->index = (uint32_t)(c->nindex - 1);
+        if (ip->n > 1)
+            qsort(ip->blobs, ip->n, sizeof(bk_pack_entry), by_offset);
+        r = bk_write_full(c->entries_fd, ip->blobs, ip->n * sizeof(bk_pack_entry));
+        c->entries_len += ip->n * sizeof(bk_pack_entry);
     }
     bk_index_obj_free(&o);
     return r < 0 ? r : 0;
@@ -173,21 +197,29 @@ static void compare_header(checker *c, pack_ref *p, const bk_pack_entry *hdr, si
 {
     char hex[BK_ID_HEX], ihex[BK_ID_HEX];
     bk_id_hex(&p->id, hex);
-    bk_id_hex(&p->index, ihex);
+    bk_id_hex(&c->index_ids[p->index], ihex);
+    bk_pack_entry *blobs = malloc(((size_t)p->n + 1) * sizeof(*blobs));
+    if (!blobs || pread(c->entries_fd, blobs, (size_t)p->n * sizeof(*blobs), (off_t)p->off) !=
+                      (ssize_t)((size_t)p->n * sizeof(*blobs))) {
+        problem(c, "pack %s: cannot read back what index/%s says of it", hex, ihex);
+        free(blobs);
+        return;
+    }
     /* every index entry must be in the header, at the same place */
     size_t j = 0;
     for (size_t i = 0; i < p->n; i++) {
-        while (j < n && hdr[j].offset < p->blobs[i].offset)
+        while (j < n && hdr[j].offset < blobs[i].offset)
             j++;
-        if (j >= n || hdr[j].offset != p->blobs[i].offset || bk_id_cmp(&hdr[j].id, &p->blobs[i].id) ||
-            hdr[j].stored_len != p->blobs[i].stored_len || hdr[j].raw_len != p->blobs[i].raw_len ||
-            hdr[j].kind != p->blobs[i].kind) {
+        if (j >= n || hdr[j].offset != blobs[i].offset || bk_id_cmp(&hdr[j].id, &blobs[i].id) ||
+            hdr[j].stored_len != blobs[i].stored_len || hdr[j].raw_len != blobs[i].raw_len ||
+            hdr[j].kind != blobs[i].kind) {
             char bhex[BK_ID_HEX];
-            bk_id_hex(&p->blobs[i].id, bhex);
+            bk_id_hex(&blobs[i].id, bhex);
             problem(c, "pack %s: header disagrees with index/%s about blob %s", hex, ihex, bhex);
-            return;
+            break;
         }
     }
+    free(blobs);
 }
 
 static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
@@ -197,7 +229,7 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
     bk_id_hex(&p->id, hex);
     if (!p->listed) {
         char ihex[BK_ID_HEX];
-        bk_id_hex(&p->index, ihex);
+        bk_id_hex(&c->index_ids[p->index], ihex);
         problem(c, "pack %s (listed in index/%s) is missing", hex, ihex);
         return;
     }
@@ -277,16 +309,20 @@ static void *pack_worker(void *arg)
 static int check_tree(checker *c, const bk_id *id, const char *snap)
 {
     char hex[BK_ID_HEX];
-    int r = bk_idmap_put(&c->trees_seen, id, NULL);
-    if (r <= 0)
-        return r;
-    c->res->trees++;
     bk_id_hex(id, hex);
-    const bk_index_entry *e = bk_index_lookup(&c->repo->index, id);
+    uint64_t pos;
+    int r = bk_index_map_find(&c->repo->index, id, &pos);
+    if (r == -EBADMSG)
+        return bk_repo_error(c->repo, r, "check's index file is damaged");
+    const bk_index_entry *e = r == 0 ? &c->repo->index.map->entries[pos].e : NULL;
     if (!e || e->kind != BK_KIND_TREE) {
         problem(c, "tree %s (snapshot %.8s) is not in the index", hex, snap);
         return 0;
     }
+    if (c->trees_seen[pos / 8] >> (pos % 8) & 1)
+        return 0;
+    c->trees_seen[pos / 8] |= (uint8_t)(1u << (pos % 8));
+    c->res->trees++;
     bk_tree t;
     r = bk_repo_load_tree(c->repo, id, &t);
     if (r == -ENOMEM || r == -EINTR)
@@ -375,9 +411,24 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     repo->no_cache = true;
     pthread_mutex_init(&c.mu, NULL);
     bk_idmap_init(&c.packs, sizeof(size_t));
-    bk_idmap_init(&c.trees_seen, 0);
+    c.entries_fd = -1;
+    /* the temporary directory for the entries of the packs and for the map */
+    const char *t = getenv("TMPDIR");
+    char *tmpdir = NULL, *entries = NULL, *mappath = NULL;
+    int r = asprintf(&tmpdir, "%s/arca-check-XXXXXX", t && *t ? t : "/tmp") < 0 ? -ENOMEM : 0;
+    if (r == 0 && !mkdtemp(tmpdir))
+        r = bk_repo_error(repo, -errno, "cannot make a temporary directory: %s", strerror(errno));
+    if (r == 0 && (asprintf(&entries, "%s/entries", tmpdir) < 0 || asprintf(&mappath, "%s/index.map", tmpdir) < 0))
+        r = -ENOMEM;
+    if (r == 0 && (c.entries_fd = open(entries, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        r = bk_repo_error(repo, -errno, "cannot make %s: %s", entries, strerror(errno));
+    if (r == 0)
+        unlink(entries);
+    if (r == 0 && (r = bk_imap_builder_new(mappath, &c.builder)) < 0)
+        bk_repo_error(repo, r, "cannot make %s: %s", mappath, strerror(-r));
     struct name_list snaps = { 0 };
-    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
+    if (r == 0)
+        r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
     /* key slots: a damaged one cannot open the repository any more */
     bk_key_info *keys = NULL;
     size_t nkeys = 0;
@@ -390,11 +441,24 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     } else if (r == 0) {
         bk_repo_clear_error(repo);   /* the rest of check tells more */
     }
-    c.load_index = !repo->index_loaded;
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_INDEX, check_one_index, &c);
-    if (r == 0 && c.load_index)
+    /* the handle's index is what this read found (a malformed object left out of it) */
+    bk_imap *m = r == 0 ? calloc(1, sizeof(*m)) : NULL;
+    if (r == 0 && !m)
+        r = -ENOMEM;
+    if (r == 0 && (r = bk_imap_builder_finish(c.builder, m)) < 0)
+        bk_repo_error(repo, r, "cannot write %s: %s", mappath, strerror(-r));
+    if (r == 0) {
+        unlink(mappath);   /* mapped: it stays while check needs it */
+        bk_repo_index_reset(repo);
+        bk_index_set_map(&repo->index, m, NULL);
         repo->index_loaded = true;
+        m = NULL;
+        if (!(c.trees_seen = calloc(repo->index.map->n / 8 + 1, 1)))
+            r = -ENOMEM;
+    }
+    free(m);
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
     if (r == 0 && c.unindexed)
@@ -434,11 +498,21 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     free(snaps.v);
     if (r < 0 && bk_repo_errcode(repo) == 0)
         bk_repo_error(repo, r, "check could not run: %s", strerror(-r));
-    for (size_t i = 0; i < c.nrefs; i++)
-        free(c.refs[i].blobs);
     free(c.refs);
     bk_idmap_free(&c.packs);
-    bk_idmap_free(&c.trees_seen);
+    free(c.trees_seen);
+    free(c.index_ids);
+    bk_imap_builder_free(c.builder);
+    if (c.entries_fd >= 0)
+        close(c.entries_fd);
+    if (tmpdir) {
+        if (mappath)
+            unlink(mappath);
+        rmdir(tmpdir);
+    }
+    free(tmpdir);
+    free(entries);
+    free(mappath);
     pthread_mutex_destroy(&c.mu);
     repo->no_cache = no_cache;
     return r;

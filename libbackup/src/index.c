@@ -156,6 +156,8 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
     }
     bk_imap *m = idx->map;
     for (uint64_t i = *pos - idx->blobs.cap; m && i < m->n; i++) {
+        if ((i & 0x3ffff) == 0 && i)
+            bk_imap_trim(m);   /* a scan need not keep what it has passed */
         if (bk_imap_check_range(m, i, i + 1) < 0) {
             /* made again, the map has the same entries in the same places: go on */
             if (!idx->remap || idx->remap(idx, idx->remap_ctx) < 0 || !(m = idx->map) ||
