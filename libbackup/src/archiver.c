@@ -21,6 +21,7 @@
 #include "mysql.h"
 #include "scan.h"
 #include "snapshot.h"
+#include "snapsum.h"
 #include "util.h"
 #include "writer.h"
 
@@ -923,16 +924,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool same_paths(const bk_snapshot *s, char **paths, size_t n)
-{
-    if (s->npaths != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s->paths[i], paths[i]) != 0)
-            return false;
-    return true;
-}
-
+/* The parent: the newest snapshot of this host with the same paths, picked from the
+ * summaries (no snapshot but that one is read). */
 static int find_parent(bk_backup *b, const char *host, char **paths, size_t npaths, bk_snapshot **ret)
 {
     *ret = NULL;
@@ -940,22 +933,25 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
         return 0;
     if (b->parent_arg)
         return bk_snapshot_find(b->repo, b->parent_arg, NULL, ret);
-    const char *hosts[] = { host };
-    bk_filter f = { .hosts = hosts, .nhosts = 1 };
-    bk_snapshot **v;
+    bk_snapsum *v;
     size_t n;
-    int r = bk_snapshots_list(b->repo, &f, &v, &n);
+    int r = bk_snapsums_get(b->repo, &v, &n);
     if (r < 0)
         return r;
-    for (size_t i = n; i-- > 0;) {
-        if (same_paths(v[i], paths, npaths)) {
-            *ret = v[i];
-            v[i] = NULL;
-            break;
+    for (size_t i = n; r == 0 && i-- > 0;) {
+        if (strcmp(v[i].host, host) != 0 || !bk_strv_eq(v[i].paths, v[i].npaths, paths, npaths))
+            continue;
+        char hex[BK_ID_HEX];
+        bk_id_hex(&v[i].id, hex);
+        r = bk_repo_load_snapshot(b->repo, hex, ret);
+        if (r == -ENOENT || r == -EBADMSG) {
+            bk_repo_clear_error(b->repo);   /* gone or damaged since: no parent, read all */
+            r = 0;
         }
+        break;
     }
-    bk_snapshots_free(v, n);
-    return 0;
+    bk_snapsums_free(v, n);
+    return r;
 }
 
 int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "repo.h"
+#include "snapsum.h"
 #include "cache.h"
 #include "snapshot.h"
 #include "util.h"
@@ -805,70 +806,46 @@ int bk_repo_load_snapshot(bk_repo *repo, const char *name, bk_snapshot **ret)
     return 0;
 }
 
-struct snap_list {
-    bk_repo *repo;
-    const bk_filter *filter;
-    bk_snapshot **v;
-    size_t n;
-    bk_idmap listed;             /* for the cache: what is still there */
-};
-
-static int list_one_snapshot(const char *name, uint64_t size, void *ctx)
+/* Load the snapshots of v (summaries) that match filter, oldest first. */
+static int load_matching(bk_repo *repo, const bk_snapsum *v, size_t n, const bk_filter *filter,
+                         bk_snapshot ***ret, size_t *ret_n)
 {
-    struct snap_list *sl = ctx;
-    bk_id id;
-    if (bk_id_parse(name, &id) < 0)
-        return 0;   /* not ours */
-    if (bk_idmap_put(&sl->listed, &id, NULL) < 0)
-        return -ENOMEM;
-    bk_snapshot *s;
-    int r = bk_repo_load_snapshot(sl->repo, name, &s);
-    if (r == -ENOENT) {
-        bk_repo_clear_error(sl->repo);   /* forgotten meanwhile */
-        return 0;
+    bk_snapshot **out = calloc(n + 1, sizeof(*out));
+    size_t k = 0;
+    int r = out ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (filter && !bk_snapsum_match(&v[i], filter))
+            continue;
+        char hex[BK_ID_HEX];
+        bk_id_hex(&v[i].id, hex);
+        r = bk_repo_load_snapshot(repo, hex, &out[k]);
+        if (r == -ENOENT) {   /* forgotten meanwhile */
+            bk_repo_clear_error(repo);
+            r = 0;
+            continue;
+        }
+        k += r == 0;
     }
-    if (r == -EBADMSG) {
-        /* one damaged snapshot must not hide the others */
-        bk_repo_log(sl->repo, BK_LOG_WARNING, "%s; it is left out (arca forget %.8s removes it)",
-                    bk_repo_errmsg(sl->repo), name);
-        bk_repo_clear_error(sl->repo);
-        return bk_strv_push(&sl->repo->damaged_snapshots, &sl->repo->ndamaged_snapshots, name);
-    }
-    if (r < 0)
+    if (r < 0) {
+        bk_snapshots_free(out, k);
         return r;
-    if (!bk_snapshot_match(s, sl->filter)) {
-        bk_snapshot_free(s);
-        return 0;
     }
-    bk_snapshot **v = realloc(sl->v, (sl->n + 1) * sizeof(*v));
-    if (!v) {
-        bk_snapshot_free(s);
-        return -ENOMEM;
-    }
-    v[sl->n++] = s;
-    sl->v = v;
+    bk_snapshots_sort(out, k);
+    *ret = out;
+    *ret_n = k;
     return 0;
 }
 
 int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret, size_t *ret_n)
 {
-    struct snap_list sl = { repo, filter, NULL, 0, { 0 } };
-    bk_idmap_init(&sl.listed, 0);
-    bk_strv_free(repo->damaged_snapshots, repo->ndamaged_snapshots);
-    repo->damaged_snapshots = NULL;
-    repo->ndamaged_snapshots = 0;
-    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, list_one_snapshot, &sl);
+    bk_snapsum *v;
+    size_t n;
+    int r = bk_snapsums_get(repo, &v, &n);
     if (r == 0)
-        bk_cache_retain(repo, "snapshots", &sl.listed);
-    bk_idmap_free(&sl.listed);
-    if (r < 0) {
-        bk_snapshots_free(sl.v, sl.n);
-        return bk_repo_error(repo, r, "cannot list snapshots: %s", strerror(-r));
-    }
-    bk_snapshots_sort(sl.v, sl.n);
-    *ret = sl.v;
-    *ret_n = sl.n;
-    return 0;
+        r = load_matching(repo, v, n, filter, ret, ret_n);
+    if (r == 0)
+        bk_snapsums_free(v, n);
+    return r;
 }
 
 size_t bk_snapshots_damaged(const bk_repo *repo, const char *const **ret_names)
@@ -880,52 +857,53 @@ size_t bk_snapshots_damaged(const bk_repo *repo, const char *const **ret_names)
 
 int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *filter, bk_snapshot **ret)
 {
-    bk_snapshot **v;
-    size_t n;
     size_t len = strlen(arg);
     bool latest = strcmp(arg, "latest") == 0;
     if (!latest && (len < 4 || len > 64 || !bk_is_hex(arg, len)))
         return bk_repo_error(repo, -EINVAL, "%s: not a snapshot id (give an id, a prefix of at "
                              "least 4 hex digits, or latest)", arg);
-    int r = bk_snapshots_list(repo, latest ? filter : NULL, &v, &n);
+    /* the summaries pick it; only that one is loaded */
+    bk_snapsum *v;
+    size_t n;
+    int r = bk_snapsums_get(repo, &v, &n);
     if (r < 0)
         return r;
-    bk_snapshot *found = NULL;
+    const bk_snapsum *found = NULL;
     r = -ENOENT;
-    if (latest) {
-        if (n) {
-            found = v[n - 1];
-            v[n - 1] = NULL;
-            r = 0;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            char hex[BK_ID_HEX];
-            bk_id_hex(&v[i]->id, hex);
-            if (strncmp(hex, arg, len) != 0)
+    for (size_t i = n; i-- > 0;) {
+        if (latest) {
+            if (filter && !bk_snapsum_match(&v[i], filter))
                 continue;
-            if (found) {
-                r = -EINVAL;
-                break;
-            }
-            found = v[i];
+            found = &v[i];
             r = 0;
+            break;
         }
-        if (r == 0)
-            for (size_t i = 0; i < n; i++)
-                if (v[i] == found)
-                    v[i] = NULL;
+        char hex[BK_ID_HEX];
+        bk_id_hex(&v[i].id, hex);
+        if (strncmp(hex, arg, len) != 0)
+            continue;
+        if (found) {
+            r = -EINVAL;
+            break;
+        }
+        found = &v[i];
+        r = 0;
     }
-    bk_snapshots_free(v, n);
-    for (size_t i = 0; r == -ENOENT && !latest && i < repo->ndamaged_snapshots; i++)
-        if (strncmp(repo->damaged_snapshots[i], arg, len) == 0)
-            return bk_repo_error(repo, -EBADMSG, "snapshot %s is damaged (see above)", arg);
+    if (r == 0) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(&found->id, hex);
+        r = bk_repo_load_snapshot(repo, hex, ret);
+    }
+    bk_snapsums_free(v, n);
+    if (r == -ENOENT && bk_repo_errcode(repo) == 0)
+        for (size_t i = 0; !latest && i < repo->ndamaged_snapshots; i++)
+            if (strncmp(repo->damaged_snapshots[i], arg, len) == 0)
+                return bk_repo_error(repo, -EBADMSG, "snapshot %s is damaged (see above)", arg);
     if (r == -EINVAL)
         return bk_repo_error(repo, r, "snapshot prefix %s is ambiguous", arg);
-    if (r == -ENOENT)
+    if (r == -ENOENT && bk_repo_errcode(repo) == 0)
         return bk_repo_error(repo, r, latest ? "no snapshot matches" : "no snapshot %s", arg);
-    *ret = found;
-    return 0;
+    return r;
 }
 
 /* ---- locks --------------------------------------------------------------------------------------- */
