@@ -321,7 +321,13 @@ static int load(bk_repo *repo, bool full)
     if (o == 0) {
         uint8_t *dead = NULL;
         size_t *fresh = NULL, nfresh = 0;
-        if (fits(repo, m, &l, &dead, &fresh, &nfresh) && (!full || (nfresh == 0 && !dead))) {
+        bool usable = fits(repo, m, &l, &dead, &fresh, &nfresh);
+        if (usable && full && (nfresh || dead)) {
+            usable = false;   /* a full load wants the map exact */
+            free(dead);
+            free(fresh);
+        }
+        if (usable) {
             /* up to date but for the index objects that are new since: those into RAM */
             bk_index_set_map(&repo->index, m, dead);
             r = note_covered(&repo->index);

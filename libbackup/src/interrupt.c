@@ -1,6 +1,8 @@
 /* interrupt.c - a process-wide request to stop (SIGINT, SIGTERM), which long operations
  * honour at their next safe point. */
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "repo.h"
 
@@ -26,4 +28,12 @@ int bk_repo_check_interrupt(bk_repo *repo)
     if (!bk_interrupted())
         return 0;
     return bk_repo_error(repo, -EINTR, "interrupted");
+}
+
+void bk_kill_point(const char *name)
+{
+    /* for the tests of crash consistency: die here, as kill -9 would */
+    const char *at = getenv("ARCA_TEST_KILL_AT");
+    if (at && strcmp(at, name) == 0)
+        raise(SIGKILL);
 }

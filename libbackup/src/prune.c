@@ -115,9 +115,12 @@ static int mark(pruner *p, const bk_id *id, uint8_t kind)
         if (bit(p->used, pos))
             return 1;
         set_bit(p->used, pos);
-        pack_acct *a = &p->packs[p->m->entries[pos].e.pack];
-        if (p->commit && a->action != P_KEEP) {
-            a->action = P_KEEP;   /* a snapshot written meanwhile uses it */
+        uint32_t no = p->m->entries[pos].e.pack;
+        if (p->commit && p->packs[no].action != P_KEEP) {
+            /* a snapshot written meanwhile uses it: it stays, under all its numbers */
+            for (uint32_t k = 0; k < p->m->npacks; k++)
+                if (p->packs[k].action != P_KEEP && bk_id_cmp(&p->m->packs[k], &p->m->packs[no]) == 0)
+                    p->packs[k].action = P_KEEP;
             p->kept_late++;
         }
         return 0;
@@ -216,6 +219,48 @@ static int account(pruner *p)
         }
     }
     bk_imap_trim(m);
+    return 0;
+}
+
+static int by_pack_id(const void *a, const void *b, void *ctx)
+{
+    const bk_id *packs = ctx;
+    return bk_id_cmp(&packs[*(const uint32_t *)a], &packs[*(const uint32_t *)b]);
+}
+
+/* A pack that several index objects list (what a killed prune leaves) has several numbers
+ * in the map, and its used blobs are counted under whichever a lookup finds first: give
+ * every number of a pack the counts of the pack, so that they all get the same fate. */
+static int unify(pruner *p)
+{
+    bk_imap *m = p->m;
+    uint32_t *order = malloc(((size_t)m->npacks + 1) * sizeof(*order));
+    if (!order)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->npacks; i++)
+        order[i] = i;
+    qsort_r(order, m->npacks, sizeof(*order), by_pack_id, (void *)m->packs);
+    for (uint32_t i = 0; i < m->npacks;) {
+        uint32_t j = i + 1;
+        while (j < m->npacks && bk_id_cmp(&m->packs[order[i]], &m->packs[order[j]]) == 0)
+            j++;
+        if (j - i > 1) {
+            pack_acct all = p->packs[order[i]];
+            all.used_blobs = 0;
+            all.used_bytes = 0;
+            for (uint32_t k = i; k < j; k++) {
+                const pack_acct *a = &p->packs[order[k]];
+                all.used_blobs += a->used_blobs;
+                all.used_bytes += a->used_bytes;
+                all.blobs = BK_MAX(all.blobs, a->blobs);
+                all.bytes = BK_MAX(all.bytes, a->bytes);
+            }
+            for (uint32_t k = i; k < j; k++)
+                p->packs[order[k]] = all;
+        }
+        i = j;
+    }
+    free(order);
     return 0;
 }
 
@@ -447,6 +492,7 @@ static int rewrite_index(pruner *p, uint64_t *ret_objects)
     }
     if (r == 0)
         r = flush_rewrite(&rw);
+    bk_kill_point("prune-rewritten");
     /* every new object is written: now the old ones go */
     for (size_t i = 0; r == 0 && i < rw.ngone; i++) {
         char hex[BK_ID_HEX];
@@ -516,6 +562,8 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     if (r == 0)
         r = account(&p);
     if (r == 0)
+        r = unify(&p);
+    if (r == 0)
         decide(&p, max_unused, repo->config.pack_size);
     for (uint32_t i = 0; r == 0 && i < p.m->npacks; i++) {
         const pack_acct *a = &p.packs[i];
@@ -556,6 +604,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
             int rf = bk_writer_finish(w);   /* the copies are stored and indexed */
             r = r ? r : rf;
         }
+        bk_kill_point("prune-repacked");
     }
     if (r < 0 || dry)
         goto out;
@@ -608,6 +657,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
         if (was_locked && bk_repo_lock(repo, false) < 0)
             bk_repo_clear_error(repo);
     }
+    bk_kill_point("prune-committed");
     /* no index object lists them now: a backup from here on cannot see them */
     st.packs_deleted = st.packs_repacked = 0;
     for (uint32_t i = 0; r == 0 && i < p.m->npacks; i++) {
@@ -623,6 +673,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
             st.packs_deleted += a->action == P_DELETE;
             st.packs_repacked += a->action == P_REPACK;
             st.bytes_freed += a->bytes - (a->action == P_REPACK ? a->used_bytes : 0);
+            bk_kill_point("prune-deleting");
         }
     }
 out:

@@ -87,6 +87,9 @@ int bk_repo_open_object(bk_repo *repo, bk_kind kind, const uint8_t *stored, size
 /* -EINTR (with the message "interrupted") once bk_interrupt() was called, else 0: long
  * loops call it at points where stopping leaves what a crash there would. */
 int bk_repo_check_interrupt(bk_repo *repo) BK_MUST_CHECK;
+/* Tests of crash consistency: the process kills itself (SIGKILL) at the point name when
+ * $ARCA_TEST_KILL_AT says so. */
+void bk_kill_point(const char *name);
 
 /* Make repo->index ready for lookups (once): the mapped file of the local cache, brought
  * up to date (indexload.c). */

@@ -58,4 +58,24 @@ arca -r "$R" --json prune > "$T/p3.json"
 rm -rf "$T/r"
 arca -r "$R" restore latest --host tiny --target "$T/r" >/dev/null
 diff -r "$T/tiny" "$T/r$T/tiny" >/dev/null || fail "tiny's data differs after merging"
+
+# killed at each point of its commit (as kill -9 would): check passes, nothing a snapshot
+# needs is missing, the next prune finishes the work, and the one after has none left
+for point in prune-repacked prune-rewritten prune-committed prune-deleting; do
+    head -c 1500000 /dev/urandom > "$T/b/k-$point"
+    arca -r "$R" backup "$T/b" --host b >/dev/null
+    arca -r "$R" forget --host b --keep-last 1 >/dev/null
+    rc=0
+    ARCA_TEST_KILL_AT=$point "$ARCA" -r "$R" prune --max-unused 0 >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 137 ] || fail "prune was to be killed at $point, exited $rc"
+    arca -r "$R" check > /dev/null 2> "$T/check.err" || fail "check after a prune killed at $point: $(cat "$T/check.err")"
+    arca -r "$R" --json prune --max-unused 0 > "$T/after.json" || fail "prune after one killed at $point"
+    arca -r "$R" --json prune --max-unused 0 > "$T/after2.json"
+    [ "$(json_get "$T/after2.json" 'j["changed"]')" = False ] ||
+        fail "the second prune after one killed at $point still changed something: $(cat "$T/after2.json")"
+    arca -r "$R" check --read-data > /dev/null 2> "$T/check.err" || fail "check --read-data after $point: $(cat "$T/check.err")"
+    rm -rf "$T/r"
+    arca -r "$R" restore latest --host b --target "$T/r" >/dev/null
+    diff -r "$T/b" "$T/r$T/b" >/dev/null || fail "host b differs after a prune killed at $point"
+done
 pass
