@@ -289,6 +289,36 @@ static bool fits(bk_repo *repo, const bk_imap *m, const listing *l, uint8_t **re
     return ok;
 }
 
+/* A directory of its own in $TMPDIR for a map of this run only: *ret_path is its file. */
+static int temp_map(bk_repo *repo, char **ret_dir, char **ret_path)
+{
+    const char *t = getenv("TMPDIR");
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/arca-index-XXXXXX", t && *t ? t : "/tmp") < 0) {
+        return bk_repo_error(repo, -ENOMEM, "out of memory");
+    }
+    if (!mkdtemp(dir)) {
+        int e = -errno;
+        bk_repo_error(repo, e, "cannot make a temporary directory for the index (%s): %s", dir,
+                      strerror(-e));
+        free(dir);
+        return e;
+    }
+    if (asprintf(ret_path, "%s/index.map", dir) < 0) {
+        rmdir(dir);
+        free(dir);
+        return bk_repo_error(repo, -ENOMEM, "out of memory");
+    }
+    *ret_dir = dir;
+    return 0;
+}
+
+/* Errors of the cache's file system, after which a map of this run only may do */
+static bool cache_unwritable(int r)
+{
+    return r == -EACCES || r == -EPERM || r == -EROFS || r == -ENOSPC || r == -EDQUOT;
+}
+
 static int load(bk_repo *repo, bool full)
 {
     listing l = { 0 };
@@ -302,15 +332,9 @@ static int load(bk_repo *repo, bool full)
 
     /* the map: the cache's, or one for this run only */
     char *path = bk_cache_file(repo, "index.map"), *tmpdir = NULL;
-    if (!path) {
-        const char *t = getenv("TMPDIR");
-        if (asprintf(&tmpdir, "%s/arca-index-XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(tmpdir)) {
-            free(tmpdir);
-            listing_free(&l);
-            return bk_repo_error(repo, -errno, "cannot make a temporary directory for the index");
-        }
-        if (asprintf(&path, "%s/index.map", tmpdir) < 0)
-            path = NULL;
+    if (!path && (r = temp_map(repo, &tmpdir, &path)) < 0) {
+        listing_free(&l);
+        return r;
     }
     bk_repo_index_reset(repo);
     bool ready = false;
@@ -345,19 +369,28 @@ static int load(bk_repo *repo, bool full)
             free(m);
         }
     }
-    if (r == 0 && !ready && !path)
-        r = -ENOMEM;
     if (r == 0 && !ready) {
         /* (re)make it from every index object: one streamed read, bounded memory */
         bk_imap *nm = NULL;
         r = build(repo, path, &l, &nm);
+        if (cache_unwritable(r) && !tmpdir) {
+            /* a cache this user may not write (or a full disk) costs speed, not the run */
+            bk_repo_log(repo, BK_LOG_WARNING, "%s: using a temporary index file instead",
+                        bk_repo_errmsg(repo));
+            free(path);
+            path = NULL;
+            r = temp_map(repo, &tmpdir, &path);
+            if (r == 0)
+                r = build(repo, path, &l, &nm);
+        }
         if (r == 0) {
             bk_index_set_map(&repo->index, nm, NULL);
             r = note_covered(&repo->index);
         }
     }
     if (tmpdir) {
-        unlink(path);   /* mapped: it stays while the run needs it */
+        if (path)
+            unlink(path);   /* mapped: it stays while the run needs it */
         rmdir(tmpdir);
         free(tmpdir);
     } else if (r == 0) {

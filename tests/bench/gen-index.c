@@ -1,10 +1,12 @@
 /* gen-index.c - for tests/bench/scale.sh only: adds NBLOBS made-up blobs to the index of a
  * repository, as index objects written the way a backup writes them (packs of 256 blobs,
  * 64 packs per object), listing packs that do not exist.  It lets the bench measure the
- * commands that consult the index at 10^8 blobs without storing petabytes.  Never point
- * it at a repository that matters: check and prune of it find the packs missing.
+ * commands that consult the index at 10^8 blobs without storing petabytes.  With
+ * NSNAPSHOTS, as many copies of the newest snapshot follow, each of another host
+ * ("gen-host-N") and older, for the cost of many snapshots.  Never point it at a
+ * repository that matters: check and prune of it find the packs missing.
  *
- *   ARCA_PASSWORD_FILE=FILE gen-index REPOSITORY NBLOBS
+ *   ARCA_PASSWORD_FILE=FILE gen-index REPOSITORY NBLOBS [NSNAPSHOTS]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 
 #include "index.h"
 #include "repo.h"
+#include "snapshot.h"
 
 #define BLOBS_PER_PACK 256
 #define PACKS_PER_OBJECT 64
@@ -79,19 +82,57 @@ static int write_object(bk_repo *repo, uint64_t *left)
     return r;
 }
 
-int main(int argc, char **argv)
+static int copy_snapshots(bk_repo *repo, uint64_t n)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: ARCA_PASSWORD_FILE=FILE gen-index REPOSITORY NBLOBS\n");
-        return 2;
+    bk_snapshot **v;
+    size_t nv;
+    int r = bk_snapshots_list(repo, NULL, &v, &nv);
+    if (r < 0)
+        return r;
+    if (nv == 0 && n > 0)
+        r = bk_repo_error(repo, -ENOENT, "no snapshot to copy");
+    bk_snapshot *s = NULL;
+    if (r == 0 && n > 0)
+        r = bk_snapshot_dup(v[nv - 1], &s);
+    char *host0 = s ? s->host : NULL;
+    int64_t time0 = s ? s->time : 0;
+    for (uint64_t i = 0; r == 0 && i < n; i++) {
+        char host[64];
+        snprintf(host, sizeof(host), "gen-host-%llu", (unsigned long long)i);
+        s->host = host;
+        s->time = time0 - 60 - (int64_t)i * 60;
+        r = bk_repo_save_snapshot(repo, s);
     }
+    if (s) {
+        s->host = host0;
+        bk_snapshot_free(s);
+    }
+    bk_snapshots_free(v, nv);
+    return r;
+}
+
+static int number(const char *what, const char *arg, uint64_t *ret)
+{
     char *end;
     errno = 0;
-    unsigned long long n = strtoull(argv[2], &end, 10);
-    if (errno || *end || end == argv[2]) {
-        fprintf(stderr, "gen-index: NBLOBS: expected a number, got '%s'\n", argv[2]);
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (errno || *end || end == arg || *arg == '-') {
+        fprintf(stderr, "gen-index: %s: expected a number, got '%s'\n", what, arg);
+        return -EINVAL;
+    }
+    *ret = n;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: ARCA_PASSWORD_FILE=FILE gen-index REPOSITORY NBLOBS [NSNAPSHOTS]\n");
         return 2;
     }
+    uint64_t n, nsnap = 0;
+    if (number("NBLOBS", argv[2], &n) < 0 || (argc == 4 && number("NSNAPSHOTS", argv[3], &nsnap) < 0))
+        return 2;
     if (sodium_init() < 0)
         return 1;
     char pass[1024];
@@ -109,6 +150,8 @@ int main(int argc, char **argv)
     uint64_t left = n;
     while (r == 0 && left > 0)
         r = write_object(repo, &left);
+    if (r == 0 && nsnap > 0)
+        r = copy_snapshots(repo, nsnap);
     if (r < 0)
         fprintf(stderr, "gen-index: %s: %s\n", argv[1],
                 bk_repo_errmsg(repo) ? bk_repo_errmsg(repo) : strerror(-r));

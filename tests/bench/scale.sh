@@ -2,44 +2,57 @@
 # scale.sh - what a run costs once a repository is big: arca next to borg and restic.
 # Not a test: it prints figures and ratios, asserts nothing.
 #
-#   tests/bench/scale.sh [--blobs N] [--simulate N] [--keep]
+#   tests/bench/scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--keep]
 #
-# Part 1, real blobs (default N = 1000000): N KiB of random data in 64 files, backed up
-# by arca and borg with chunkers set to ~1 KiB chunks, so that both repositories hold
+# Part 1, real blobs (--blobs, default 1000000): N KiB of random data in 64 files, backed
+# up by arca and borg with chunkers set to ~1 KiB chunks, so that both repositories hold
 # about N blobs, and by restic, which cannot change its chunk size (~1 MiB): restic's
 # column is the same data in ~N/1000 blobs, a lower bound for what restic would need.
 # Then the runs a nightly job and an admin make, each a small change: back up after
-# one file of 64 went and a small one came (twice), list the snapshots, restore one
-# small file, forget the first snapshot and prune (1/64 of the data goes), check the
+# one file of 64 went and a small one came (twice), back up one new 4 KiB file (a path
+# of its own), list the snapshots, restore one small file, forget the first snapshot and prune (1/64 of the data goes), check the
 # metadata.  Figures: wall time, CPU time, peak RSS; the blob counts of each tool.
+# --big (default 4 x --blobs, 0 to skip): the same runs, arca alone, at that many.
 #
-# Part 2, made-up index (default --simulate 10000000, 0 to skip): a small repository
+# Part 2, made-up index (--simulate, default 10000000, 0 to skip): a small repository
 # whose index gets N more entries, written as a backup writes them but listing packs
 # that do not exist (build/tests/gen-index), so that the runs that consult the index
-# can be measured at 10^8 blobs without the petabytes.  arca only: the first backup
-# after the entries came (which makes the local index file), two small backups, a
-# restore of one file, snapshots, and a dry-run prune (the prune that would free the
-# made-up blobs: every one is unreferenced).
+# can be measured at 10^8 blobs without the petabytes: the first backup after the
+# entries came (which makes the local index file), two small backups, a restore of one
+# file, snapshots, a dry-run prune and a real one (every made-up blob is unreferenced,
+# so the prune drops them all), and check in between (which reports the missing packs,
+# exit 1: measured for its memory).
 #
-# Every tool runs with its default key derivation: the "open" row is the cost of
-# opening a repository and listing nothing, the floor of every other row.
-# Figures are wall-clock on a shared machine: compare ratios, and expect noise.
+# Part 3, many snapshots (--snapshots, default 100000, 0 to skip): one-file backups
+# into a repository of 100 snapshots and into one of N (copies of one, from other
+# hosts, as in a shared repository): the first backup after they came, and the next.
+#
+# arca's repositories are made with the key derivation of the test suite (--kdf-memory
+# 8M --kdf-ops 1; the default costs 64 MiB and 0.3 s more at every open); borg and
+# restic use theirs.  The "open" row is each tool's floor: open the repository, list
+# nothing.  Figures are wall-clock on a shared machine: compare ratios, expect noise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BLOBS=1000000
+BIG=
 SIM=10000000
+NSNAP=100000
 KEEP=
 while [ $# -gt 0 ]; do
     case $1 in
         --blobs) BLOBS=$2; shift 2 ;;
+        --big) BIG=$2; shift 2 ;;
         --simulate) SIM=$2; shift 2 ;;
+        --snapshots) NSNAP=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) echo "usage: scale.sh [--blobs N] [--simulate N] [--keep]" >&2; exit 2 ;;
+        *) echo "usage: scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--keep]" >&2
+           exit 2 ;;
     esac
 done
-case "$BLOBS$SIM" in
-    *[!0-9]*) echo "scale.sh: --blobs and --simulate take a number" >&2; exit 2 ;;
+BIG=${BIG:-$(( BLOBS * 4 ))}
+case "$BLOBS$BIG$SIM$NSNAP" in
+    ''|*[!0-9]*) echo "scale.sh: --blobs, --big, --simulate and --snapshots take a number" >&2; exit 2 ;;
 esac
 
 scripts/deps.sh bench
@@ -50,7 +63,7 @@ if [ -z "${ARCA:-}" ]; then
     GEN_INDEX=${GEN_INDEX:-$ROOT/build/tests/gen-index}
 fi
 GEN_INDEX=${GEN_INDEX:-$(dirname "$ARCA")/../tests/gen-index}
-if [ "$SIM" -gt 0 ] && [ ! -x "$GEN_INDEX" ]; then
+if [ $(( SIM + NSNAP )) -gt 0 ] && [ ! -x "$GEN_INDEX" ]; then
     echo "scale.sh: no $GEN_INDEX (set GEN_INDEX, or build with -DBK_BUILD_TESTS=ON)" >&2
     exit 1
 fi
@@ -63,7 +76,7 @@ echo "scale: work dir $W" >&2
 mkdir "$W/bin"
 cp "$ARCA" "$W/bin/arca"
 ARCA=$W/bin/arca
-if [ "$SIM" -gt 0 ]; then
+if [ $(( SIM + NSNAP )) -gt 0 ]; then
     cp "$GEN_INDEX" "$W/bin/gen-index"
     GEN_INDEX=$W/bin/gen-index
 fi
@@ -73,15 +86,17 @@ export RESTIC_PASSWORD=bench-pass BORG_PASSPHRASE=bench-pass BORG_RELOCATED_REPO
 export BORG_BASE_DIR=$W/borg-base RESTIC_CACHE_DIR=$W/restic-cache
 printf 'bench-pass\n' > "$W/pass"
 export ARCA_PASSWORD_FILE=$W/pass ARCA_CACHE_DIR=$W/arca-cache
+KDF=(--kdf-memory 8M --kdf-ops 1)
 
 # measure NAME CMD...: wall seconds, CPU seconds (user + system) and peak RSS (KiB) of a
 # command into $W/results; its output into $W/NAME.out and .err.  The bench stops if
-# it fails.
+# it exits with another status than $EXPECT (default 0).
 measure() {
-    local name=$1
+    local name=$1 rc=0
     shift
-    if ! /usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/$name.out" 2>"$W/$name.err"; then
-        echo "scale: $name failed: $(grep -m1 '^Command' "$W/time.out" || true)" >&2
+    /usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
+    if [ "$rc" -ne "${EXPECT:-0}" ]; then
+        echo "scale: $name exited with $rc, not ${EXPECT:-0}" >&2
         tail -n 5 "$W/$name.err" >&2
         exit 1
     fi
@@ -99,6 +114,8 @@ for i in $(seq -w 0 63); do
     random_file "$D/f$i" "$per"
 done
 echo "corpus $(( BLOBS * 1024 )) bytes in 64 files" >> "$W/info"
+mkdir "$W/one"
+random_file "$W/one/file" 4096   # the one-file backup: a path of its own
 
 # step TOOL: the same sequence of runs for each tool (cwd: the corpus' parent, so that
 # every tool stores the path data/...)
@@ -112,23 +129,30 @@ reset_corpus() {
 }
 cd "$W/corpus"
 
-# arca: ~1 KiB chunks (min 512, max 4 KiB)
-"$ARCA" -r "$W/arca" init -q --chunk-min 512 --chunk-avg 1K --chunk-max 4K
-measure arca.open "$ARCA" -r "$W/arca" snapshots
-measure arca.backup "$ARCA" -r "$W/arca" backup -q data
-small_change 1
-measure arca.backup2 "$ARCA" -r "$W/arca" backup -q data
-small_change 2
-measure arca.backup3 "$ARCA" -r "$W/arca" backup -q data
-measure arca.snapshots "$ARCA" -r "$W/arca" snapshots
-measure arca.restore1 "$ARCA" -r "$W/arca" restore latest --target "$W/arca-restore" \
-    --include "$D/new2"
-first=$("$ARCA" -r "$W/arca" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-measure arca.prune "$ARCA" -r "$W/arca" forget -q "$first" --prune
-measure arca.check "$ARCA" -r "$W/arca" check -q
-"$ARCA" -r "$W/arca" stats --json > "$W/arca.stats"
-echo "arca-blobs $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blobs"])' "$W/arca.stats")" >> "$W/info"
-reset_corpus
+# arca_runs TAG REPO: the sequence for arca, ~1 KiB chunks (min 512, max 4 KiB)
+arca_runs() {
+    local t=$1 repo=$2 first
+    "$ARCA" -r "$repo" init -q "${KDF[@]}" --chunk-min 512 --chunk-avg 1K --chunk-max 4K
+    measure "$t.open" "$ARCA" -r "$repo" snapshots
+    measure "$t.backup" "$ARCA" -r "$repo" backup -q data
+    small_change 1
+    measure "$t.backup2" "$ARCA" -r "$repo" backup -q data
+    small_change 2
+    measure "$t.backup3" "$ARCA" -r "$repo" backup -q data
+    measure "$t.one" "$ARCA" -r "$repo" backup -q "$W/one"
+    measure "$t.snapshots" "$ARCA" -r "$repo" snapshots
+    measure "$t.restore1" "$ARCA" -r "$repo" restore latest --path "$D" --target "$W/arca-restore" \
+        --include "$D/new2"
+    cmp "$D/new2" "$W/arca-restore$D/new2"
+    rm -rf "$W/arca-restore"
+    first=$("$ARCA" -r "$repo" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    measure "$t.prune" "$ARCA" -r "$repo" forget -q "$first" --prune
+    measure "$t.check" "$ARCA" -r "$repo" check -q
+    "$ARCA" -r "$repo" stats --json > "$W/$t.stats"
+    echo "$t-blobs $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blobs"])' "$W/$t.stats")" >> "$W/info"
+    reset_corpus
+}
+arca_runs arca "$W/arca"
 
 # borg: buzhash with 512-byte minimum, 8 KiB maximum and a 9-bit mask: ~1 KiB chunks
 borg init -e repokey-blake2 "$W/borg" >/dev/null 2>&1
@@ -139,6 +163,7 @@ small_change 1
 measure borg.backup2 "${BC[@]}" "$W/borg::s2" data
 small_change 2
 measure borg.backup3 "${BC[@]}" "$W/borg::s3" data
+measure borg.one "${BC[@]}" "$W/borg::one" "$W/one"
 measure borg.snapshots borg list "$W/borg"
 mkdir -p "$W/borg-restore"
 measure borg.restore1 bash -c "cd '$W/borg-restore' && borg extract '$W/borg::s3' data/new2"
@@ -156,22 +181,34 @@ small_change 1
 measure restic.backup2 restic -r "$W/restic" backup -q data
 small_change 2
 measure restic.backup3 restic -r "$W/restic" backup -q data
+measure restic.one restic -r "$W/restic" backup -q "$W/one"
 measure restic.snapshots restic -r "$W/restic" snapshots
-measure restic.restore1 restic -r "$W/restic" restore latest --target "$W/restic-restore" \
+measure restic.restore1 restic -r "$W/restic" restore latest --path "$D" --target "$W/restic-restore" \
     --include "$D/new2"
 first=$(restic -r "$W/restic" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 measure restic.prune restic -r "$W/restic" forget -q "$first" --prune
 measure restic.check restic -r "$W/restic" check
 echo "restic-blobs $(restic -r "$W/restic" stats --mode raw-data --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_blob_count"])')" >> "$W/info"
+rm -rf "$W/arca" "$W/borg" "$W/restic" "$W/borg-restore" "$W/restic-restore"
+
+if [ "$BIG" -gt 0 ]; then
+    per=$(( BIG * 1024 / 64 ))
+    for i in $(seq -w 0 63); do
+        random_file "$D/f$i" "$per"
+    done
+    echo "big-corpus $(( BIG * 1024 ))" >> "$W/info"
+    arca_runs big "$W/arca-big"
+    rm -rf "$W/arca-big"
+fi
 cd "$ROOT"
-rm -rf "$W/corpus" "$W/arca-restore" "$W/borg-restore" "$W/restic-restore"
+rm -rf "$W/corpus"
 
 # ---- part 2: a made-up index of SIM blobs ---------------------------------------------------
 if [ "$SIM" -gt 0 ]; then
     S=$W/sim
     mkdir -p "$S/data"
     for i in 1 2 3 4; do random_file "$S/data/f$i" 1048576; done
-    "$ARCA" -r "$S/repo" init -q
+    "$ARCA" -r "$S/repo" init -q "${KDF[@]}"
     "$ARCA" -r "$S/repo" backup -q "$S/data"
     measure sim.gen "$GEN_INDEX" "$S/repo" "$SIM"
     echo "sim-index-bytes $(du -sb "$S/repo/index" | cut -f1)" >> "$W/info"
@@ -185,12 +222,32 @@ if [ "$SIM" -gt 0 ]; then
     measure sim.snapshots "$ARCA" -r "$S/repo" snapshots
     measure sim.restore1 "$ARCA" -r "$S/repo" restore latest --target "$S/restore" --include "$S/data/g3"
     cmp "$S/data/g3" "$S/restore$S/data/g3"
-    measure sim.prune "$ARCA" -r "$S/repo" prune --dry-run --json
+    measure sim.prunedry "$ARCA" -r "$S/repo" prune --dry-run --json
+    EXPECT=1 measure sim.check "$ARCA" -r "$S/repo" check -q
+    measure sim.prune "$ARCA" -r "$S/repo" prune --json
+    rm -rf "$S"
+fi
+
+# ---- part 3: many snapshots ---------------------------------------------------------------
+if [ "$NSNAP" -gt 0 ]; then
+    for n in 100 "$NSNAP"; do
+        S=$W/snap$n
+        mkdir -p "$S/data"
+        random_file "$S/data/f" 65536
+        "$ARCA" -r "$S/repo" init -q "${KDF[@]}"
+        "$ARCA" -r "$S/repo" backup -q "$S/data"
+        "$GEN_INDEX" "$S/repo" 0 $(( n - 1 ))
+        random_file "$S/data/g1" 65536
+        measure "snap$n.backup1" "$ARCA" -r "$S/repo" backup -q "$S/data"
+        random_file "$S/data/g2" 65536
+        measure "snap$n.backup2" "$ARCA" -r "$S/repo" backup -q "$S/data"
+        rm -rf "$S"
+    done
 fi
 echo "loadavg-end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$W/info"
 
 # ---- report -------------------------------------------------------------------------------
-python3 - "$W/results" "$W/info" "$(nproc)" "$SIM" <<'PY'
+python3 - "$W/results" "$W/info" "$(nproc)" "$SIM" "$NSNAP" <<'PY'
 import math, sys
 res, info = {}, {}
 for line in open(sys.argv[1]):
@@ -199,7 +256,8 @@ for line in open(sys.argv[1]):
 for line in open(sys.argv[2]):
     k, _, v = line.rstrip('\n').partition(' ')
     info[k] = v
-ncpu, sim = int(sys.argv[3]), int(sys.argv[4])
+ncpu, sim, nsnap = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+MiB = 2**20
 def g(key, i):
     v = res.get(key)
     return v[i] if v else float('nan')
@@ -209,11 +267,11 @@ def ratio(a, b):
     return '-' if math.isnan(a) or math.isnan(b) or b == 0 else f"{a / b:.2f}"
 steps = [("open", "open the repository"), ("backup", "initial backup"),
          ("backup2", "backup, small change"), ("backup3", "backup, small change again"),
-         ("snapshots", "list snapshots"), ("restore1", "restore one 64 KiB file"),
+         ("one", "one-file backup (a new path)"), ("snapshots", "list snapshots"), ("restore1", "restore one 64 KiB file"),
          ("prune", "forget 1 snapshot + prune"), ("check", "check (metadata)")]
-print(f"\n{int(info['corpus'].split()[0]) >> 20} MiB of random data; blobs: arca {info.get('arca-blobs', '?')}, "
-      f"borg {info.get('borg-blobs', '?')}, restic {info.get('restic-blobs', '?')} "
-      f"({ncpu} CPUs, load {info.get('loadavg-start', '?')} at start, {info.get('loadavg-end', '?')} at end)")
+print(f"\n{ncpu} CPUs, load {info.get('loadavg-start', '?')} at start, {info.get('loadavg-end', '?')} at end")
+print(f"\n== {int(info['corpus'].split()[0]) // MiB} MiB of random data; blobs: arca {info.get('arca-blobs', '?')}, "
+      f"borg {info.get('borg-blobs', '?')}, restic {info.get('restic-blobs', '?')}")
 for what, i, fmt, unit, scale in (("wall time", 0, "{:.2f}", "s", 1), ("CPU time", 1, "{:.2f}", "s", 1),
                                    ("peak RSS", 2, "{:.0f}", "MiB", 1 / 1024)):
     print(f"\n{what + ' (' + unit + ')':30} {'arca':>9} {'borg':>9} {'restic':>9} {'arca/borg':>10} {'arca/restic':>12}")
@@ -224,18 +282,39 @@ print(f"\n{'peak RSS above open (MiB)':30} {'arca':>9} {'borg':>9} {'restic':>9}
 for key, label in steps[1:]:
     a, b, r = ((g(f"{t}.{key}", 2) - g(f"{t}.open", 2)) / 1024 for t in ("arca", "borg", "restic"))
     print(f"{label:30} {f(a, '{:.0f}'):>9} {f(b, '{:.0f}'):>9} {f(r, '{:.0f}'):>9}")
-print("\nrestic holds ~1/1000 of the blobs: its column is a lower bound for restic at this blob count.")
+print("restic holds ~1/1000 of the blobs: its column is a lower bound for restic at this blob count.")
+
+def per_blob(tag, blobs):
+    print(f"\n{'':30} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'B/blob':>8}   (B/blob: RSS above open / blobs)")
+    for key, label in steps:
+        k = f"{tag}.{key}"
+        above = (g(k, 2) - g(f"{tag}.open", 2)) * 1024
+        print(f"{label:30} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
+              f"{f(above / blobs, '{:.1f}') if key != 'open' else '':>8}")
+print(f"\n== arca alone, {info.get('arca-blobs')} blobs")
+per_blob("arca", int(info.get('arca-blobs', 1)))
+if 'big-blobs' in info:
+    print(f"\n== arca alone, {int(info['big-corpus']) // MiB} MiB of random data, {info['big-blobs']} blobs")
+    per_blob("big", int(info['big-blobs']))
 if sim:
-    print(f"\nmade-up index: {sim} blobs more ({int(info['sim-index-bytes']) >> 20} MiB of index objects, "
-          f"a local index file of {int(info.get('sim-map-bytes') or 0) >> 20} MiB)")
-    print(f"{'':40} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8}")
+    print(f"\n== made-up index: {sim} blobs more ({int(info['sim-index-bytes']) // MiB} MiB of index objects, "
+          f"a local index file of {int(info.get('sim-map-bytes') or 0) // MiB} MiB)")
+    print(f"{'':40} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'B/blob':>8}")
     for key, label in (("gen", "gen-index (writes the entries)"),
                        ("backup1", "first backup (makes the index file)"),
                        ("backup2", "backup, small change"), ("backup3", "backup, small change again"),
                        ("snapshots", "list snapshots"), ("restore1", "restore one 64 KiB file"),
-                       ("prune", "prune --dry-run (all made-up blobs go)")):
+                       ("prunedry", "prune --dry-run (all made-up blobs go)"),
+                       ("check", "check (exit 1: the packs are made up)"),
+                       ("prune", "prune (drops the made-up blobs)")):
         k = f"sim.{key}"
-        print(f"{label:40} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8}")
-    print(f"{'open (no index; the KDF is most of it)':40} {f(g('arca.open', 0), '{:.2f}'):>8} {f(g('arca.open', 1), '{:.2f}'):>8} "
-          f"{f(g('arca.open', 2) / 1024, '{:.0f}'):>8}")
+        print(f"{label:40} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
+              f"{f(g(k, 2) * 1024 / sim, '{:.1f}'):>8}")
+if nsnap:
+    print(f"\n== one-file backups among many snapshots (others are other hosts')")
+    print(f"{'':40} {'100':>16} {nsnap:>16}")
+    print(f"{'':40} {'wall s':>8}{'CPU s':>8} {'wall s':>8}{'CPU s':>8}")
+    for key, label in (("backup1", "first backup after they came"), ("backup2", "next backup")):
+        a, b = f"snap100.{key}", f"snap{nsnap}.{key}"
+        print(f"{label:40} {f(g(a, 0), '{:.2f}'):>8}{f(g(a, 1), '{:.2f}'):>8} {f(g(b, 0), '{:.2f}'):>8}{f(g(b, 1), '{:.2f}'):>8}")
 PY

@@ -60,6 +60,9 @@ if [ "$BACKEND" = local ]; then
     run_as env HOME="$T" XDG_CACHE_HOME="$T/nobody-cache" "$arca_as_user" -r "$R" backup "$T/src" 2> "$T/err.txt" >/dev/null || rc=$?
     [ $rc -eq 3 ] || fail "unreadable file: exit $rc, expected 3 ($(cat "$T/err.txt"))"
     grep -q "secret" "$T/err.txt" || fail "the unreadable file is not named"
+    # the cache the earlier runs made is root's: the run goes on with a temporary index file
+    grep -q "using a temporary index file" "$T/err.txt" ||
+        fail "no warning about the unwritable cache ($(cat "$T/err.txt"))"
     arca -r "$R" ls -R latest "$T/src" > "$T/ls.txt"
     grep -q '/fine$' "$T/ls.txt" || fail "snapshot lacks the readable file"
     if grep -q '/secret$' "$T/ls.txt"; then fail "snapshot holds the unreadable file"; fi

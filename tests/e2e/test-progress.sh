@@ -71,7 +71,9 @@ EOF
 
 export LC_ALL=C.UTF-8
 n=0
-for cols in 50 100 200; do
+# wide: room for the whole line with the longest name, wherever the scratch directory is
+wide=$(( ${#S} + 200 ))
+for cols in 50 100 "$wide"; do
     out=$T/tty-$cols
     rc=0
     pty_run "$cols" "$out" "$ARCA" -r "$R" backup --force "$S" || rc=$?
@@ -83,7 +85,8 @@ done
 
 # wide enough: the last file read, whole and escaped (the final update names it)
 name_esc='zz-\x1b[31m-red-名前-'
-grep -qaF "$S/$name_esc" "$T/tty-200" || fail "200 columns: the current file is not shown whole: $(cat -v "$T/tty-200")"
+grep -qaF "$S/$name_esc" "$T/tty-$wide" ||
+    fail "$wide columns: the current file is not shown whole: $(cat -v "$T/tty-$wide")"
 # 100 columns: the path is longer than the room, so it is shortened in the middle
 grep -qaF "…" "$T/tty-100" || fail "100 columns: no shortened file name: $(cat -v "$T/tty-100")"
 grep -qaE "…[^ ]*x{10}\.bin" "$T/tty-100" || fail "100 columns: the end of the name is not kept: $(cat -v "$T/tty-100")"
