@@ -93,6 +93,37 @@ int bk_idmap_put(bk_idmap *m, const bk_id *id, void **ret_value)
     }
 }
 
+bool bk_idmap_remove(bk_idmap *m, const bk_id *id)
+{
+    if (m->count == 0)
+        return false;
+    size_t mask = m->cap - 1, i = home(id->b, m->cap);
+    for (;; i = (i + 1) & mask) {
+        uint8_t *s = slot(m, i);
+        if (!used(m, s))
+            return false;
+        if (memcmp(s, id->b, BK_ID_LEN) == 0)
+            break;
+    }
+    /* backward shift: an entry further along the run moves into the hole unless its home
+     * lies cyclically in (hole, its slot], so that every entry stays reachable */
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        uint8_t *t = slot(m, j);
+        if (!used(m, t))
+            break;
+        size_t h = home(t, m->cap);
+        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+        if (stays)
+            continue;
+        memcpy(slot(m, i), t, m->slot_size);
+        i = j;
+    }
+    slot(m, i)[BK_ID_LEN + m->value_size] = 0;
+    m->count--;
+    return true;
+}
+
 bool bk_idmap_next(const bk_idmap *m, size_t *pos, const bk_id **ret_id, void **ret_value)
 {
     for (; *pos < m->cap; (*pos)++) {

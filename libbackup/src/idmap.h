@@ -24,7 +24,9 @@ void *bk_idmap_get(const bk_idmap *m, const bk_id *id);
  * Returns 1 if inserted, 0 if it existed, or -ENOMEM.  Pointers are valid until the next
  * insertion. */
 int bk_idmap_put(bk_idmap *m, const bk_id *id, void **ret_value);
-/* Iterate: pos starts at 0; returns false at the end. */
+/* Remove id; false if it was not there.  Pointers into the map are invalidated. */
+bool bk_idmap_remove(bk_idmap *m, const bk_id *id);
+/* Iterate: pos starts at 0; returns false at the end (not while removing). */
 bool bk_idmap_next(const bk_idmap *m, size_t *pos, const bk_id **ret_id, void **ret_value);
 
 #endif

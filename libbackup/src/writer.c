@@ -38,7 +38,7 @@ struct bk_writer {
     bk_repo *repo;
     bool dry_run;
     size_t pack_target;
-    bk_idmap known;                 /* blobs added by this writer (caller's thread) */
+    bk_idmap known;                 /* blobs added and not yet in an index object (caller's thread) */
 
     pthread_mutex_t mu;
     pthread_cond_t cond_work;       /* a job was queued or stop */
@@ -361,8 +361,12 @@ static int flush_index(bk_writer *w)
             for (size_t i = 0; r == 0 && i < n; i++) {
                 uint32_t no;
                 r = bk_index_add_pack(&w->repo->index, &v[i].id, &no);
-                for (size_t j = 0; r == 0 && j < v[i].n; j++)
+                for (size_t j = 0; r == 0 && j < v[i].n; j++) {
                     r = bk_index_add(&w->repo->index, no, &v[i].blobs[j]);
+                    /* the index answers for it from here: the writer's own set keeps
+                     * only what is on its way, not every blob of the run */
+                    bk_idmap_remove(&w->known, &v[i].blobs[j].id);
+                }
             }
         }
     }

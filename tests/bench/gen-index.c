@@ -1,10 +1,11 @@
 /* gen-index.c - for tests/bench/scale.sh only: adds NBLOBS made-up blobs to the index of a
- * repository, as index objects written the way a backup writes them (packs of 256 blobs,
- * 64 packs per object), listing packs that do not exist.  It lets the bench measure the
- * commands that consult the index at 10^8 blobs without storing petabytes.  With
- * NSNAPSHOTS, as many copies of the newest snapshot follow, each of another host
- * ("gen-host-N") and older, for the cost of many snapshots.  Never point it at a
- * repository that matters: check and prune of it find the packs missing.
+ * repository, as index objects written the way a backup with the default chunker writes
+ * them (1 MiB blobs, 16 to a 16 MiB pack, 64 packs per object), listing packs that do
+ * not exist.  It lets the bench measure the commands that consult the index at 10^8
+ * blobs without storing petabytes.  With NSNAPSHOTS, as many copies of the newest
+ * snapshot follow, each of another host ("gen-host-N") and older, for the cost of many
+ * snapshots.  Never point it at a repository that matters: check and prune of it find
+ * the packs missing.
  *
  *   ARCA_PASSWORD_FILE=FILE gen-index REPOSITORY NBLOBS [NSNAPSHOTS]
  */
@@ -21,7 +22,7 @@
 #include "repo.h"
 #include "snapshot.h"
 
-#define BLOBS_PER_PACK 256
+#define BLOBS_PER_PACK 16
 #define PACKS_PER_OBJECT 64
 
 static int read_pass(char *buf, size_t cap, size_t *ret_len)
@@ -62,8 +63,8 @@ static int write_object(bk_repo *repo, uint64_t *left)
             bk_pack_entry *e = &p->blobs[i];
             randombytes_buf(e->id.b, sizeof(e->id.b));
             e->kind = BK_KIND_DATA;
-            e->raw_len = 65536;
-            e->stored_len = 40000;
+            e->raw_len = 1u << 20;
+            e->stored_len = (1u << 20) + 40;
             e->offset = off;
             off += e->stored_len;
         }
