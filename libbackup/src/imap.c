@@ -11,7 +11,7 @@
 #include "util.h"
 
 #define MAGIC "ARCAIMP1"
-#define VERSION 1
+#define VERSION 2                /* 2: the pack table under the block checksums only */
 #define ENDIAN 0x01020304u
 #define HEADER_SIZE 4096
 #define FANOUT 65536
@@ -30,7 +30,7 @@ typedef struct header {
     uint64_t n;
     uint32_t npacks, nobjects;
     uint64_t off_fanout, off_objects, off_packs, off_entries, off_sums, size;
-    uint8_t sum[32];             /* of the header (sum zeroed), fan-out, objects, packs, sums */
+    uint8_t sum[32];             /* of the header (sum zeroed), fan-out, objects, sums */
 } header;
 
 /* ---- reading ---------------------------------------------------------------------------- */
@@ -44,7 +44,6 @@ static void head_sum(const uint8_t *base, const header *h, uint8_t out[32])
     crypto_generichash_update(&st, (const uint8_t *)&copy, sizeof(copy));
     crypto_generichash_update(&st, base + h->off_fanout, (FANOUT + 1) * sizeof(uint64_t));
     crypto_generichash_update(&st, base + h->off_objects, (size_t)h->nobjects * sizeof(bk_imap_object));
-    crypto_generichash_update(&st, base + h->off_packs, (size_t)h->npacks * sizeof(bk_id));
     crypto_generichash_update(&st, base + h->off_sums, (size_t)(h->size - h->off_sums));
     crypto_generichash_final(&st, out, 32);
 }
@@ -69,6 +68,11 @@ int bk_imap_open(const char *path, bk_imap *ret)
         return e;
     }
     const header *h = (const header *)base;
+    if (memcmp(h->magic, MAGIC, 8) == 0 && h->version != VERSION) {
+        munmap(base, size);   /* another version's: made again, without a word */
+        close(fd);
+        return -ENOENT;
+    }
     /* every count bounded by the size before anything is computed from it */
     bool ok = memcmp(h->magic, MAGIC, 8) == 0 && h->version == VERSION && h->endian == ENDIAN &&
               h->entry_size == sizeof(bk_imap_entry) && h->block_size == BLOCK &&
@@ -181,6 +185,15 @@ int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to)
         return 0;
     return bytes_ok(m, h->off_entries + from * sizeof(bk_imap_entry),
                     (to - from) * sizeof(bk_imap_entry)) ? 0 : -EBADMSG;
+}
+
+int bk_imap_check_packs(bk_imap *m, uint32_t from, uint32_t to)
+{
+    const header *h = (const header *)m->base;
+    if (to <= from)
+        return 0;
+    return bytes_ok(m, h->off_packs + (uint64_t)from * sizeof(bk_id),
+                    (uint64_t)(to - from) * sizeof(bk_id)) ? 0 : -EBADMSG;
 }
 
 int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos)

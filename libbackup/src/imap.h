@@ -5,9 +5,11 @@
  * The file holds the entries of a set of index objects ("covered" objects): a header, a
  * fan-out table over the first two bytes of the ids, the covered objects (each with the
  * range of pack numbers it lists), the pack table, and the entries sorted by (id, pack):
- * fixed-width, host byte order (the cache is this machine's).  Every 64 KiB block of the
- * file has a checksum, checked when a lookup first touches it, so a damaged file is found
- * and rebuilt, never believed. */
+ * fixed-width, host byte order (the cache is this machine's).  The header's checksum
+ * covers the small parts (fan-out, objects, block checksums) and is checked at open; every
+ * 64 KiB block of the pack table and the entries has a checksum, checked when a lookup
+ * first touches it, so a damaged file is found and rebuilt, never believed, and opening
+ * it costs the same whatever its size. */
 #ifndef BK_IMAP_H
 #define BK_IMAP_H
 
@@ -53,6 +55,11 @@ int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
 /* Check the blocks that hold entries [from, to) (for callers that read entries directly:
  * iteration).  -EBADMSG if one is damaged. */
 int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to) BK_MUST_CHECK;
+
+/* Check the blocks that hold the pack ids [from, to): the pack table is checked as it is
+ * used, like the entries (a lookup checks the pack of what it finds).  -EBADMSG if one is
+ * damaged. */
+int bk_imap_check_packs(bk_imap *m, uint32_t from, uint32_t to) BK_MUST_CHECK;
 
 /* Give back the pages of the file this process holds resident (they stay in the page
  * cache): what a long walk over many ids calls now and then, so that its resident memory

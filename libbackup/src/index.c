@@ -85,6 +85,10 @@ static int map_pos(bk_index *idx, const bk_id *id, uint64_t *ret_pos)
         if (memcmp(m->entries[i].id.b, id->b, BK_ID_LEN) != 0)
             break;
         if (!dead_pack(idx, m->entries[i].e.pack)) {
+            /* the caller will want its pack's id: that part of the table is checked too */
+            uint32_t no = m->entries[i].e.pack;
+            if (bk_imap_check_packs(m, no, no + 1) < 0)
+                return -EBADMSG;
             *ret_pos = i;
             return 0;
         }
@@ -137,6 +141,28 @@ uint64_t bk_index_npacks(const bk_index *idx)
     return n;
 }
 
+static int entry_and_pack_ok(bk_imap *m, uint64_t i)
+{
+    if (bk_imap_check_range(m, i, i + 1) < 0)
+        return -EBADMSG;
+    uint32_t no = m->entries[i].e.pack;
+    return bk_imap_check_packs(m, no, no + 1);
+}
+
+int bk_index_map_check(bk_index *idx, uint64_t from, uint64_t to, bool packs)
+{
+    if (!idx->map)
+        return 0;
+    for (int attempt = 0;; attempt++) {
+        bk_imap *m = idx->map;
+        int r = bk_imap_check_range(m, from, BK_MIN(to, m->n));
+        if (r == 0 && packs)
+            r = bk_imap_check_packs(m, 0, m->npacks);
+        if (r == 0 || attempt > 0 || !idx->remap || idx->remap(idx, idx->remap_ctx) < 0)
+            return r;
+    }
+}
+
 bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *ret, int *ret_err)
 {
     *ret_err = 0;
@@ -158,10 +184,10 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
     for (uint64_t i = *pos - idx->blobs.cap; m && i < m->n; i++) {
         if ((i & 0x3ffff) == 0 && i)
             bk_imap_trim(m);   /* a scan need not keep what it has passed */
-        if (bk_imap_check_range(m, i, i + 1) < 0) {
+        if (entry_and_pack_ok(m, i) < 0) {
             /* made again, the map has the same entries in the same places: go on */
             if (!idx->remap || idx->remap(idx, idx->remap_ctx) < 0 || !(m = idx->map) ||
-                bk_imap_check_range(m, i, i + 1) < 0) {
+                entry_and_pack_ok(m, i) < 0) {
                 *ret_err = -EBADMSG;
                 return false;
             }

@@ -53,6 +53,10 @@ const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no);
 /* The position in the map of the entry a lookup of id would return, if it is in the map
  * (not the RAM part): 0, -ENOENT, or -EBADMSG (damaged map). */
 int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
+/* Check the map's entries [from, to), and with packs its whole pack table, for callers that
+ * read them directly (prune): a damaged part makes the map again (same entries at the same
+ * positions, same pack numbers: idx->map changes) and is checked again.  0 or -EBADMSG. */
+int bk_index_map_check(bk_index *idx, uint64_t from, uint64_t to, bool packs) BK_MUST_CHECK;
 /* Distinct blobs and packs (the map's live ones included). */
 uint64_t bk_index_count(bk_index *idx);
 uint64_t bk_index_npacks(const bk_index *idx);

@@ -65,8 +65,9 @@ struct feed {
 static int feed_pack(const bk_id *pack, size_t nblobs, void *ctx)
 {
     struct feed *f = ctx;
-    if (f->old && (f->k >= f->obj->npacks ||
-                   bk_id_cmp(&f->old->packs[f->obj->first_pack + f->k], pack) != 0))
+    /* an object is immutable (its name is the hash of its bytes): it lists the same packs
+     * in the same order as when the map was made, so they get the same numbers */
+    if (f->old && f->k >= f->obj->npacks)
         return -EBADMSG;   /* the object does not say what the map says it did */
     f->k++;
     return bk_imap_builder_pack(f->b, pack);
@@ -176,8 +177,9 @@ struct remap_ctx {
 };
 
 /* Make the map again with the same pack numbers (the same objects in the same order, the
- * packs of objects that are gone copied from the old pack table, which its checksum
- * vouches for): numbers handed out before stay right. */
+ * packs of objects that are gone copied from the old pack table, where its block checksums
+ * vouch for them): numbers handed out before stay right.  If they cannot (that part of the
+ * table is damaged too), the file is removed, so that the next run makes a new one. */
 static int remap(bk_index *idx, void *ctx)
 {
     struct remap_ctx *rc = ctx;
@@ -185,7 +187,7 @@ static int remap(bk_index *idx, void *ctx)
     if (rc->tried)
         return -EBADMSG;
     rc->tried = true;
-    const bk_imap *old = idx->map;
+    bk_imap *old = idx->map;
     bk_repo_log(repo, BK_LOG_WARNING, "the local index file %s is damaged: making it again", rc->path);
     bk_imap_builder *b;
     int r = bk_imap_builder_new(rc->path, &b);
@@ -199,8 +201,11 @@ static int remap(bk_index *idx, void *ctx)
         if (got < 0)
             r = got;
         else if (got == 1)   /* gone: its packs, numbered as they were */
-            for (uint32_t k = f.k; r == 0 && k < o->npacks; k++)
-                r = bk_imap_builder_pack(b, &old->packs[o->first_pack + k]);
+            for (uint32_t k = f.k; r == 0 && k < o->npacks; k++) {
+                r = bk_imap_check_packs(old, o->first_pack + k, o->first_pack + k + 1);
+                if (r == 0)
+                    r = bk_imap_builder_pack(b, &old->packs[o->first_pack + k]);
+            }
         else if (f.k != o->npacks)
             r = -EBADMSG;
     }
@@ -213,6 +218,8 @@ static int remap(bk_index *idx, void *ctx)
     if (r < 0) {
         free(m);
         bk_repo_clear_error(repo);
+        if (r == -EBADMSG)
+            unlink(rc->path);
         return r;
     }
     uint8_t *dead = NULL;

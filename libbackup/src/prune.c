@@ -111,6 +111,7 @@ static int mark(pruner *p, const bk_id *id, uint8_t kind)
 {
     uint64_t pos;
     int r = bk_index_map_find(p->idx, id, &pos);
+    p->m = p->idx->map;   /* made again if it was damaged */
     if (r == 0) {
         if (bit(p->used, pos))
             return 1;
@@ -203,8 +204,9 @@ static int account(pruner *p)
     const uint64_t window = 1u << 18;
     for (uint64_t i = 0; i < m->n; i++) {
         if (i % window == 0) {
-            if (bk_imap_check_range(m, i, BK_MIN(i + window, m->n)) < 0)
+            if (bk_index_map_check(p->idx, i, i + window, false) < 0)
                 return bk_repo_error(p->repo, -EBADMSG, "the local index file is damaged");
+            m = p->m = p->idx->map;
             if (i)
                 bk_imap_trim(m);   /* a scan need not keep what it has passed */
         }
@@ -311,6 +313,7 @@ static int repack_one(pruner *p, bk_writer *w, uint32_t no)
     for (size_t j = 0; r >= 0 && j < n; j++) {
         uint64_t pos;
         int k = bk_index_map_find(p->idx, &e[j].id, &pos);
+        p->m = p->idx->map;
         if (k == -EBADMSG)
             r = bk_repo_error(repo, k, "the local index file is damaged");
         if (k < 0 || !bit(p->used, pos) || p->m->entries[pos].e.pack != no)
@@ -550,8 +553,13 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
         snaps = NULL;
     if (r == 0)
         r = bk_repo_load_index_full(repo);
-    if (r == 0 && !(p.m = repo->index.map))
+    if (r == 0 && !repo->index.map)
         r = bk_repo_error(repo, -EIO, "prune needs the index file");
+    /* prune reads the whole pack table: checked once, here */
+    if (r == 0 && bk_index_map_check(&repo->index, 0, 0, true) < 0)
+        r = bk_repo_error(repo, -EBADMSG, "the local index file is damaged");
+    if (r == 0)
+        p.m = repo->index.map;
     if (r == 0 && (!(p.used = calloc(p.m->n / 8 + 1, 1)) ||
                    !(p.packs = calloc((size_t)p.m->npacks + 1, sizeof(*p.packs)))))
         r = -ENOMEM;

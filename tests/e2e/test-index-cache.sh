@@ -47,6 +47,18 @@ flip_byte "$MAP" $((entries + 52 * (n / 3) + 40))
 rm -rf "$T/r2"
 arca -r "$R" restore latest --target "$T/r2" >/dev/null 2> "$T/err" || fail "restore over a damaged index file: $(cat "$T/err")"
 diff -r "$T/src" "$T/r2$T/src" >/dev/null || fail "restore over a damaged index file differs"
+# the pack table damaged: not read at open, found when a lookup wants a pack's id (or
+# prune, which reads it all)
+packs=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1], "rb").read(96), 56)[0])' "$MAP")
+flip_byte "$MAP" $((packs + 3))
+rm -rf "$T/r3"
+arca -r "$R" restore latest --target "$T/r3" >/dev/null 2> "$T/err" || fail "restore over a damaged pack table: $(cat "$T/err")"
+grep -qF "is damaged: making it again" "$T/err" || fail "the damaged pack table was not noticed: $(cat "$T/err")"
+diff -r "$T/src" "$T/r3$T/src" >/dev/null || fail "restore over a damaged pack table differs"
+flip_byte "$MAP" $((packs + 3))   # in the file made again
+arca -r "$R" prune --dry-run --json > "$T/p.json" 2> "$T/err" || fail "prune over a damaged pack table: $(cat "$T/err")"
+grep -qF "is damaged: making it again" "$T/err" || fail "prune did not notice the damaged pack table: $(cat "$T/err")"
+[ "$(json_get "$T/p.json" 'j["packs_deleted"]')" = 0 ] || fail "prune over a damaged pack table would delete: $(cat "$T/p.json")"
 arca -r "$R" check --read-data >/dev/null || fail "check after a damaged index file"
 arca -r "$R" stats --json > "$T/stats1.json"
 arca -r "$R" --no-cache stats --json > "$T/stats0.json"

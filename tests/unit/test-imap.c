@@ -170,8 +170,26 @@ static void test_damage(void **state)
     bk_imap_close(&m);
     flip(path, at);   /* undo */
 
-    /* the header, the fan-out, the pack table, a truncated file: refused at once */
-    const off_t places[] = { 20, 4096 + 8 * 300, 4096 + 8 * 65537 + 40 * NOBJ + 5 };
+    /* the pack table: checked as it is used, like the entries */
+    off_t in_packs = 4096 + 8 * 65537 + 40 * NOBJ + 5;
+    flip(path, in_packs);
+    assert_int_equal(bk_imap_open(path, &m), 0);
+    assert_int_equal(bk_imap_check_packs(&m, 0, 0), 0);          /* nothing asked */
+    assert_int_equal(bk_imap_check_packs(&m, 0, 1), -EBADMSG);   /* pack 0's block */
+    assert_true(m.damaged);
+    bk_imap_close(&m);
+    flip(path, in_packs);
+    assert_int_equal(bk_imap_open(path, &m), 0);
+    assert_int_equal(bk_imap_check_packs(&m, 0, m.npacks), 0);
+    bk_imap_close(&m);
+
+    /* another version's file: not there (made again without a warning) */
+    flip(path, 8);
+    assert_int_equal(bk_imap_open(path, &m), -ENOENT);
+    flip(path, 8);
+
+    /* the header, the fan-out, the object table, a truncated file: refused at once */
+    const off_t places[] = { 20, 4096 + 8 * 300, 4096 + 8 * 65537 + 5 };
     for (size_t i = 0; i < BK_ELEMENTSOF(places); i++) {
         flip(path, places[i]);
         assert_int_equal(bk_imap_open(path, &m), -EBADMSG);
