@@ -492,6 +492,7 @@ BK_API int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mys
 
 enum bk_check_option {
     BK_CHECK_READ_DATA = 1,          /* decrypt and re-hash every blob */
+    BK_CHECK_SCAN_ORPHANS = 2,       /* walk the store for objects no catalog lists (RADOS) */
 };
 
 /* Which packs --read-data reads: all, the n-th of t parts (by pack id), or a random share. */
@@ -505,6 +506,7 @@ typedef struct bk_check_result {
     uint64_t errors;                 /* problems found (each reported through the log) */
     uint64_t bytes_read;
     uint64_t packs_read;             /* packs read whole (--read-data) */
+    uint64_t orphans;                /* objects in no catalog (BK_CHECK_SCAN_ORPHANS) */
 } bk_check_result;
 
 /* Problems found are reported at BK_LOG_ERROR, naming the object; the function returns

@@ -14,6 +14,8 @@
  * timeout, not one per operation. */
 #include <time.h>
 
+#include <sodium.h>
+
 #include "rados_internal.h"
 
 /* Errors that another attempt may not see (librados resends ops across map changes by
@@ -77,12 +79,24 @@ static uint64_t rados_max_object_size(bk_backend *be)
     return downcast(be)->max_object;
 }
 
+static uint64_t rados_scans(bk_backend *be)
+{
+    rados_be *b = downcast(be);
+    pthread_mutex_lock(&b->mu);
+    uint64_t n = b->scans;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 static void rados_close(bk_backend *be)
 {
     rados_be *b = downcast(be);
+    bk_rados_flush(be);   /* the last intents go while the lock is still held */
     bk_rados_lock_release(b, &b->repo_lock);
     bk_rados_lock_release(b, &b->prune_lock);
-    bk_rados_flush(be);
+    for (size_t i = 0; i < b->nresolved; i++)
+        free(b->resolved[i]);
+    free(b->resolved);
     if (b->data_io != b->io)
         rados_ioctx_destroy(b->data_io);
     rados_ioctx_destroy(b->io);
@@ -94,6 +108,20 @@ static void rados_close(bk_backend *be)
     free(b->data_pool);
     free(be->location);
     free(b);
+}
+
+/* Entries per catalog shard that start the next generation: ARCA_RADOS_SHARD_SPLIT (for
+ * tests, which need small catalogs to grow), else DEFAULT_SHARD_SPLIT. */
+static uint64_t shard_split_setting(void)
+{
+    const char *e = getenv("ARCA_RADOS_SHARD_SPLIT");
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (*end == 0 && v >= 16 && v <= 1000000)
+            return v;
+    }
+    return DEFAULT_SHARD_SPLIT;
 }
 
 static const bk_backend_ops rados_ops = {
@@ -113,6 +141,8 @@ static const bk_backend_ops rados_ops = {
     .max_object_size = rados_max_object_size,
     .rebuild_catalogs = bk_rados_rebuild_catalogs,
     .remove_strays = bk_rados_remove_strays,
+    .scan_orphans = bk_rados_scan_orphans,
+    .scans = rados_scans,
     .close = rados_close,
 };
 
@@ -313,8 +343,14 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
     b->cluster = c;
     b->timeout = timeout;
     b->window = conf->ceph_inflight > 0 ? conf->ceph_inflight : DEFAULT_INFLIGHT;
-    b->repo_lock.name = LOCK_NAME;
+    b->repo_lock.name = REPO_LOCK_NAME;
     b->prune_lock.name = PRUNE_LOCK_NAME;
+    for (int t = 0; t < BK_OBJ_TYPE_COUNT; t++)
+        b->gen[t] = -1;
+    b->shard_split = shard_split_setting();
+    uint8_t rnd[8];
+    randombytes_buf(rnd, sizeof(rnd));
+    bk_hex(rnd, sizeof(rnd), b->nonce);
     b->lock_duration = bk_rados_lock_duration();
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cond, NULL);
@@ -360,19 +396,7 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
         b->max_write = b->max_object;
 
     if (create) {
-        /* a new repository starts with empty catalogs; an existing one keeps its own, and
-         * so does one whose config is lost (its catalogs still name live objects: init
-         * refuses to go on); stale entries of objects that are gone are dropped */
-        uint64_t size;
-        r = rados_stat(b->io, "config", &size, NULL);
-        if (r == -ENOENT) {
-            r = 0;
-            for (int t = 0; r == 0 && t < BK_OBJ_TYPE_COUNT; t++) {
-                bool live = false;
-                if (has_catalog((bk_obj_type)t) && (r = bk_rados_catalog_live(b, (bk_obj_type)t, &live)) == 0 && !live)
-                    r = bk_rados_catalog_write(b, (bk_obj_type)t, true, NULL, 0, NULL, 0, true);
-            }
-        }
+        r = bk_rados_catalogs_init(b);
         if (r == -EOPNOTSUPP) {
             bk_error_set(err, r, "pool '%s' cannot hold arca's catalogs (no omap: erasure "
                          "coded?): use a replicated pool, and --data-pool for an erasure-coded "

@@ -94,8 +94,6 @@ static int same_content(rados_ioctx_t io, const char *oid, const void *p, size_t
 
 /* ---- listing by scanning the namespace ----------------------------------------------------- */
 
-typedef int (*scan_fn)(const char *oid, uint64_t size, void *ctx);
-
 /* Stat a batch of objects in parallel and pass those that still exist to fn. */
 static int stat_batch(rados_ioctx_t io, char **oids, size_t n, scan_fn fn, void *ctx)
 {
@@ -129,9 +127,11 @@ static int stat_batch(rados_ioctx_t io, char **oids, size_t n, scan_fn fn, void 
     return r;
 }
 
-/* Every object of the namespace whose name starts with prefix (NULL: every object). */
-int bk_rados_scan(rados_ioctx_t io, const char *prefix, scan_fn fn, void *ctx)
+int bk_rados_scan(rados_be *b, rados_ioctx_t io, const char *prefix, scan_fn fn, void *ctx)
 {
+    pthread_mutex_lock(&b->mu);
+    b->scans++;
+    pthread_mutex_unlock(&b->mu);
     rados_list_ctx_t lc;
     int r = rados_nobjects_list_open(io, &lc);
     if (r < 0)
@@ -222,7 +222,7 @@ static int write_new(rados_be *b, bk_obj_type t, const char *oid, const void *p,
 int bk_rados_put(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n)
 {
     rados_be *b = downcast(be);
-    char oid[OID_MAX];
+    char oid[OID_MAX], key[OID_MAX];
     int r = oid_of(t, name, oid, sizeof(oid));
     if (r < 0)
         return r;
@@ -231,6 +231,9 @@ int bk_rados_put(bk_backend *be, bk_obj_type t, const char *name, const void *p,
     if ((r = bk_rados_gate(b)) < 0 || (r = bk_rados_lock_guard(b, t, false)) < 0)
         return r;
     double deadline = bk_rados_deadline(b);
+    bool catalogued = has_catalog(t);
+    if (catalogued && (r = bk_rados_note(b, bk_rados_intent_add(b, t, name, false, deadline, key))) < 0)
+        return r;
     int attempt = 0;
     bool unknown = false;   /* an earlier attempt may have been applied */
     for (;;) {
@@ -242,16 +245,32 @@ int bk_rados_put(bk_backend *be, bk_obj_type t, const char *name, const void *p,
         unknown = true;
     }
     bk_rados_note(b, r);
-    if (r == 0 && has_catalog(t))
+    if (!catalogued)
+        return r;
+    bool written = r == 0 || r == -ETIMEDOUT;   /* ours, or maybe */
+    if (r == 0)
         r = bk_rados_note(b, bk_rados_catalog_add(b, t, name, n, deadline));
+    /* the intent stays when our object may be there without its entry */
+    if (!written || r == 0)
+        bk_rados_intent_done(b, key);
+    bk_rados_intents_flush_some(b);
     return r;
 }
 
+/* An asynchronous put of a pack: three operations one after the other, each started from the
+ * completion of the one before (librados' finisher thread): the intent, the write, the entry
+ * in the pack catalog.  The write op is made (and the data copied) at once. */
+enum { ST_INTENT, ST_WRITE, ST_ENTRY };
+
 typedef struct aput {
     rados_be *b;
-    rados_write_op_t op;
+    int stage;
+    rados_write_op_t op, write;
+    char name[BK_ID_HEX + 16], oid[OID_MAX], key[OID_MAX], shard[OID_MAX];
+    size_t n;
     bk_put_done_fn done;
     void *ctx;
+    struct aput *next;              /* on b->deferred */
 } aput;
 
 static void aput_finish(aput *a, int r)
@@ -259,6 +278,8 @@ static void aput_finish(aput *a, int r)
     rados_be *b = a->b;
     if (a->op)
         rados_release_write_op(a->op);
+    if (a->write)
+        rados_release_write_op(a->write);
     a->done(r, a->ctx);
     pthread_mutex_lock(&b->mu);
     b->inflight--;
@@ -267,22 +288,105 @@ static void aput_finish(aput *a, int r)
     free(a);
 }
 
+/* The catalog entry cannot be added from the finisher (its catalog must be rebuilt, or its
+ * generation read): the caller's thread does it, in put_async or flush. */
+static void aput_defer(aput *a)
+{
+    rados_be *b = a->b;
+    pthread_mutex_lock(&b->mu);
+    a->next = b->deferred;
+    b->deferred = a;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* (under b->mu, which it drops while it works) */
+static void run_deferred(rados_be *b)
+{
+    while (b->deferred) {
+        aput *a = b->deferred;
+        b->deferred = a->next;
+        pthread_mutex_unlock(&b->mu);
+        int r = bk_rados_gate(b);
+        if (r == 0)
+            r = bk_rados_note(b, bk_rados_catalog_add(b, BK_OBJ_DATA, a->name, a->n,
+                                                      bk_rados_deadline(b)));
+        if (r == 0)
+            bk_rados_intent_done(b, a->key);
+        aput_finish(a, r);
+        pthread_mutex_lock(&b->mu);
+    }
+}
+
+static void aput_complete(rados_completion_t c, void *arg);
+
+/* Start the operation of a's stage; on failure finish a. */
+static void aput_start(aput *a)
+{
+    rados_be *b = a->b;
+    int r = bk_rados_gate(b);
+    rados_completion_t c = NULL;
+    if (r == 0 && a->stage == ST_ENTRY) {
+        if (a->op)
+            rados_release_write_op(a->op);
+        a->op = bk_rados_catalog_add_op(b, BK_OBJ_DATA, a->name, a->n, a->shard);
+        if (!a->op) {
+            aput_defer(a);
+            return;
+        }
+    }
+    if (r == 0)
+        r = rados_aio_create_completion2(a, aput_complete, &c);
+    if (r == 0) {
+        if (a->stage == ST_INTENT)
+            r = rados_aio_write_op_operate(a->op, b->io, c, PENDING_OID, NULL, PUT_FLAGS);
+        else if (a->stage == ST_WRITE)
+            r = rados_aio_write_op_operate(a->write, b->data_io, c, a->oid, NULL, PUT_FLAGS);
+        else
+            r = rados_aio_write_op_operate(a->op, b->io, c, a->shard, NULL, PUT_FLAGS);
+        if (r < 0)
+            rados_aio_release(c);
+    }
+    if (r < 0) {
+        /* not started: the intent stays if the pack may be there without its entry */
+        if (a->stage != ST_ENTRY || r != -ETIMEDOUT)
+            bk_rados_intent_done(b, a->key);
+        aput_finish(a, r);
+    }
+}
+
 /* librados' finisher thread */
 static void aput_complete(rados_completion_t c, void *arg)
 {
-    int r = rados_aio_get_return_value(c);
+    aput *a = arg;
+    int r = bk_rados_note(a->b, rados_aio_get_return_value(c));
     rados_aio_release(c);
-    aput_finish(arg, bk_rados_note(((aput *)arg)->b, r));
+    if (a->stage == ST_ENTRY && r == -ENOENT) {   /* a lost catalog: rebuilt by the caller */
+        aput_defer(a);
+        return;
+    }
+    if (r == 0 && a->stage < ST_ENTRY) {
+        a->stage++;
+        aput_start(a);
+        return;
+    }
+    /* done, or failed: the intent stays when the pack may be there without its entry */
+    bool maybe_orphan = (a->stage == ST_WRITE && r == -ETIMEDOUT) || (a->stage == ST_ENTRY && r < 0);
+    if (a->stage > ST_INTENT && !maybe_orphan)
+        bk_rados_intent_done(a->b, a->key);
+    aput_finish(a, r);
 }
 
 int bk_rados_put_async(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n,
-                           bk_put_done_fn done, void *ctx)
+                       bk_put_done_fn done, void *ctx)
 {
     rados_be *b = downcast(be);
     char oid[OID_MAX];
     int r = oid_of(t, name, oid, sizeof(oid));
     if (r == 0 && b->max_object && n > b->max_object)
         r = -EFBIG;
+    if (r == 0 && strlen(name) >= sizeof(((aput *)0)->name))
+        r = -ENAMETOOLONG;
     if (r == 0)
         r = bk_rados_gate(b);
     aput *a = r == 0 ? calloc(1, sizeof(*a)) : NULL;
@@ -296,8 +400,12 @@ int bk_rados_put_async(bk_backend *be, bk_obj_type t, const char *name, const vo
     a->done = done;
     a->ctx = ctx;
     pthread_mutex_lock(&b->mu);
-    while (b->inflight >= b->window)
+    for (;;) {
+        run_deferred(b);
+        if (b->inflight < b->window)
+            break;
         pthread_cond_wait(&b->cond, &b->mu);
+    }
     b->inflight++;
     pthread_mutex_unlock(&b->mu);
     if ((r = bk_rados_gate(b)) < 0) {   /* it stalled while we waited for the window */
@@ -306,25 +414,27 @@ int bk_rados_put_async(bk_backend *be, bk_obj_type t, const char *name, const vo
     }
 
     if (t != BK_OBJ_DATA || n > b->max_write) {
-        /* catalogued types and objects written in pieces: synchronously, in this slot */
+        /* other types and objects written in pieces: synchronously, in this slot */
         r = bk_rados_put(be, t, name, p, n);
         aput_finish(a, r);
         return r;
     }
-    rados_completion_t c = NULL;
-    a->op = rados_create_write_op();
-    r = a->op ? rados_aio_create_completion2(a, aput_complete, &c) : -ENOMEM;
-    if (r == 0) {
-        rados_write_op_create(a->op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-        rados_write_op_write_full(a->op, p, n);
-        r = rados_aio_write_op_operate(a->op, b->data_io, c, oid, NULL, PUT_FLAGS);
-        if (r < 0)
-            rados_aio_release(c);
+    /* the generation the entry goes to, and whether its shard is full: read here, where
+     * waiting is allowed */
+    bk_rados_catalog_prepare(b, BK_OBJ_DATA, name);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->oid, sizeof(a->oid), "%s", oid);
+    a->n = n;
+    a->stage = ST_INTENT;
+    a->write = rados_create_write_op();
+    a->op = bk_rados_intent_add_op(b, BK_OBJ_DATA, name, a->key);
+    if (!a->write || !a->op) {
+        aput_finish(a, -ENOMEM);
+        return -ENOMEM;
     }
-    if (r < 0) {
-        aput_finish(a, r);
-        return r;
-    }
+    rados_write_op_create(a->write, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+    rados_write_op_write_full(a->write, p, n);
+    aput_start(a);
     return 0;
 }
 
@@ -332,24 +442,32 @@ int bk_rados_flush(bk_backend *be)
 {
     rados_be *b = downcast(be);
     pthread_mutex_lock(&b->mu);
-    while (b->inflight > 0)
+    for (;;) {
+        run_deferred(b);
+        if (b->inflight == 0)
+            break;
         pthread_cond_wait(&b->cond, &b->mu);
+    }
     pthread_mutex_unlock(&b->mu);
-    return 0;
+    return bk_rados_intents_flush(b);
 }
 
 int bk_rados_remove(bk_backend *be, bk_obj_type t, const char *name)
 {
     rados_be *b = downcast(be);
-    char oid[OID_MAX];
+    char oid[OID_MAX], key[OID_MAX];
     int r = oid_of(t, name, oid, sizeof(oid));
     if (r < 0)
         return r;
     if ((r = bk_rados_gate(b)) < 0 || (r = bk_rados_lock_guard(b, t, true)) < 0)
         return r;
     double deadline = bk_rados_deadline(b);
-    if (has_catalog(t)) {
-        r = bk_rados_note(b, bk_rados_catalog_remove(b, t, name, deadline));
+    bool catalogued = has_catalog(t);
+    if (catalogued) {
+        r = bk_rados_note(b, bk_rados_intent_add(b, t, name, true, deadline, key));
+        if (r == 0 && (r = bk_rados_note(b, bk_rados_catalog_remove(b, t, name, deadline))) < 0 &&
+            r != -ETIMEDOUT)
+            bk_rados_intent_done(b, key);   /* the entry is still there: nothing happened */
         if (r < 0)
             return r;
     }
@@ -362,5 +480,8 @@ int bk_rados_remove(bk_backend *be, bk_obj_type t, const char *name)
         unknown = true;
     }
     bk_rados_note(b, r);
+    if (catalogued && (r == 0 || r == -ENOENT))
+        bk_rados_intent_done(b, key);   /* else it stays: the object may be left, unlisted */
+    bk_rados_intents_flush_some(b);
     return r == -ENOENT && unknown ? 0 : r;
 }

@@ -1,14 +1,18 @@
-/* rados_lock.c - the repository lock and the prune lock of the RADOS backend: cls locks on
- * the object "lock" with a duration, renewed by a thread while held, and broken when their
- * holder is known dead. */
+/* rados_lock.c - the locks of the RADOS backend: cls locks on the object "lock" with a
+ * duration, renewed by a thread while held, broken when their holder is known dead.
+ *
+ *   arca-repo   the repository lock: shared (backup, forget, check, ...) or exclusive (the
+ *               commit of prune, key changes)
+ *   arca-prune  one prune at a time
+ *   arca        the fence: held exclusive for good by FENCE_COOKIE, so that an older arca
+ *               (which locks "arca", and knows neither the pack catalog nor catalog
+ *               generations) cannot use a repository of catalog layout 2. */
 #include <signal.h>
 #include <time.h>
 
 #include <sodium.h>
 
 #include "rados_internal.h"
-
-/* ---- locks ------------------------------------------------------------------------------------ */
 
 /* The lock calls are the "lock" object class's own methods, as rados_lock_* and
  * rados_unlock send them, but in a write op so that they take op flags: rados_lock_* have
@@ -45,7 +49,7 @@ typedef struct cls_call {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool done, abandoned;
-    int prval, result;
+    int prval[2], result;
 } cls_call;
 
 static void cls_done(rados_completion_t c, void *arg)
@@ -64,19 +68,22 @@ static void cls_done(rados_completion_t c, void *arg)
     }
 }
 
-/* Run method of the lock class on the lock object.  give_up (may be NULL): checked now and
- * then while waiting, under lock_mu; when it turns true the call is left to finish without
- * us and -ECANCELED is returned (the renewal thread, when the handle closes). */
-static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload, int op_flags,
-                         const bool *give_up)
+/* One or two methods of the lock class on the lock object, in one op (all or nothing):
+ * method[i] with payload[i].  give_up (may be NULL): checked now and then while waiting,
+ * under lock_mu; when it turns true the call is left to finish without us and -ECANCELED is
+ * returned (the renewal thread, when the handle closes). */
+static int cls_lock_exec(rados_be *b, int ncalls, const char *const *method,
+                         const bk_buf *payload, int op_flags, const bool *give_up)
 {
-    bk_buf in = BK_BUF_INIT;
+    bk_buf in[2] = { BK_BUF_INIT, BK_BUF_INIT };
     int r = 0;
-    enc_u8(&in, 1, &r);             /* struct version */
-    enc_u8(&in, 1, &r);             /* compatible with version */
-    enc_u32(&in, (uint32_t)payload->len, &r);
-    if (r == 0)
-        r = bk_buf_append(&in, payload->data, payload->len);
+    for (int i = 0; i < ncalls; i++) {
+        enc_u8(&in[i], 1, &r);             /* struct version */
+        enc_u8(&in[i], 1, &r);             /* compatible with version */
+        enc_u32(&in[i], (uint32_t)payload[i].len, &r);
+        if (r == 0)
+            r = bk_buf_append(&in[i], payload[i].data, payload[i].len);
+    }
     cls_call *cc = r == 0 ? calloc(1, sizeof(*cc)) : NULL;
     rados_write_op_t op = cc ? rados_create_write_op() : NULL;
     rados_completion_t comp = NULL;
@@ -87,7 +94,9 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
         pthread_cond_init(&cc->cond, NULL);
     }
     if (r == 0) {
-        rados_write_op_exec(op, "lock", method, (const char *)in.data, in.len, &cc->prval);
+        for (int i = 0; i < ncalls; i++)
+            rados_write_op_exec(op, "lock", method[i], (const char *)in[i].data, in[i].len,
+                                &cc->prval[i]);
         r = rados_aio_write_op_operate(op, b->io, comp, LOCK_OBJ, NULL, op_flags);
     }
     bool abandoned = false;
@@ -113,7 +122,9 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
                 break;
             }
         }
-        r = abandoned ? -ECANCELED : cc->result == 0 ? cc->prval : cc->result;
+        r = abandoned ? -ECANCELED : cc->result;
+        for (int i = 0; r == 0 && i < ncalls; i++)
+            r = cc->prval[i];
         pthread_mutex_unlock(&cc->mu);
     }
     if (comp)
@@ -125,41 +136,62 @@ static int cls_lock_exec(rados_be *b, const char *method, const bk_buf *payload,
         pthread_cond_destroy(&cc->cond);
         free(cc);
     }
-    bk_buf_free(&in);
+    bk_buf_free(&in[0]);
+    bk_buf_free(&in[1]);
     return r;
 }
 
-/* Take or renew (LIBRADOS_LOCK_FLAG_MUST_RENEW) lock l.  A backup's shared lock fails at
- * once on a full pool (-ENOSPC); exclusive locks (prune, key removal: what frees space) and
- * renewals of a lock already held go through. */
-static int lock_call(rados_be *b, const held_lock *l, uint8_t flags, const bool *give_up)
+/* The cls_lock_lock_op of lock l (duration: seconds, 0 = for good). */
+static int lock_payload(const held_lock *l, int duration, uint8_t flags, bk_buf *p)
 {
-    bk_buf p = BK_BUF_INIT;
     int r = 0;
-    enc_str(&p, l->name, &r);
-    enc_u8(&p, l->exclusive ? CLS_LOCK_EXCLUSIVE : CLS_LOCK_SHARED, &r);
-    enc_str(&p, l->cookie, &r);
-    enc_str(&p, l->exclusive ? "" : LOCK_TAG, &r);
-    enc_str(&p, l->desc, &r);
-    enc_u32(&p, (uint32_t)b->lock_duration, &r);   /* utime_t: seconds, nanoseconds */
-    enc_u32(&p, 0, &r);
-    enc_u8(&p, flags, &r);
+    enc_str(p, l->name, &r);
+    enc_u8(p, l->exclusive ? CLS_LOCK_EXCLUSIVE : CLS_LOCK_SHARED, &r);
+    enc_str(p, l->cookie, &r);
+    enc_str(p, l->exclusive ? "" : LOCK_TAG, &r);
+    enc_str(p, l->desc, &r);
+    enc_u32(p, (uint32_t)duration, &r);   /* utime_t: seconds, nanoseconds */
+    enc_u32(p, 0, &r);
+    enc_u8(p, flags, &r);
+    return r;
+}
+
+/* Take or renew (LIBRADOS_LOCK_FLAG_MUST_RENEW) lock l; with also (NULL: none), take that
+ * lock in the same op, both or neither.  A backup's shared lock fails at once on a full pool
+ * (-ENOSPC); exclusive locks (prune, key removal: what frees space) and renewals of a lock
+ * already held go through. */
+static int lock_call2(rados_be *b, const held_lock *l, const held_lock *also, uint8_t flags,
+                      const bool *give_up)
+{
+    bk_buf p[2] = { BK_BUF_INIT, BK_BUF_INIT };
+    static const char *const methods[2] = { "lock", "lock" };
+    int n = also ? 2 : 1;
+    int r = also ? lock_payload(also, b->lock_duration, flags, &p[0]) : 0;
+    if (r == 0)
+        r = lock_payload(l, b->lock_duration, flags, &p[n - 1]);
     bool force = l->exclusive || (flags & LIBRADOS_LOCK_FLAG_MUST_RENEW);
     if (r == 0)
-        r = cls_lock_exec(b, "lock", &p, force ? LIBRADOS_OPERATION_FULL_FORCE
-                                               : LIBRADOS_OPERATION_FULL_TRY, give_up);
-    bk_buf_free(&p);
+        r = cls_lock_exec(b, n, methods, p, force ? LIBRADOS_OPERATION_FULL_FORCE
+                                                  : LIBRADOS_OPERATION_FULL_TRY, give_up);
+    bk_buf_free(&p[0]);
+    bk_buf_free(&p[1]);
     return r;
+}
+
+static int lock_call(rados_be *b, const held_lock *l, uint8_t flags, const bool *give_up)
+{
+    return lock_call2(b, l, NULL, flags, give_up);
 }
 
 static int unlock_call(rados_be *b, const held_lock *l)
 {
     bk_buf p = BK_BUF_INIT;
+    static const char *const methods[1] = { "unlock" };
     int r = 0;
     enc_str(&p, l->name, &r);
     enc_str(&p, l->cookie, &r);
     if (r == 0)
-        r = cls_lock_exec(b, "unlock", &p, LIBRADOS_OPERATION_FULL_FORCE, NULL);
+        r = cls_lock_exec(b, 1, methods, &p, LIBRADOS_OPERATION_FULL_FORCE, NULL);
     bk_buf_free(&p);
     return r;
 }
@@ -196,7 +228,7 @@ static void *renew_main(void *arg)
         /* other errors than a lost lock (timeouts): try again at the next interval; not
          * while the cluster is known to be silent (the run is failing, the lock lapses) */
         held_lock *locks[] = { &b->repo_lock, &b->prune_lock };
-        for (size_t i = 0; i < 2 && !b->renew_stop; i++)
+        for (size_t i = 0; i < BK_ELEMENTSOF(locks) && !b->renew_stop; i++)
             if (locks[i]->held && !locks[i]->lost && bk_rados_gate(b) == 0)
                 renew(b, locks[i], &b->renew_stop);
     }
@@ -251,11 +283,9 @@ static void lock_forget(held_lock *l)
     l->cookie = l->desc = NULL;
 }
 
-/* Take l (-EBUSY if a conflicting holder has it) and see that it is renewed. */
-static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info)
+/* A new random cookie and the description info for l. */
+static int lock_prepare(held_lock *l, bool exclusive, const char *info)
 {
-    if (l->held)
-        return -EALREADY;
     uint8_t rnd[8];
     char rh[17];
     randombytes_buf(rnd, sizeof(rnd));
@@ -270,17 +300,12 @@ static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info
         return -ENOMEM;
     }
     l->exclusive = exclusive;
-    b->lock_duration = bk_rados_lock_duration();
-    double sent = bk_monotonic();
-    int r = bk_rados_gate(b);
-    if (r == 0)
-        r = bk_rados_note(b, lock_call(b, l, 0, NULL));
-    if (r == -EEXIST)
-        r = -EBUSY;   /* same client and cookie: cannot happen with a random cookie */
-    if (r < 0) {
-        lock_forget(l);
-        return r;
-    }
+    return 0;
+}
+
+/* l was taken (the op was sent at sent): see that it is renewed. */
+static int lock_started(rados_be *b, held_lock *l, double sent)
+{
     pthread_mutex_lock(&b->lock_mu);
     l->renewed = sent;
     l->lost = false;
@@ -298,6 +323,38 @@ static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info
         return -EAGAIN;
     }
     return 0;
+}
+
+/* Take l (-EBUSY if a conflicting holder has it) and see that it is renewed; with also, take
+ * that lock too in the same op (not renewed: the caller drops it at once). */
+static int lock_take2(rados_be *b, held_lock *l, held_lock *also, bool exclusive, const char *info)
+{
+    if (l->held)
+        return -EALREADY;
+    int r = lock_prepare(l, exclusive, info);
+    if (r == 0 && also && (r = lock_prepare(also, exclusive, info)) < 0)
+        lock_forget(l);
+    if (r < 0)
+        return r;
+    b->lock_duration = bk_rados_lock_duration();
+    double sent = bk_monotonic();
+    r = bk_rados_gate(b);
+    if (r == 0)
+        r = bk_rados_note(b, lock_call2(b, l, also, 0, NULL));
+    if (r == -EEXIST)
+        r = -EBUSY;   /* same client and cookie: cannot happen with a random cookie */
+    if (r < 0) {
+        lock_forget(l);
+        if (also)
+            lock_forget(also);
+        return r;
+    }
+    return lock_started(b, l, sent);
+}
+
+static int lock_take(rados_be *b, held_lock *l, bool exclusive, const char *info)
+{
+    return lock_take2(b, l, NULL, exclusive, info);
 }
 
 int bk_rados_lock_release(rados_be *b, held_lock *l)
@@ -326,16 +383,61 @@ int bk_rados_lock_release(rados_be *b, held_lock *l)
     return r;
 }
 
+static int take_exclusive(rados_be *b, const char *info)
+{
+    return lock_take(b, &b->repo_lock, true, info);
+}
+
+static int take_shared(rados_be *b, const char *info)
+{
+    return lock_take(b, &b->repo_lock, false, info);
+}
+
+/* Layout 1 to 2 before the first lock: under the exclusive lock and the fence.  0 when the
+ * repository has layout 2 (now), -EBUSY while someone (an older arca above all) is in. */
+static int layout_ensure(rados_be *b, bool exclusive, const char *info)
+{
+    bool fenced = false, layout2 = false;
+    int r = bk_rados_note(b, bk_rados_fence_present(b, &fenced));
+    if (r == 0)
+        r = bk_rados_note(b, bk_rados_layout2(b, &layout2));
+    if (r < 0 || (fenced && layout2)) {
+        b->layout_ok = r == 0;
+        return r;
+    }
+    char why[1200];
+    snprintf(why, sizeof(why), "%s, making the pack catalog", info ? info : "");
+    if ((r = take_exclusive(b, exclusive ? info : why)) < 0)
+        return r;
+    r = bk_rados_fence(b);
+    if (r == 0)
+        r = bk_rados_note(b, bk_rados_migrate(b));
+    if (r == 0)
+        b->layout_ok = true;
+    if (r < 0 || !exclusive)
+        bk_rados_lock_release(b, &b->repo_lock);
+    return r;
+}
+
 int bk_rados_lock(bk_backend *be, bool exclusive, const char *info)
 {
     rados_be *b = downcast(be);
-    return lock_take(b, &b->repo_lock, exclusive, info);
+    if (b->repo_lock.held)
+        return -EALREADY;
+    if (!b->layout_ok) {
+        int r = layout_ensure(b, exclusive, info);
+        if (r < 0 || b->repo_lock.held)
+            return r;
+    }
+    return exclusive ? take_exclusive(b, info) : take_shared(b, info);
 }
 
 int bk_rados_unlock(bk_backend *be)
 {
     rados_be *b = downcast(be);
-    return bk_rados_lock_release(b, &b->repo_lock);
+    int r = b->repo_lock.held ? bk_rados_intents_flush(b) : 0;
+    int rr = bk_rados_lock_release(b, &b->repo_lock);
+    return r ? r : rr;
 }
 
 /* One prune at a time: an exclusive lock of its own, held from planning to the last
@@ -351,10 +453,21 @@ int bk_rados_lock_prune(bk_backend *be, bool acquire)
     return lock_take(b, &b->prune_lock, true, info);
 }
 
-/* fn(lock, client, cookie, addr) for each holder of the lock named lock other than this
- * handle. */
-typedef int (*holder_fn)(rados_be *b, const char *lock, const char *client, const char *cookie,
-                         const char *addr, void *ctx);
+/* ---- holders ------------------------------------------------------------------------------ */
+
+/* fn(lock, exclusive, client, cookie, addr) for each holder of the lock named lock other
+ * than this handle. */
+typedef int (*holder_fn)(rados_be *b, const char *lock, bool exclusive, const char *client,
+                         const char *cookie, const char *addr, void *ctx);
+
+static const held_lock *mine_of(rados_be *b, const char *lock)
+{
+    if (strcmp(lock, REPO_LOCK_NAME) == 0)
+        return &b->repo_lock;
+    if (strcmp(lock, PRUNE_LOCK_NAME) == 0)
+        return &b->prune_lock;
+    return NULL;
+}
 
 static int for_each_holder(rados_be *b, const char *lock, holder_fn fn, void *ctx)
 {
@@ -380,10 +493,10 @@ static int for_each_holder(rados_be *b, const char *lock, holder_fn fn, void *ct
     }
     int r = n == -ENOENT ? 0 : n < 0 ? (int)n : 0;
     const char *pc = cl, *pk = ck, *pa = ad;
+    const held_lock *mine = mine_of(b, lock);
     for (ssize_t i = 0; r == 0 && i < n; i++) {
-        const held_lock *mine = strcmp(lock, LOCK_NAME) == 0 ? &b->repo_lock : &b->prune_lock;
-        if (!(mine->cookie && strcmp(pk, mine->cookie) == 0))
-            r = fn(b, lock, pc, pk, pa, ctx);
+        if (!(mine && mine->cookie && strcmp(pk, mine->cookie) == 0))
+            r = fn(b, lock, exclusive != 0, pc, pk, pa, ctx);
         pc += strlen(pc) + 1;
         pk += strlen(pk) + 1;
         pa += strlen(pa) + 1;
@@ -395,21 +508,78 @@ static int for_each_holder(rados_be *b, const char *lock, holder_fn fn, void *ct
     return r;
 }
 
-static int describe_holder(rados_be *b, const char *lock, const char *client, const char *cookie,
-                           const char *addr, void *ctx)
+static bool is_fence(const char *lock, const char *cookie)
+{
+    return strcmp(lock, FENCE_LOCK_NAME) == 0 && strcmp(cookie, FENCE_COOKIE) == 0;
+}
+
+static int find_fence(rados_be *b, const char *lock, bool exclusive, const char *client,
+                      const char *cookie, const char *addr, void *ctx)
+{
+    if (is_fence(lock, cookie) && exclusive)
+        *(bool *)ctx = true;
+    return 0;
+}
+
+int bk_rados_fence_present(rados_be *b, bool *ret)
+{
+    *ret = false;
+    return for_each_holder(b, FENCE_LOCK_NAME, find_fence, ret);
+}
+
+static int break_dead_holder(rados_be *b, const char *lock, bool exclusive, const char *client,
+                             const char *cookie, const char *addr, void *ctx);
+
+int bk_rados_fence(rados_be *b)
+{
+    bool present;
+    int r = bk_rados_note(b, bk_rados_fence_present(b, &present));
+    if (r < 0 || present)
+        return r;
+    held_lock fence = { .name = FENCE_LOCK_NAME, .exclusive = true,
+                        .cookie = (char *)FENCE_COOKIE, .desc = (char *)FENCE_COOKIE + 6 };
+    bk_buf p = BK_BUF_INIT;
+    static const char *const methods[1] = { "lock" };
+    r = lock_payload(&fence, 0, 0, &p);   /* no duration: it never lapses */
+    for (int tries = 0; r == 0 && tries < 2; tries++) {
+        r = bk_rados_note(b, cls_lock_exec(b, 1, methods, &p, LIBRADOS_OPERATION_FULL_FORCE, NULL));
+        if (r == -EEXIST)
+            r = 0;   /* ours already */
+        if (r != -EBUSY)
+            break;
+        /* an older arca holds it: unless it is dead (then its record goes), wait for it */
+        size_t removed = 0;
+        r = for_each_holder(b, FENCE_LOCK_NAME, break_dead_holder, &removed);
+        if (r == 0 && removed == 0)
+            r = -EBUSY;
+    }
+    bk_buf_free(&p);
+    return r;
+}
+
+static int describe_holder(rados_be *b, const char *lock, bool exclusive, const char *client,
+                           const char *cookie, const char *addr, void *ctx)
 {
     bk_buf *out = ctx;
+    if (is_fence(lock, cookie))
+        return 0;
     const char *sp = strchr(cookie, ' ');
     const char *info = sp && sp[1] ? sp + 1 : "a lock";
-    char line[1024];
-    int k = snprintf(line, sizeof(line), "%s%s (%s at %s)", out->len ? "; " : "", info, client,
-                     addr);
+    const char *old = strcmp(lock, FENCE_LOCK_NAME) == 0 ? "an arca older than catalog layout 2; " : "";
+    char line[1200];
+    int k = snprintf(line, sizeof(line), "%s%s (%s%s at %s)", out->len ? "; " : "", info, old,
+                     client, addr);
     return bk_buf_append(out, line, (size_t)BK_MIN(k, (int)sizeof(line) - 1));
 }
 
 int bk_rados_lock_holders(bk_backend *be, bk_buf *out)
 {
-    return for_each_holder(downcast(be), LOCK_NAME, describe_holder, out);
+    rados_be *b = downcast(be);
+    static const char *const locks[] = { REPO_LOCK_NAME, FENCE_LOCK_NAME };
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(locks); i++)
+        r = for_each_holder(b, locks[i], describe_holder, out);
+    return r;
 }
 
 /* A holder is known dead when its cookie names this host and pid namespace ("... by
@@ -438,11 +608,11 @@ static bool holder_is_dead(const char *cookie)
     return kill((pid_t)v, 0) < 0 && errno == ESRCH;
 }
 
-static int break_dead_holder(rados_be *b, const char *lock, const char *client,
+static int break_dead_holder(rados_be *b, const char *lock, bool exclusive, const char *client,
                              const char *cookie, const char *addr, void *ctx)
 {
     size_t *removed = ctx;
-    if (!holder_is_dead(cookie))
+    if (is_fence(lock, cookie) || !holder_is_dead(cookie))
         return 0;
     int r = bk_rados_note(b, rados_break_lock(b->io, LOCK_OBJ, lock, client, cookie));
     if (r == -ENOENT)
@@ -452,12 +622,15 @@ static int break_dead_holder(rados_be *b, const char *lock, const char *client,
     return r;
 }
 
+static const char *const all_locks[] = { REPO_LOCK_NAME, PRUNE_LOCK_NAME, FENCE_LOCK_NAME };
+
 int bk_rados_clean_locks(bk_backend *be, size_t *ret_removed)
 {
     rados_be *b = downcast(be);
     *ret_removed = 0;
     int r = bk_rados_gate(b);
-    if (r == 0)
-        r = for_each_holder(b, LOCK_NAME, break_dead_holder, ret_removed);
-    return r < 0 ? r : for_each_holder(b, PRUNE_LOCK_NAME, break_dead_holder, ret_removed);
+    for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(all_locks); i++)
+        r = for_each_holder(b, all_locks[i], break_dead_holder, ret_removed);
+    return r;
 }
+

@@ -46,6 +46,12 @@ void bk_repo_free(bk_repo *repo)
     if (!repo)
         return;
     if (repo->be) {
+        if (repo->be->ops->scans) {
+            /* what tests read to see that no command but check --scan-orphans walks the pool */
+            uint64_t n = repo->be->ops->scans(repo->be);
+            bk_repo_log(repo, BK_LOG_DEBUG, "%s: %llu %s of the whole pool", repo->location,
+                        (unsigned long long)n, bk_plural(n, "scan", "scans"));
+        }
         bk_repo_unlock(repo);
         bk_backend_close(repo->be);
     }

@@ -45,6 +45,7 @@ grep -q '^data/' "$T/ec.ls" || fail "no packs in the EC pool"
 grep -qv '^data/' "$T/ec.ls" && fail "metadata objects in the EC pool: $(grep -v '^data/' "$T/ec.ls")"
 grep -q '^data/' "$T/meta.ls" && fail "packs in the metadata pool"
 grep -q '^catalog.snapshots$' "$T/meta.ls" || fail "no snapshot catalog in the metadata pool"
+grep -q '^catalog.data$' "$T/meta.ls" || fail "no pack catalog in the metadata pool"
 rc=0
 arca -r "$R" --data-pool meta snapshots >/dev/null 2> "$T/dp.err" || rc=$?
 [ "$rc" -ne 0 ] || fail "a --data-pool that contradicts the recorded one was accepted"
