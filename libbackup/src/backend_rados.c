@@ -92,6 +92,7 @@ static void rados_close(bk_backend *be)
 {
     rados_be *b = downcast(be);
     bk_rados_flush(be);   /* the last intents go while the lock is still held */
+    bk_rados_lock_release(b, &b->gate_lock);
     bk_rados_lock_release(b, &b->repo_lock);
     bk_rados_lock_release(b, &b->prune_lock);
     for (size_t i = 0; i < b->nresolved; i++)
@@ -344,6 +345,7 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
     b->timeout = timeout;
     b->window = conf->ceph_inflight > 0 ? conf->ceph_inflight : DEFAULT_INFLIGHT;
     b->repo_lock.name = REPO_LOCK_NAME;
+    b->gate_lock.name = GATE_LOCK_NAME;
     b->prune_lock.name = PRUNE_LOCK_NAME;
     for (int t = 0; t < BK_OBJ_TYPE_COUNT; t++)
         b->gen[t] = -1;

@@ -7,7 +7,7 @@
  *   rados_intent.c   intents (catalog.pending) and the strays they point at
  *   rados_rebuild.c  what is done from a scan of the pool: lost catalogs rebuilt, orphans,
  *                    the move from catalog layout 1; the catalogs of a new repository
- *   rados_lock.c     the repository lock, the prune lock, the fence (cls locks),
+ *   rados_lock.c     the repository lock with its gate, the prune lock, the fence (cls lock),
  *                    their renewal, breaking the locks of dead (or, forced, blocklisted) holders */
 #ifndef BK_RADOS_INTERNAL_H
 #define BK_RADOS_INTERNAL_H
@@ -25,6 +25,7 @@
 #define DEFAULT_LOCK_DURATION 30    /* seconds; ARCA_RADOS_LOCK_DURATION overrides */
 #define LOCK_OBJ "lock"
 #define REPO_LOCK_NAME "arca-repo"     /* the repository lock (shared or exclusive) */
+#define GATE_LOCK_NAME "arca-gate"     /* held by an exclusive taker while it waits */
 #define PRUNE_LOCK_NAME "arca-prune"
 #define FENCE_LOCK_NAME "arca"         /* layout 1's repository lock: the fence in layout 2 */
 #define LOCK_TAG "arca"
@@ -49,7 +50,7 @@
 
 /* A cls_lock lock on the lock object that this handle may hold. */
 typedef struct held_lock {
-    const char *name;               /* REPO_LOCK_NAME or PRUNE_LOCK_NAME */
+    const char *name;               /* REPO_LOCK_NAME, GATE_LOCK_NAME or PRUNE_LOCK_NAME */
     bool held, exclusive, lost;     /* (under lock_mu) */
     double renewed;                 /* monotonic time the last successful (re)lock was sent */
     char *cookie;                   /* "<random hex> <info>": list_lockers shows cookies */
@@ -86,13 +87,13 @@ typedef struct rados_be {
     uint64_t scans;                 /* scans of the pool (bk_rados_scan) */
     bool layout_ok;                 /* catalog layout 2 seen or made (under the lock calls) */
 
-    /* the repository lock and the prune lock, renewed by one thread while either is held */
+    /* the repository lock, its gate and the prune lock, renewed by one thread while held */
     pthread_mutex_t lock_mu;
     pthread_cond_t lock_cond;       /* CLOCK_MONOTONIC */
     pthread_t renew_thread;
     bool renewing, renew_stop;
     int lock_duration;              /* seconds */
-    held_lock repo_lock, prune_lock;
+    held_lock repo_lock, gate_lock, prune_lock;
 } rados_be;
 
 static inline rados_be *downcast(bk_backend *be)

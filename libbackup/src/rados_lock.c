@@ -3,6 +3,11 @@
  *
  *   arca-repo   the repository lock: shared (backup, forget, check, ...) or exclusive (the
  *               commit of prune, key changes)
+ *   arca-gate   gives the exclusive taker preference, as byte 0 of a local repository's lock
+ *               file does: an exclusive taker holds it exclusively from its first attempt
+ *               until it has arca-repo; a shared taker takes it shared together with
+ *               arca-repo, in one op, and drops it at once.  So once prune waits, new backups
+ *               wait behind it, and a steady stream of overlapping backups cannot starve it.
  *   arca-prune  one prune at a time
  *   arca        the fence: held exclusive for good by FENCE_COOKIE, so that an older arca
  *               (which locks "arca", and knows neither the pack catalog nor catalog
@@ -227,7 +232,7 @@ static void *renew_main(void *arg)
             ;
         /* other errors than a lost lock (timeouts): try again at the next interval; not
          * while the cluster is known to be silent (the run is failing, the lock lapses) */
-        held_lock *locks[] = { &b->repo_lock, &b->prune_lock };
+        held_lock *locks[] = { &b->repo_lock, &b->gate_lock, &b->prune_lock };
         for (size_t i = 0; i < BK_ELEMENTSOF(locks) && !b->renew_stop; i++)
             if (locks[i]->held && !locks[i]->lost && bk_rados_gate(b) == 0)
                 renew(b, locks[i], &b->renew_stop);
@@ -363,7 +368,7 @@ int bk_rados_lock_release(rados_be *b, held_lock *l)
         return 0;
     pthread_mutex_lock(&b->lock_mu);
     l->held = false;
-    bool idle = b->renewing && !b->repo_lock.held && !b->prune_lock.held;
+    bool idle = b->renewing && !b->repo_lock.held && !b->gate_lock.held && !b->prune_lock.held;
     if (idle) {
         b->renew_stop = true;
         pthread_cond_broadcast(&b->lock_cond);
@@ -383,14 +388,35 @@ int bk_rados_lock_release(rados_be *b, held_lock *l)
     return r;
 }
 
+/* The exclusive repository lock, through the gate: closed at the first attempt and kept
+ * closed (renewed) while we wait, opened once we have the lock.  When the gate is taken (by
+ * another exclusive waiter, or shared by a backup passing through it), try the lock anyway:
+ * whoever gets it first goes first. */
 static int take_exclusive(rados_be *b, const char *info)
 {
-    return lock_take(b, &b->repo_lock, true, info);
+    if (!b->gate_lock.held) {
+        char waiting[1100];
+        snprintf(waiting, sizeof(waiting), "%s (waiting for the lock)", info ? info : "");
+        int r = lock_take(b, &b->gate_lock, true, waiting);
+        if (r < 0 && r != -EBUSY)
+            return r;
+    }
+    int r = lock_take(b, &b->repo_lock, true, info);
+    if (r == 0)
+        bk_rados_lock_release(b, &b->gate_lock);   /* best effort: it lapses otherwise */
+    return r;
 }
 
+/* The shared repository lock: in one op with the gate, shared, so that it fails while an
+ * exclusive taker waits; the gate is dropped again at once. */
 static int take_shared(rados_be *b, const char *info)
 {
-    return lock_take(b, &b->repo_lock, false, info);
+    held_lock pass = { .name = GATE_LOCK_NAME };
+    int r = lock_take2(b, &b->repo_lock, &pass, false, info);
+    if (r == 0 && bk_rados_gate(b) == 0)
+        bk_rados_note(b, unlock_call(b, &pass));   /* else it lapses by itself */
+    lock_forget(&pass);
+    return r;
 }
 
 /* Layout 1 to 2 before the first lock: under the exclusive lock and the fence.  0 when the
@@ -436,8 +462,9 @@ int bk_rados_unlock(bk_backend *be)
 {
     rados_be *b = downcast(be);
     int r = b->repo_lock.held ? bk_rados_intents_flush(b) : 0;
+    int ru = bk_rados_lock_release(b, &b->gate_lock);   /* an exclusive taker giving up */
     int rr = bk_rados_lock_release(b, &b->repo_lock);
-    return r ? r : rr;
+    return r ? r : rr ? rr : ru;
 }
 
 /* One prune at a time: an exclusive lock of its own, held from planning to the last
@@ -464,6 +491,8 @@ static const held_lock *mine_of(rados_be *b, const char *lock)
 {
     if (strcmp(lock, REPO_LOCK_NAME) == 0)
         return &b->repo_lock;
+    if (strcmp(lock, GATE_LOCK_NAME) == 0)
+        return &b->gate_lock;
     if (strcmp(lock, PRUNE_LOCK_NAME) == 0)
         return &b->prune_lock;
     return NULL;
@@ -561,8 +590,8 @@ static int describe_holder(rados_be *b, const char *lock, bool exclusive, const 
                            const char *cookie, const char *addr, void *ctx)
 {
     bk_buf *out = ctx;
-    if (is_fence(lock, cookie))
-        return 0;
+    if (is_fence(lock, cookie) || (strcmp(lock, GATE_LOCK_NAME) == 0 && !exclusive))
+        return 0;   /* the fence, and backups passing the gate, hold nothing up for long */
     const char *sp = strchr(cookie, ' ');
     const char *info = sp && sp[1] ? sp + 1 : "a lock";
     const char *old = strcmp(lock, FENCE_LOCK_NAME) == 0 ? "an arca older than catalog layout 2; " : "";
@@ -575,7 +604,7 @@ static int describe_holder(rados_be *b, const char *lock, bool exclusive, const 
 int bk_rados_lock_holders(bk_backend *be, bk_buf *out)
 {
     rados_be *b = downcast(be);
-    static const char *const locks[] = { REPO_LOCK_NAME, FENCE_LOCK_NAME };
+    static const char *const locks[] = { REPO_LOCK_NAME, GATE_LOCK_NAME, FENCE_LOCK_NAME };
     int r = 0;
     for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(locks); i++)
         r = for_each_holder(b, locks[i], describe_holder, out);
@@ -622,7 +651,8 @@ static int break_dead_holder(rados_be *b, const char *lock, bool exclusive, cons
     return r;
 }
 
-static const char *const all_locks[] = { REPO_LOCK_NAME, PRUNE_LOCK_NAME, FENCE_LOCK_NAME };
+static const char *const all_locks[] = { REPO_LOCK_NAME, GATE_LOCK_NAME, PRUNE_LOCK_NAME,
+                                         FENCE_LOCK_NAME };
 
 int bk_rados_clean_locks(bk_backend *be, size_t *ret_removed)
 {

@@ -839,6 +839,42 @@ static void test_catalogs(void **state)
 }
 
 
+/* The gate: once an exclusive taker waits, a new shared taker is turned away (-EBUSY) until
+ * the exclusive one has had its turn or gives up, so that shared holders that come and go
+ * cannot starve it (both backends). */
+static void test_lock_gate(void **state)
+{
+    T *t = *state;
+    bk_backend *a = t->be, *b = open_be(t), *c = open_be(t);
+    assert_int_equal(lock(a, false, "backup A"), 0);
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);     /* waits: holds the gate */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);   /* queued behind C */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(lock(c, true, "prune C"), 0);          /* its turn */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);
+    assert_int_equal(c->ops->unlock(c), 0);
+    assert_int_equal(lock(b, false, "backup B"), 0);
+    /* an exclusive taker that gives up opens the gate again */
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);
+    assert_int_equal(lock(a, false, "backup A"), -EBUSY);
+    assert_int_equal(c->ops->unlock(c), 0);
+    assert_int_equal(lock(a, false, "backup A"), 0);
+    /* two exclusive takers: the second waits too, and gets its turn */
+    bk_backend *d = open_be(t);
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);
+    assert_int_equal(lock(d, true, "key change D"), -EBUSY);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(b->ops->unlock(b), 0);
+    int rc = lock(c, true, "prune C"), rd = lock(d, true, "key change D");
+    assert_true((rc == 0) != (rd == 0));
+    assert_int_equal((rc == 0 ? c : d)->ops->unlock(rc == 0 ? c : d), 0);
+    assert_int_equal(lock(rc == 0 ? d : c, true, "the other"), 0);
+    bk_backend_close(b);
+    bk_backend_close(c);
+    bk_backend_close(d);
+}
+
 #ifdef BK_TEST_HAVE_RADOS
 /* keys of the omap of oid (raw), or -errno */
 static long omap_count(rados_ioctx_t io, const char *oid)
@@ -1269,6 +1305,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_prune_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_lapse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalogs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_generations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intents_and_strays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_orphans, setup, teardown),
