@@ -129,6 +129,11 @@ BK_API int bk_repo_unlock(bk_repo *repo);
 /* Remove lock records of holders that are gone; *ret_live (may be NULL; free it) describes
  * the live holders. */
 BK_API int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live) BK_WARN_UNUSED;
+/* Break every other holder's lock, dead or alive (arca unlock --force).  On RADOS a holder
+ * that may be alive is blocklisted first (its client can then no longer write); -EPERM or
+ * -EACCES when the Ceph user may not blocklist (its lock stays).  A local repository's locks
+ * are the kernel's: nothing to break (0, *ret_broken 0). */
+BK_API int bk_repo_break_locks(bk_repo *repo, size_t *ret_broken) BK_WARN_UNUSED;
 
 /* ---- snapshots ---------------------------------------------------------------------- */
 

@@ -70,6 +70,11 @@ typedef struct bk_backend_ops {
     int (*clean_locks)(bk_backend *be, size_t *ret_removed);
     /* Describe current holders (for messages); appends text to out. */
     int (*lock_holders)(bk_backend *be, bk_buf *out);
+    /* Break every other holder's lock record, dead or alive (arca unlock --force); one that
+     * may be alive is fenced off first (RADOS: its client blocklisted, so that it cannot
+     * write any more).  -EPERM/-EACCES when the store does not let us fence it off (then
+     * its lock stays).  NULL: the store's locks cannot be broken (local: the kernel's). */
+    int (*break_locks)(bk_backend *be, size_t *ret_broken);
     /* Largest object and single write the store accepts (0 = no limit). */
     uint64_t (*max_object_size)(bk_backend *be);
     /* Stores that keep listings apart from the objects (RADOS catalogs): rescan the

@@ -139,6 +139,7 @@ static const bk_backend_ops rados_ops = {
     .lock_prune = bk_rados_lock_prune,
     .clean_locks = bk_rados_clean_locks,
     .lock_holders = bk_rados_lock_holders,
+    .break_locks = bk_rados_break_locks,
     .max_object_size = rados_max_object_size,
     .rebuild_catalogs = bk_rados_rebuild_catalogs,
     .remove_strays = bk_rados_remove_strays,

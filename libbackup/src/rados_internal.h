@@ -265,6 +265,7 @@ int bk_rados_unlock(bk_backend *be);
 int bk_rados_lock_prune(bk_backend *be, bool acquire);
 int bk_rados_lock_holders(bk_backend *be, bk_buf *out);
 int bk_rados_clean_locks(bk_backend *be, size_t *ret_removed);
+int bk_rados_break_locks(bk_backend *be, size_t *ret_broken);
 /* Is the fence up (an exclusive lock FENCE_LOCK_NAME without duration, FENCE_COOKIE)? */
 int bk_rados_fence_present(rados_be *b, bool *ret);
 /* Put the fence up: -EBUSY while an older arca holds FENCE_LOCK_NAME. */

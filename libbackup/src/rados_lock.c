@@ -1,5 +1,6 @@
 /* rados_lock.c - the locks of the RADOS backend: cls locks on the object "lock" with a
- * duration, renewed by a thread while held, broken when their holder is known dead.
+ * duration, renewed by a thread while held, broken when their holder is known dead (or, by
+ * arca unlock --force, after blocklisting it).
  *
  *   arca-repo   the repository lock: shared (backup, forget, check, ...) or exclusive (the
  *               commit of prune, key changes)
@@ -664,3 +665,33 @@ int bk_rados_clean_locks(bk_backend *be, size_t *ret_removed)
     return r;
 }
 
+/* arca unlock --force: every other holder's lock goes, dead or alive.  One that may be alive
+ * (on another host, or running here) is blocklisted first, as rbd does before it breaks a
+ * lock: its client can then no longer write, so a stalled process that wakes up later
+ * cannot store what a prune has just ruled out.  Blocklisting is a monitor command ("osd
+ * blocklist", cephx mon cap); without it, -EPERM or -EACCES and the lock stays. */
+static int break_holder(rados_be *b, const char *lock, bool exclusive, const char *client,
+                        const char *cookie, const char *addr, void *ctx)
+{
+    size_t *broken = ctx;
+    if (is_fence(lock, cookie))
+        return 0;
+    int r = 0;
+    if (!holder_is_dead(cookie))
+        r = bk_rados_note(b, rados_blocklist_add(b->cluster, (char *)addr, 0));
+    if (r == 0)
+        r = bk_rados_note(b, rados_break_lock(b->io, LOCK_OBJ, lock, client, cookie));
+    if (r == 0)
+        (*broken)++;
+    return r == -ENOENT ? 0 : r;
+}
+
+int bk_rados_break_locks(bk_backend *be, size_t *ret_broken)
+{
+    rados_be *b = downcast(be);
+    *ret_broken = 0;
+    int r = bk_rados_gate(b);
+    for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(all_locks); i++)
+        r = for_each_holder(b, all_locks[i], break_holder, ret_broken);
+    return r;
+}

@@ -985,6 +985,24 @@ int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live)
     return 0;
 }
 
+int bk_repo_break_locks(bk_repo *repo, size_t *ret_broken)
+{
+    *ret_broken = 0;
+    if (!repo->be->ops->break_locks)
+        return 0;   /* the kernel's locks (local): they go with their holders */
+    size_t broken = 0;
+    int r = repo->be->ops->break_locks(repo->be, &broken);
+    *ret_broken = broken;
+    if (r == -EPERM || r == -EACCES)
+        return bk_repo_error(repo, r, "cannot break the locks of holders that may be alive: they "
+                             "must be blocklisted first, and this Ceph user may not (its mon caps "
+                             "need 'allow command \"osd blocklist\"', see docs/ceph.md); their "
+                             "locks lapse by themselves once they stop renewing them");
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot break the locks: %s", strerror(-r));
+    return 0;
+}
+
 int bk_repo_chunker_for(const bk_repo *repo, uint32_t avg, bk_chunker *ret)
 {
     if (avg == 0) {

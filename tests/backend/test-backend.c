@@ -1257,6 +1257,88 @@ static void test_old_layout(void **state)
 #endif
 }
 
+/* The child side of test_break_locks: take the shared lock, say so; on a line on stdin try
+ * to store a pack and an index object, and say how that went. */
+static int lock_child_put(const char *location)
+{
+    bk_backend_conf conf = { .ceph_timeout = 30 };
+    bk_error err = { 0 };
+    bk_backend *be;
+    int r = bk_backend_open(location, &conf, false, &err, &be);
+    if (r == 0)
+        r = be->ops->lock(be, false, "the child, about to be blocklisted");
+    printf("%s %d %s\n", r == 0 ? "locked" : "error", r, err.msg);
+    fflush(stdout);
+    if (r < 0)
+        return 1;
+    char line[16];
+    if (!fgets(line, sizeof(line), stdin))
+        return 1;
+    char name[BK_ID_HEX];
+    rnd_name(name);
+    int rd = bk_be_put(be, BK_OBJ_DATA, name, "zombie", 6);
+    rnd_name(name);
+    int ri = bk_be_put(be, BK_OBJ_INDEX, name, "zombie", 6);
+    printf("put %d %d\n", rd, ri);
+    fflush(stdout);
+    bk_backend_close(be);
+    return 0;
+}
+
+/* break_locks (arca unlock --force): a live holder's lock goes, and the holder is
+ * blocklisted first, so that it cannot write any more. */
+static void test_break_locks(void **state)
+{
+    T *t = *state;
+    if (!is_rados()) {
+        assert_null(t->be->ops->break_locks);
+        return;
+    }
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execl(self_exe, self_exe, "--lock-child-put", t->location, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    char line[1200] = "";
+    if (!fgets(line, sizeof(line), f) || strncmp(line, "locked", 6) != 0)
+        fail_msg("lock child: %s", line);
+    assert_int_equal(lock(t->be, true, "the parent"), -EBUSY);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
+    size_t broken = 0;
+    assert_int_equal(t->be->ops->break_locks(t->be, &broken), 0);
+    assert_int_equal(broken, 1);
+    assert_int_equal(lock(t->be, true, "the parent"), 0);
+    /* the child, alive all along, can no longer write */
+    assert_int_equal(write(in[1], "go\n", 3), 3);
+    if (!fgets(line, sizeof(line), f))
+        fail_msg("the blocklisted child said nothing");
+    print_message("  the blocklisted holder: %s", line);
+    int rd = 0, ri = 0;
+    assert_int_equal(sscanf(line, "put %d %d", &rd, &ri), 2);
+    assert_true(rd < 0);
+    assert_true(ri < 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    fclose(f);
+    close(in[1]);
+    listing l = list_of(t->be, BK_OBJ_DATA);
+    assert_int_equal(l.n, 0);
+    listing_free(&l);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
+}
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
@@ -1264,6 +1346,11 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--lock-child") == 0)
         return lock_child(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--lock-child-put") == 0) {
+        if (sodium_init() < 0)
+            return 1;
+        return lock_child_put(argv[2]);
+    }
     if (argc != 2 || (strcmp(argv[1], "local") != 0 && strcmp(argv[1], "rados") != 0)) {
         fprintf(stderr, "usage: %s local|rados\n", argv[0]);
         return 2;
@@ -1310,6 +1397,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_intents_and_strays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_break_locks, setup, teardown),
     };
     char group[64];
     snprintf(group, sizeof(group), "backend-%s", kind);

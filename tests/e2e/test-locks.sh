@@ -1,15 +1,21 @@
 #!/bin/bash
-# Locks that favour the exclusive waiter:
+# Locks that favour the exclusive waiter, and locks broken by force:
 #  (a) three loops of backups, overlapping without a gap, cannot keep prune out: once
 #      prune waits for its exclusive lock, new backups queue behind it (the gate), so
-#      prune --retry-lock 45s gets in and exits 0, and no backup fails.
+#      prune --retry-lock 45s gets in and exits 0, and no backup fails;
+#  (b) unlock --force: on RADOS the lock of a holder that is alive (a backup stuck reading
+#      its stdin) is broken after its client is blocklisted, so an exclusive command gets in
+#      at once, and the holder, when it goes on, fails and stores nothing; a local
+#      repository's locks are the kernel's: --force leaves them, and says who holds them.
 source "$(dirname "$0")/lib.sh"
 
-# whatever happens, no loop is left running
+# whatever happens, no loop or stuck backup is left running
 pids=()
+sleeper=
+stuck=
 stop_all() {
     touch "$T/stop" 2>/dev/null || true
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" $sleeper $stuck; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
 trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
@@ -62,4 +68,48 @@ bad=$(cat "$T"/loop*.rcs | { grep -cv '^0$' || true; })
 [ "$runs" -ge $((before + 3)) ] || fail "the backups did not go on after prune"
 echo "  (a) prune got its exclusive lock amid $runs backups in three loops"
 arca -r "$R" check > /dev/null || fail "check after prune and the loops"
+
+# ---- (b) unlock --force ----------------------------------------------------------------------
+mkfifo "$T/fifo"
+sleep 120 > "$T/fifo" &     # the writer that holds the fifo open, writing nothing
+sleeper=$!
+"$ARCA" -r "$R" backup --stdin --stdin-name stuck < "$T/fifo" > "$T/stuck.out" 2> "$T/stuck.err" &
+stuck=$!
+# wait until it holds its lock: an exclusive command is refused
+for _ in $(seq 1 300); do
+    rc=0
+    arca -r "$R" --retry-lock 0 prune > /dev/null 2> "$T/locked.err" || rc=$?
+    [ "$rc" -eq 11 ] && break
+    sleep 0.1
+done
+[ "$rc" -eq 11 ] || fail "the stuck backup holds no lock (prune exited $rc)"
+case $BACKEND in
+    rados)
+        mapfile -t ra < <(rados_of "$R")
+        rados "${ra[@]}" ls | sort > "$T/objects.before"
+        arca -r "$R" --json unlock --force > "$T/force.json" 2> "$T/force.err" || fail "unlock --force: $(cat "$T/force.err")"
+        [ "$(json_get "$T/force.json" 'j["broken"]')" -ge 1 ] || fail "unlock --force: $(cat "$T/force.json")"
+        arca -r "$R" --retry-lock 0 prune > /dev/null 2> "$T/prune2.err" || fail "prune after unlock --force: $(cat "$T/prune2.err")"
+        rados "${ra[@]}" ls | sort > "$T/objects.mid"
+        # the stuck backup goes on (its stdin ends): blocklisted, it can store nothing
+        kill "$sleeper" 2>/dev/null || true
+        wait "$sleeper" 2>/dev/null || true
+        rc=0
+        wait "$stuck" || rc=$?
+        [ "$rc" -ne 0 ] || fail "the blocklisted backup succeeded: $(cat "$T/stuck.err")"
+        rados "${ra[@]}" ls | sort > "$T/objects.after"
+        cmp -s "$T/objects.mid" "$T/objects.after" || fail "the blocklisted backup stored objects: $(diff "$T/objects.mid" "$T/objects.after")"
+        echo "  (b) unlock --force blocklisted the live holder, which then stored nothing (exit $rc)"
+        ;;
+    *)
+        arca -r "$R" unlock --force > "$T/force.out" 2> "$T/force.err" || fail "unlock --force: $(cat "$T/force.err")"
+        grep -q "still held" "$T/force.out" || fail "unlock --force does not name the live holder: $(cat "$T/force.out")"
+        expect_rc 11 arca -r "$R" --retry-lock 0 prune
+        kill "$sleeper" 2>/dev/null || true
+        wait "$sleeper" 2>/dev/null || true
+        wait "$stuck" || fail "the backup failed: $(cat "$T/stuck.err")"
+        echo "  (b) unlock --force left the kernel's lock of a live holder"
+        ;;
+esac
+arca -r "$R" check > /dev/null || fail "check at the end"
 pass
