@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_READ_DATA = 1, O_SUBSET };
+enum { O_READ_DATA = 1, O_SUBSET, O_SCAN_ORPHANS };
 
 static const struct option opts[] = {
     { "read-data", no_argument, NULL, O_READ_DATA },
     { "read-data-subset", required_argument, NULL, O_SUBSET },
+    { "scan-orphans", no_argument, NULL, O_SCAN_ORPHANS },
     { 0 },
 };
 
@@ -22,6 +23,10 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     struct check_opts *o = ctx;
     if (opt == O_READ_DATA) {
         o->flags |= BK_CHECK_READ_DATA;
+        return 0;
+    }
+    if (opt == O_SCAN_ORPHANS) {
+        o->flags |= BK_CHECK_SCAN_ORPHANS;
         return 0;
     }
     if (opt == O_SUBSET) {
@@ -61,7 +66,8 @@ static int run(cli *c, int argc, char **argv)
     if (r < 0)
         return cli_fail(c, r);
     if (c->json) {
-        cli_json_print(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", res.errors == 0,
+        cli_json_print(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", res.errors == 0,
+                                 "orphans", (json_int_t)res.orphans,
                                  "packs_read", (json_int_t)res.packs_read,
                                  "errors", (json_int_t)res.errors,
                                  "snapshots", (json_int_t)res.snapshots,
@@ -77,6 +83,9 @@ static int run(cli *c, int argc, char **argv)
                  (unsigned long long)res.packs, cli_plural(res.packs, "pack", "packs"),
                  flags & BK_CHECK_READ_DATA ? (o.subset.t || o.subset.share ? ", a subset of the data read and verified" : ", all data read and verified") : "");
     }
+    if (res.orphans)
+        cli_err(c, "warning: %llu %s in no catalog (see above)", (unsigned long long)res.orphans,
+                cli_plural(res.orphans, "object is", "objects are"));
     if (res.errors) {
         cli_err(c, "%llu %s found", (unsigned long long)res.errors,
                 cli_plural(res.errors, "error", "errors"));
@@ -86,13 +95,16 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_check = {
-    "check", run, "check [--read-data | --read-data-subset n/t | --read-data-subset x%]",
+    "check", run, "check [--read-data | --read-data-subset n/t | --read-data-subset x%] [--scan-orphans]",
     "Check the repository's structure: every snapshot's trees and blobs are in the index,\n"
     "every indexed pack exists and its header agrees with the index.\n\n"
     "Options:\n"
     "      --read-data            also read every pack, decrypt and re-hash every blob\n"
     "      --read-data-subset n/t read the n-th of t parts of the packs (by pack id): a\n"
     "                             weekly job with 1/7 .. 7/7 reads everything once a week\n"
-    "      --read-data-subset x%  read a random x% of the packs\n",
+    "      --read-data-subset x%  read a random x% of the packs\n"
+    "      --scan-orphans         RADOS: also walk the whole pool for objects of the\n"
+    "                             repository that no catalog lists (costs what the pool\n"
+    "                             holds; no other command scans the pool)\n",
     .opts = opts,
 };

@@ -129,6 +129,11 @@ BK_API int bk_repo_unlock(bk_repo *repo);
 /* Remove lock records of holders that are gone; *ret_live (may be NULL; free it) describes
  * the live holders. */
 BK_API int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live) BK_WARN_UNUSED;
+/* Break every other holder's lock, dead or alive (arca unlock --force).  On RADOS a holder
+ * that may be alive is blocklisted first (its client can then no longer write); -EPERM or
+ * -EACCES when the Ceph user may not blocklist (its lock stays).  A local repository's locks
+ * are the kernel's: nothing to break (0, *ret_broken 0). */
+BK_API int bk_repo_break_locks(bk_repo *repo, size_t *ret_broken) BK_WARN_UNUSED;
 
 /* ---- snapshots ---------------------------------------------------------------------- */
 
@@ -492,6 +497,7 @@ BK_API int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mys
 
 enum bk_check_option {
     BK_CHECK_READ_DATA = 1,          /* decrypt and re-hash every blob */
+    BK_CHECK_SCAN_ORPHANS = 2,       /* walk the store for objects no catalog lists (RADOS) */
 };
 
 /* Which packs --read-data reads: all, the n-th of t parts (by pack id), or a random share. */
@@ -505,6 +511,7 @@ typedef struct bk_check_result {
     uint64_t errors;                 /* problems found (each reported through the log) */
     uint64_t bytes_read;
     uint64_t packs_read;             /* packs read whole (--read-data) */
+    uint64_t orphans;                /* objects in no catalog (BK_CHECK_SCAN_ORPHANS) */
 } bk_check_result;
 
 /* Problems found are reported at BK_LOG_ERROR, naming the object; the function returns

@@ -70,16 +70,29 @@ typedef struct bk_backend_ops {
     int (*clean_locks)(bk_backend *be, size_t *ret_removed);
     /* Describe current holders (for messages); appends text to out. */
     int (*lock_holders)(bk_backend *be, bk_buf *out);
+    /* Break every other holder's lock record, dead or alive (arca unlock --force); one that
+     * may be alive is fenced off first (RADOS: its client blocklisted, so that it cannot
+     * write any more).  -EPERM/-EACCES when the store does not let us fence it off (then
+     * its lock stays).  NULL: the store's locks cannot be broken (local: the kernel's). */
+    int (*break_locks)(bk_backend *be, size_t *ret_broken);
     /* Largest object and single write the store accepts (0 = no limit). */
     uint64_t (*max_object_size)(bk_backend *be);
     /* Stores that keep listings apart from the objects (RADOS catalogs): rescan the
      * objects and make the listings match them, after a crash between writing an object
      * and listing it.  NULL when listings cannot drift (local). */
     int (*rebuild_catalogs)(bk_backend *be);
-    /* Stores with catalogs: remove index and snapshot objects their catalog does not list
-     * (a writer died between storing and cataloguing them).  Needs the exclusive lock.
-     * NULL when listings cannot drift. */
+    /* Stores with catalogs: remove the objects that a writer which died (or timed out)
+     * between storing and cataloguing them, or between uncataloguing and removing them,
+     * left out of their catalog (they are known without a scan: RADOS intents).  Needs the
+     * exclusive lock.  NULL when listings cannot drift. */
     int (*remove_strays)(bk_backend *be, size_t *ret_removed);
+    /* Stores with catalogs: fn("type/name", size) for every object that no catalog lists and
+     * no running write or removal explains (check --scan-orphans): the one operation that
+     * walks the whole store.  NULL when listings cannot drift. */
+    int (*scan_orphans)(bk_backend *be, bk_list_fn fn, void *ctx);
+    /* How many walks through the whole store (not just this repository) this handle made:
+     * RADOS pool scans.  NULL where listing costs what the repository holds (local). */
+    uint64_t (*scans)(bk_backend *be);
     /* Temporary objects of writes that never finished (a killed writer's), at least
      * min_age seconds old: counted, and removed when remove is set (the caller holds the
      * exclusive lock).  NULL when the store leaves none. */

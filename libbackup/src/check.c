@@ -179,6 +179,16 @@ static int on_pack_listed(const char *name, uint64_t size, void *ctx)
     return 0;
 }
 
+/* check --scan-orphans: an object the store's catalogs do not list (RADOS) */
+static int on_orphan(const char *name, uint64_t size, void *ctx)
+{
+    checker *c = ctx;
+    c->res->orphans++;
+    bk_repo_log(c->repo, BK_LOG_WARNING, "%s (%llu bytes) is in no catalog: no command sees it "
+                "(see docs/ceph.md, orphans)", name, (unsigned long long)size);
+    return 0;
+}
+
 /* Is this pack in the part of --read-data-subset that this run reads? */
 static bool selected(checker *c, const bk_id *id)
 {
@@ -252,6 +262,13 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
             bk_buf_free(&b);
             return;
         }
+    }
+    if (r == -ENOENT) {   /* listed (a catalog's stale entry), and gone */
+        char ihex[BK_ID_HEX];
+        bk_id_hex(&c->index_ids[p->index], ihex);
+        problem(c, "pack %s (listed in index/%s) is missing", hex, ihex);
+        bk_buf_free(&b);
+        return;
     }
     if (r < 0) {
         problem(c, "pack %s: cannot read: %s", hex, strerror(-r));
@@ -461,6 +478,8 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     free(m);
     if (r == 0)
         r = bk_be_list(repo->be, BK_OBJ_DATA, on_pack_listed, &c);
+    if (r == 0 && (flags & BK_CHECK_SCAN_ORPHANS) && repo->be->ops->scan_orphans)
+        r = repo->be->ops->scan_orphans(repo->be, on_orphan, &c);
     if (r == 0 && c.unindexed)
         bk_repo_log(repo, BK_LOG_WARNING, "%zu %s in no index (left by interrupted backups "
                     "or prunes: not an error, prune removes them)", c.unindexed,

@@ -32,6 +32,7 @@ typedef struct pack_info {
     bk_pack_entry *blobs;        /* what it holds, good blobs only once checked */
     size_t n;
     bool damaged;                /* header or some blob: its good blobs move to new packs */
+    bool gone;                   /* listed, but not there (a RADOS catalog's stale entry) */
 } pack_info;
 
 typedef struct repairer {
@@ -317,6 +318,11 @@ static int examine_pack(repairer *rp, pack_info *p)
                 r = bk_pack_parse_header(repo->keys, b.data, b.len, p->size, &p->blobs, &p->n, &need);
         }
     }
+    if (r == -ENOENT) {
+        p->gone = true;
+        bk_buf_free(&b);
+        return 0;
+    }
     if (r < 0 && r != -EBADMSG && r != -ENODATA) {
         bk_buf_free(&b);
         return bk_repo_error(repo, r, "cannot read data/%s: %s", hex, strerror(-r));
@@ -334,7 +340,12 @@ static int examine_pack(repairer *rp, pack_info *p)
             return r;
         }
         full = true;
-        if (b.len != p->size) {
+        /* the listed size may be a catalog's (RADOS) from before the damage: ask the pack */
+        uint64_t real;
+        bool resized = bk_be_stat(repo->be, BK_OBJ_DATA, hex, &real) == 0 && real != p->size;
+        if (resized)
+            p->size = real;
+        if (resized || b.len != p->size) {
             b.len = 0;
             r = bk_be_get(repo->be, BK_OBJ_DATA, hex, 0, (size_t)p->size, &b);
             if (r < 0) {
@@ -460,6 +471,36 @@ static int view_index(repairer *rp)
     return r;
 }
 
+/* Packs that were listed but are not there are no packs (and their stale catalog entries
+ * go). */
+static int drop_gone(repairer *rp)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < rp->npacks; i++) {
+        if (rp->packs[i].gone) {
+            free(rp->packs[i].blobs);
+            if (!dry(rp)) {
+                char hex[BK_ID_HEX];
+                bk_id_hex(&rp->packs[i].id, hex);
+                bk_be_remove(rp->repo->be, BK_OBJ_DATA, hex);   /* -ENOENT: only the entry */
+            }
+        } else
+            rp->packs[k++] = rp->packs[i];
+    }
+    if (k == rp->npacks)
+        return 0;
+    rp->npacks = k;
+    bk_idmap_free(&rp->packmap);
+    bk_idmap_init(&rp->packmap, sizeof(size_t));
+    for (size_t i = 0; i < k; i++) {
+        size_t *pos;
+        if (bk_idmap_put(&rp->packmap, &rp->packs[i].id, (void **)&pos) < 0)
+            return -ENOMEM;
+        *pos = i;
+    }
+    return 0;
+}
+
 static int repair_packs_and_index(repairer *rp)
 {
     bk_repo *repo = rp->repo;
@@ -470,6 +511,8 @@ static int repair_packs_and_index(repairer *rp)
     for (size_t i = 0; r == 0 && i < rp->npacks; i++)
         if ((r = bk_repo_check_interrupt(repo)) == 0)
             r = examine_pack(rp, &rp->packs[i]);
+    if (r == 0)
+        r = drop_gone(rp);
     /* from here on the handle's index is what the packs hold (the stored one may not even
      * load), and the writer that salvages blobs works against it */
     if (r == 0)
@@ -536,6 +579,8 @@ static int repair_packs_and_index(repairer *rp)
         r = bk_be_list(repo->be, BK_OBJ_DATA, list_pack, rp);
     for (size_t i = before; r == 0 && i < rp->npacks; i++)
         r = examine_pack(rp, &rp->packs[i]);
+    if (r == 0)
+        r = drop_gone(rp);   /* (only among the new: the others went already) */
     st->packs = counted;
     st->packs_read = read;
     struct { char **v; size_t n; } now = { 0 };

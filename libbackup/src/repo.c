@@ -46,6 +46,12 @@ void bk_repo_free(bk_repo *repo)
     if (!repo)
         return;
     if (repo->be) {
+        if (repo->be->ops->scans) {
+            /* what tests read to see that no command but check --scan-orphans walks the pool */
+            uint64_t n = repo->be->ops->scans(repo->be);
+            bk_repo_log(repo, BK_LOG_DEBUG, "%s: %llu %s of the whole pool", repo->location,
+                        (unsigned long long)n, bk_plural(n, "scan", "scans"));
+        }
         bk_repo_unlock(repo);
         bk_backend_close(repo->be);
     }
@@ -976,6 +982,24 @@ int bk_repo_clean_locks(bk_repo *repo, size_t *ret_removed, char **ret_live)
     if (r < 0)
         return bk_repo_error(repo, r, "cannot inspect the locks: %s", strerror(-r));
     *ret_removed = removed;
+    return 0;
+}
+
+int bk_repo_break_locks(bk_repo *repo, size_t *ret_broken)
+{
+    *ret_broken = 0;
+    if (!repo->be->ops->break_locks)
+        return 0;   /* the kernel's locks (local): they go with their holders */
+    size_t broken = 0;
+    int r = repo->be->ops->break_locks(repo->be, &broken);
+    *ret_broken = broken;
+    if (r == -EPERM || r == -EACCES)
+        return bk_repo_error(repo, r, "cannot break the locks of holders that may be alive: they "
+                             "must be blocklisted first, and this Ceph user may not (its mon caps "
+                             "need 'allow command \"osd blocklist\"', see docs/ceph.md); their "
+                             "locks lapse by themselves once they stop renewing them");
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot break the locks: %s", strerror(-r));
     return 0;
 }
 

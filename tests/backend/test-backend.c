@@ -73,6 +73,22 @@ static bk_backend *open_be(T *t)
     return be;
 }
 
+/* A second handle on an existing repository location (no catalogs made or cleared). */
+static bk_backend *open_existing(T *t)
+{
+    bk_error err = { 0 };
+    bk_backend *be = NULL;
+    int r = bk_backend_open(t->location, &t->conf, false, &err, &be);
+    if (r < 0)
+        fail_msg("open %s: %s (%d)", t->location, err.msg, r);
+    return be;
+}
+
+static uint64_t scans_of(bk_backend *be)
+{
+    return be->ops->scans ? be->ops->scans(be) : 0;
+}
+
 static int setup(void **state)
 {
     T *t = calloc(1, sizeof(*t));
@@ -790,22 +806,538 @@ static void test_catalogs(void **state)
     assert_int_equal(listed(&l, s5), 5);
     listing_free(&l);
 
-    /* data objects are never catalogued; nothing but the catalogued types is listed */
+    /* packs are catalogued too (catalog.data, in the main pool even with a data pool), and
+     * listed from it without a scan; nothing of another type shows up in a listing */
     char d[BK_ID_HEX];
     rnd_name(d);
     assert_int_equal(bk_be_put(t->be, BK_OBJ_DATA, d, "data", 4), 0);
+    assert_int_equal(rados_stat(io, "catalog.data", &size, NULL), 0);
+    uint64_t scans = scans_of(t->be);
+    l = list_of(t->be, BK_OBJ_DATA);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(listed(&l, d), 4);
+    listing_free(&l);
+    assert_int_equal(scans_of(t->be), scans);
     assert_int_equal(t->be->ops->rebuild_catalogs(t->be), 0);
+    assert_int_equal(scans_of(t->be), scans + 1);
     for (int ty = BK_OBJ_KEY; ty <= BK_OBJ_SNAPSHOT; ty++) {
-        if (ty == BK_OBJ_DATA)
-            continue;
         l = list_of(t->be, (bk_obj_type)ty);
-        assert_int_equal(listed(&l, d), -1);
+        assert_int_equal(listed(&l, d), ty == BK_OBJ_DATA ? 4 : -1);
         listing_free(&l);
     }
+    /* a lost pack catalog: the listing falls back to a scan, and rebuilds it */
+    assert_int_equal(rados_remove(io, "catalog.data"), 0);
+    l = list_of(t->be, BK_OBJ_DATA);
+    assert_int_equal(listed(&l, d), 4);
+    listing_free(&l);
+    assert_int_equal(rados_stat(io, "catalog.data", &size, NULL), 0);
+    assert_int_equal(scans_of(t->be), scans + 2);
     rados_ioctx_destroy(io);
 #else
     fail_msg("built without librados");
 #endif
+}
+
+
+/* The gate: once an exclusive taker waits, a new shared taker is turned away (-EBUSY) until
+ * the exclusive one has had its turn or gives up, so that shared holders that come and go
+ * cannot starve it (both backends). */
+static void test_lock_gate(void **state)
+{
+    T *t = *state;
+    bk_backend *a = t->be, *b = open_be(t), *c = open_be(t);
+    assert_int_equal(lock(a, false, "backup A"), 0);
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);     /* waits: holds the gate */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);   /* queued behind C */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(lock(c, true, "prune C"), 0);          /* its turn */
+    assert_int_equal(lock(b, false, "backup B"), -EBUSY);
+    assert_int_equal(c->ops->unlock(c), 0);
+    assert_int_equal(lock(b, false, "backup B"), 0);
+    /* an exclusive taker that gives up opens the gate again */
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);
+    assert_int_equal(lock(a, false, "backup A"), -EBUSY);
+    assert_int_equal(c->ops->unlock(c), 0);
+    assert_int_equal(lock(a, false, "backup A"), 0);
+    /* two exclusive takers: the second waits too, and gets its turn */
+    bk_backend *d = open_be(t);
+    assert_int_equal(lock(c, true, "prune C"), -EBUSY);
+    assert_int_equal(lock(d, true, "key change D"), -EBUSY);
+    assert_int_equal(a->ops->unlock(a), 0);
+    assert_int_equal(b->ops->unlock(b), 0);
+    int rc = lock(c, true, "prune C"), rd = lock(d, true, "key change D");
+    assert_true((rc == 0) != (rd == 0));
+    assert_int_equal((rc == 0 ? c : d)->ops->unlock(rc == 0 ? c : d), 0);
+    assert_int_equal(lock(rc == 0 ? d : c, true, "the other"), 0);
+    bk_backend_close(b);
+    bk_backend_close(c);
+    bk_backend_close(d);
+}
+
+#ifdef BK_TEST_HAVE_RADOS
+/* keys of the omap of oid (raw), or -errno */
+static long omap_count(rados_ioctx_t io, const char *oid)
+{
+    long n = 0;
+    char after[400] = "";
+    for (;;) {
+        rados_read_op_t op = rados_create_read_op();
+        rados_omap_iter_t it = NULL;
+        unsigned char more = 0;
+        int prval = 0;
+        rados_read_op_omap_get_keys2(op, after, 1000, &it, &more, &prval);
+        int r = rados_read_op_operate(op, io, oid, 0);
+        if (r == 0)
+            r = prval;
+        size_t got = 0;
+        char *key;
+        size_t klen;
+        while (r == 0 && rados_omap_get_next2(it, &key, NULL, &klen, NULL) == 0 && key) {
+            snprintf(after, sizeof(after), "%.*s", (int)klen, key);
+            got++;
+        }
+        if (it)
+            rados_omap_get_end(it);
+        rados_release_read_op(op);
+        if (r < 0)
+            return r;
+        n += (long)got;
+        if (!more || !got)
+            return n;
+    }
+}
+
+static int generation_of(rados_ioctx_t io, const char *oid)
+{
+    char v[16];
+    int k = rados_getxattr(io, oid, "arca.generation", v, sizeof(v) - 1);
+    if (k == -ENODATA)
+        return 0;
+    assert_true(k > 0);
+    v[k] = 0;
+    return atoi(v);
+}
+
+static void raw_put(rados_ioctx_t io, const char *type, const char *name, const char *content)
+{
+    char oid[128];
+    snprintf(oid, sizeof(oid), "%s/%s", type, name);
+    assert_int_equal(rados_write_full(io, oid, content, strlen(content)), 0);
+}
+
+static void raw_omap_set(rados_ioctx_t io, const char *oid, const char *key, const char *val)
+{
+    rados_write_op_t op = rados_create_write_op();
+    size_t len = strlen(val);
+    rados_write_op_omap_set(op, &key, &val, &len, 1);
+    assert_int_equal(rados_write_op_operate(op, io, oid, NULL, 0), 0);
+    rados_release_write_op(op);
+}
+
+/* does name appear in l exactly once? */
+static bool listed_once(const listing *l, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += strcmp(l->names[i], name) == 0;
+    return n == 1;
+}
+#endif
+
+/* Catalogs grow in generations of 16 times more shards, so that no shard passes the split
+ * (here 32 entries instead of 100,000); every entry is listed once whatever generation holds
+ * it; a handle that missed a new generation adds to the one before, still listed; removals
+ * find entries in any generation; no listing scans. */
+static void test_catalog_generations(void **state)
+{
+    T *t = *state;
+    if (!is_rados()) {
+        assert_null(t->be->ops->scans);
+        return;
+    }
+#ifdef BK_TEST_HAVE_RADOS
+    setenv("ARCA_RADOS_SHARD_SPLIT", "32", 1);
+    bk_backend *be = open_existing(t), *stale = open_existing(t);
+    unsetenv("ARCA_RADOS_SHARD_SPLIT");
+    rados_ioctx_t io = raw_io(t);
+    enum { N = 700 };
+    char (*names)[BK_ID_HEX] = calloc(N, BK_ID_HEX);
+    assert_non_null(names);
+    rnd_name(names[0]);
+    assert_int_equal(bk_be_put(stale, BK_OBJ_INDEX, names[0], "x", 1), 0);   /* reads generation 0 */
+    for (int i = 1; i < N - 1; i++) {
+        rnd_name(names[i]);
+        assert_int_equal(bk_be_put(be, BK_OBJ_INDEX, names[i], "index", 5), 0);
+    }
+    int G = generation_of(io, "catalog.index");
+    print_message("  %d entries: generation %d\n", N - 1, G);
+    assert_int_equal(G, 2);   /* 32 in generation 0, 16 x 32 in generation 1, the rest in 2 */
+    /* the stale handle still believes in generation 0: its entry goes there, and is listed */
+    rnd_name(names[N - 1]);
+    assert_int_equal(bk_be_put(stale, BK_OBJ_INDEX, names[N - 1], "late", 4), 0);
+    long most = omap_count(io, "catalog.index"), total = most;
+    for (int g = 1; g <= G; g++)
+        for (unsigned k = 0; k < (1u << (4 * g)); k++) {
+            char oid[64], hex[8];
+            for (int i = 0; i < g; i++)
+                hex[i] = "0123456789abcdef"[(k >> (4 * (g - 1 - i))) & 15];
+            hex[g] = 0;
+            snprintf(oid, sizeof(oid), "catalog.index.%s", hex);
+            long n = omap_count(io, oid);
+            assert_true(n >= 0);   /* every shard of every generation exists */
+            total += n;
+            most = n > most ? n : most;
+        }
+    print_message("  largest shard: %ld entries\n", most);
+    assert_int_equal(total, N);
+    assert_true(most <= 33);   /* the split, and the stale handle's one */
+    uint64_t scans = scans_of(be);
+    listing l = list_of(be, BK_OBJ_INDEX);
+    assert_int_equal(l.n, N);
+    for (int i = 0; i < N; i++)
+        assert_true(listed_once(&l, names[i]));
+    listing_free(&l);
+    /* removals find their entries, whatever generation and handle added them */
+    for (int i = 0; i < N; i += 2)
+        assert_int_equal(bk_be_remove(stale, BK_OBJ_INDEX, names[i]), 0);
+    l = list_of(be, BK_OBJ_INDEX);
+    assert_int_equal(l.n, N / 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(listed(&l, names[i]), i % 2 ? (i == N - 1 ? 4 : 5) : -1);
+    listing_free(&l);
+    assert_int_equal(scans_of(be), scans);
+    /* a lost shard of a later generation: the listing answers from a scan and rebuilds */
+    assert_int_equal(rados_remove(io, "catalog.index.3a"), 0);
+    l = list_of(be, BK_OBJ_INDEX);
+    assert_int_equal(l.n, N / 2);
+    listing_free(&l);
+    assert_int_equal(scans_of(be), scans + 1);
+    uint64_t size;
+    assert_int_equal(rados_stat(io, "catalog.index.3a", &size, NULL), 0);
+    /* rebuilding changes nothing that is right */
+    assert_int_equal(be->ops->rebuild_catalogs(be), 0);
+    l = list_of(be, BK_OBJ_INDEX);
+    assert_int_equal(l.n, N / 2);
+    listing_free(&l);
+    free(names);
+    bk_backend_close(be);
+    bk_backend_close(stale);
+    rados_ioctx_destroy(io);
+#endif
+}
+
+/* Intents: nothing is left in catalog.pending by writes and removals that complete; what a
+ * writer that died leaves there is resolved by remove_strays (exclusive lock only) without a
+ * scan: an object with an intent and no entry goes, one with an entry stays. */
+static void test_intents_and_strays(void **state)
+{
+    T *t = *state;
+    if (!is_rados()) {
+        assert_null(t->be->ops->remove_strays);
+        return;
+    }
+#ifdef BK_TEST_HAVE_RADOS
+    rados_ioctx_t io = raw_io(t), dio = t->conf.data_pool ? raw_io_pool(t, t->conf.data_pool) : io;
+    char a[BK_ID_HEX], d[BK_ID_HEX], sn[BK_ID_HEX], ix[BK_ID_HEX], kept[BK_ID_HEX], key[200];
+    rnd_name(a);
+    rnd_name(d);
+    assert_int_equal(bk_be_put(t->be, BK_OBJ_SNAPSHOT, a, "snap", 4), 0);
+    async_state as = { 0 };
+    assert_int_equal(put_async_or_put(t->be, BK_OBJ_DATA, d, "pack", 4, &as), 0);
+    assert_int_equal(t->be->ops->flush(t->be), 0);
+    assert_int_equal(as.failed, 0);
+    assert_int_equal(bk_be_remove(t->be, BK_OBJ_SNAPSHOT, a), 0);
+    assert_int_equal(t->be->ops->flush(t->be), 0);   /* (resolved intents go in batches) */
+    assert_int_equal(omap_count(io, "catalog.pending"), 0);
+
+    /* a writer died: between storing and cataloguing (snapshot, index object, pack), and
+     * after cataloguing (its intent left, its object catalogued) */
+    rnd_name(sn);
+    rnd_name(ix);
+    rnd_name(d);
+    rnd_name(kept);
+    raw_put(io, "snapshots", sn, "stray");
+    raw_put(io, "index", ix, "stray");
+    raw_put(dio, "data", d, "stray");
+    assert_int_equal(bk_be_put(t->be, BK_OBJ_INDEX, kept, "kept", 4), 0);
+    snprintf(key, sizeof(key), "snapshots/%s 0123456789abcdef.1", sn);
+    raw_omap_set(io, "catalog.pending", key, "0");
+    snprintf(key, sizeof(key), "index/%s 0123456789abcdef.2", ix);
+    raw_omap_set(io, "catalog.pending", key, "0");
+    snprintf(key, sizeof(key), "data/%s 0123456789abcdef.3", d);
+    raw_omap_set(io, "catalog.pending", key, "0");
+    snprintf(key, sizeof(key), "index/%s 0123456789abcdef.4", kept);
+    raw_omap_set(io, "catalog.pending", key, "0");
+    size_t removed = 99;
+    assert_int_equal(t->be->ops->remove_strays(t->be, &removed), -ENOLCK);
+    assert_int_equal(lock(t->be, false, "shared"), 0);
+    assert_int_equal(t->be->ops->remove_strays(t->be, &removed), -ENOLCK);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
+    assert_int_equal(lock(t->be, true, "exclusive"), 0);
+    uint64_t scans = scans_of(t->be);
+    assert_int_equal(t->be->ops->remove_strays(t->be, &removed), 0);
+    assert_int_equal(scans_of(t->be), scans);
+    assert_int_equal(removed, 3);
+    uint64_t size;
+    char oid[128];
+    snprintf(oid, sizeof(oid), "snapshots/%s", sn);
+    assert_int_equal(rados_stat(io, oid, &size, NULL), -ENOENT);
+    snprintf(oid, sizeof(oid), "index/%s", ix);
+    assert_int_equal(rados_stat(io, oid, &size, NULL), -ENOENT);
+    snprintf(oid, sizeof(oid), "data/%s", d);
+    assert_int_equal(rados_stat(dio, oid, &size, NULL), -ENOENT);
+    snprintf(oid, sizeof(oid), "index/%s", kept);
+    assert_int_equal(rados_stat(io, oid, &size, NULL), 0);
+    assert_int_equal(omap_count(io, "catalog.pending"), 0);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
+    if (dio != io)
+        rados_ioctx_destroy(dio);
+    rados_ioctx_destroy(io);
+#endif
+}
+
+struct orphans {
+    char names[8][200];
+    int n;
+};
+
+static int orphan_cb(const char *name, uint64_t size, void *ctx)
+{
+    struct orphans *o = ctx;
+    if (o->n < 8)
+        snprintf(o->names[o->n], sizeof(o->names[0]), "%s", name);
+    o->n++;
+    return 0;
+}
+
+/* scan_orphans: the one operation that scans, and what it finds: objects no catalog lists
+ * and no intent names (not those of writes in flight, nor catalogued ones). */
+static void test_scan_orphans(void **state)
+{
+    T *t = *state;
+    if (!is_rados()) {
+        assert_null(t->be->ops->scan_orphans);
+        return;
+    }
+#ifdef BK_TEST_HAVE_RADOS
+    rados_ioctx_t io = raw_io(t), dio = t->conf.data_pool ? raw_io_pool(t, t->conf.data_pool) : io;
+    char k[BK_ID_HEX], d[BK_ID_HEX], od[BK_ID_HEX], os[BK_ID_HEX], fl[BK_ID_HEX], key[200];
+    rnd_name(k);
+    rnd_name(d);
+    rnd_name(od);
+    rnd_name(os);
+    rnd_name(fl);
+    assert_int_equal(bk_be_put(t->be, BK_OBJ_KEY, k, "key", 3), 0);
+    assert_int_equal(bk_be_put(t->be, BK_OBJ_DATA, d, "pack", 4), 0);
+    raw_put(dio, "data", od, "orphan pack");
+    raw_put(io, "snapshots", os, "orphan snapshot");
+    raw_put(io, "index", fl, "in flight");
+    snprintf(key, sizeof(key), "index/%s 0123456789abcdef.1", fl);
+    raw_omap_set(io, "catalog.pending", key, "0");
+    struct orphans o = { .n = 0 };
+    uint64_t scans = scans_of(t->be);
+    assert_int_equal(t->be->ops->scan_orphans(t->be, orphan_cb, &o), 0);
+    assert_true(scans_of(t->be) > scans);
+    assert_int_equal(o.n, 2);
+    char want_d[200], want_s[200];
+    snprintf(want_d, sizeof(want_d), "data/%s", od);
+    snprintf(want_s, sizeof(want_s), "snapshots/%s", os);
+    assert_true((strcmp(o.names[0], want_d) == 0 && strcmp(o.names[1], want_s) == 0) ||
+                (strcmp(o.names[1], want_d) == 0 && strcmp(o.names[0], want_s) == 0));
+    /* rebuild_catalogs puts orphans back: then they are no orphans */
+    assert_int_equal(t->be->ops->rebuild_catalogs(t->be), 0);
+    o.n = 0;
+    assert_int_equal(t->be->ops->scan_orphans(t->be, orphan_cb, &o), 0);
+    assert_int_equal(o.n, 0);
+    if (dio != io)
+        rados_ioctx_destroy(dio);
+    rados_ioctx_destroy(io);
+#endif
+}
+
+/* A repository of catalog layout 1 (what arca wrote before the pack catalog: one catalog
+ * object per type but packs, no fence): readable as it is (packs listed by a scan), and
+ * moved to layout 2 by the first lock: the pack catalog made from one scan, the fence up so
+ * that an older arca can no longer lock it, an index object its catalog missed marked for
+ * the next prune; from then on no scan. */
+static void test_old_layout(void **state)
+{
+    T *t = *state;
+    if (!is_rados())
+        return;
+#ifdef BK_TEST_HAVE_RADOS
+    bk_backend_close(t->be);
+    t->be = NULL;
+    raw_wipe_pool(t, getenv("ARCA_TEST_POOL"));
+    rados_ioctx_t io = raw_io(t), dio = t->conf.data_pool ? raw_io_pool(t, t->conf.data_pool) : io;
+    char k[BK_ID_HEX], s1[BK_ID_HEX], x[BK_ID_HEX], stray[BK_ID_HEX], d[3][BK_ID_HEX];
+    rnd_name(k);
+    rnd_name(s1);
+    rnd_name(x);
+    rnd_name(stray);
+    assert_int_equal(rados_write_full(io, "config", "cfg", 3), 0);
+    if (t->conf.data_pool)
+        assert_int_equal(rados_setxattr(io, "config", "arca.data_pool", t->conf.data_pool,
+                                        strlen(t->conf.data_pool)), 0);
+    raw_put(io, "keys", k, "key!");
+    raw_put(io, "snapshots", s1, "snap");
+    raw_put(io, "index", x, "index");
+    raw_put(io, "index", stray, "stray");   /* an old run died before cataloguing it */
+    raw_omap_set(io, "catalog.keys", k, "4");
+    raw_omap_set(io, "catalog.snapshots", s1, "4");
+    raw_omap_set(io, "catalog.index", x, "5");
+    for (int i = 0; i < 3; i++) {
+        rnd_name(d[i]);
+        raw_put(dio, "data", d[i], "pack!!");
+    }
+    bk_backend *be = open_existing(t);
+    t->be = be;
+    /* read as it is: the packs by a scan, the rest from the catalogs */
+    listing l = list_of(be, BK_OBJ_DATA);
+    assert_int_equal(l.n, 3);
+    listing_free(&l);
+    assert_int_equal(scans_of(be), 1);
+    l = list_of(be, BK_OBJ_INDEX);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(listed(&l, x), 5);
+    listing_free(&l);
+    uint64_t size;
+    assert_int_equal(rados_stat(io, "catalog.data", &size, NULL), -ENOENT);   /* a reader writes nothing */
+    /* an older arca holds its lock: the move waits for it */
+    static const char old_cookie[] = "0123456789abcdef shared lock by an old arca";
+    assert_int_equal(rados_lock_shared(io, "lock", "arca", old_cookie, "arca", "old", NULL, 0), 0);
+    assert_int_equal(lock(be, false, "backup"), -EBUSY);
+    bk_buf h = BK_BUF_INIT;
+    assert_int_equal(be->ops->lock_holders(be, &h), 0);
+    assert_int_equal(bk_buf_append(&h, "", 1), 0);
+    print_message("  holders: %s\n", (char *)h.data);
+    assert_non_null(strstr((char *)h.data, "shared lock by an old arca"));
+    bk_buf_free(&h);
+    assert_int_equal(rados_unlock(io, "lock", "arca", old_cookie), 0);
+    /* the first lock moves it on */
+    assert_int_equal(lock(be, false, "backup"), 0);
+    assert_int_equal(scans_of(be), 2);
+    assert_int_equal(rados_stat(io, "catalog.data", &size, NULL), 0);
+    assert_int_equal(rados_lock_shared(io, "lock", "arca", old_cookie, "arca", "old", NULL, 0), -EBUSY);
+    char rnd[BK_ID_HEX];
+    rnd_name(rnd);
+    assert_int_equal(bk_be_put(be, BK_OBJ_DATA, rnd, "new", 3), 0);
+    assert_int_equal(be->ops->unlock(be), 0);
+    l = list_of(be, BK_OBJ_DATA);
+    assert_int_equal(l.n, 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(listed(&l, d[i]), 6);
+    assert_int_equal(listed(&l, rnd), 3);
+    listing_free(&l);
+    /* the stray of the old run goes with the next exclusive commit (prune) */
+    assert_int_equal(lock(be, true, "prune"), 0);
+    size_t removed = 0;
+    assert_int_equal(be->ops->remove_strays(be, &removed), 0);
+    assert_int_equal(removed, 1);
+    char oid[128];
+    snprintf(oid, sizeof(oid), "index/%s", stray);
+    assert_int_equal(rados_stat(io, oid, &size, NULL), -ENOENT);
+    snprintf(oid, sizeof(oid), "index/%s", x);
+    assert_int_equal(rados_stat(io, oid, &size, NULL), 0);
+    assert_int_equal(be->ops->unlock(be), 0);
+    assert_int_equal(scans_of(be), 2);
+    /* another handle (another run) scans nothing */
+    bk_backend *again = open_existing(t);
+    assert_int_equal(lock(again, false, "backup"), 0);
+    l = list_of(again, BK_OBJ_DATA);
+    assert_int_equal(l.n, 4);
+    listing_free(&l);
+    assert_int_equal(again->ops->unlock(again), 0);
+    assert_int_equal(scans_of(again), 0);
+    bk_backend_close(again);
+    if (dio != io)
+        rados_ioctx_destroy(dio);
+    rados_ioctx_destroy(io);
+#endif
+}
+
+/* The child side of test_break_locks: take the shared lock, say so; on a line on stdin try
+ * to store a pack and an index object, and say how that went. */
+static int lock_child_put(const char *location)
+{
+    bk_backend_conf conf = { .ceph_timeout = 30 };
+    bk_error err = { 0 };
+    bk_backend *be;
+    int r = bk_backend_open(location, &conf, false, &err, &be);
+    if (r == 0)
+        r = be->ops->lock(be, false, "the child, about to be blocklisted");
+    printf("%s %d %s\n", r == 0 ? "locked" : "error", r, err.msg);
+    fflush(stdout);
+    if (r < 0)
+        return 1;
+    char line[16];
+    if (!fgets(line, sizeof(line), stdin))
+        return 1;
+    char name[BK_ID_HEX];
+    rnd_name(name);
+    int rd = bk_be_put(be, BK_OBJ_DATA, name, "zombie", 6);
+    rnd_name(name);
+    int ri = bk_be_put(be, BK_OBJ_INDEX, name, "zombie", 6);
+    printf("put %d %d\n", rd, ri);
+    fflush(stdout);
+    bk_backend_close(be);
+    return 0;
+}
+
+/* break_locks (arca unlock --force): a live holder's lock goes, and the holder is
+ * blocklisted first, so that it cannot write any more. */
+static void test_break_locks(void **state)
+{
+    T *t = *state;
+    if (!is_rados()) {
+        assert_null(t->be->ops->break_locks);
+        return;
+    }
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execl(self_exe, self_exe, "--lock-child-put", t->location, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    char line[1200] = "";
+    if (!fgets(line, sizeof(line), f) || strncmp(line, "locked", 6) != 0)
+        fail_msg("lock child: %s", line);
+    assert_int_equal(lock(t->be, true, "the parent"), -EBUSY);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
+    size_t broken = 0;
+    assert_int_equal(t->be->ops->break_locks(t->be, &broken), 0);
+    assert_int_equal(broken, 1);
+    assert_int_equal(lock(t->be, true, "the parent"), 0);
+    /* the child, alive all along, can no longer write */
+    assert_int_equal(write(in[1], "go\n", 3), 3);
+    if (!fgets(line, sizeof(line), f))
+        fail_msg("the blocklisted child said nothing");
+    print_message("  the blocklisted holder: %s", line);
+    int rd = 0, ri = 0;
+    assert_int_equal(sscanf(line, "put %d %d", &rd, &ri), 2);
+    assert_true(rd < 0);
+    assert_true(ri < 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    fclose(f);
+    close(in[1]);
+    listing l = list_of(t->be, BK_OBJ_DATA);
+    assert_int_equal(l.n, 0);
+    listing_free(&l);
+    assert_int_equal(t->be->ops->unlock(t->be), 0);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -814,6 +1346,11 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--lock-child") == 0)
         return lock_child(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--lock-child-put") == 0) {
+        if (sodium_init() < 0)
+            return 1;
+        return lock_child_put(argv[2]);
+    }
     if (argc != 2 || (strcmp(argv[1], "local") != 0 && strcmp(argv[1], "rados") != 0)) {
         fprintf(stderr, "usage: %s local|rados\n", argv[0]);
         return 2;
@@ -855,6 +1392,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_prune_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_lapse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalogs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_gate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_generations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intents_and_strays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_orphans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_break_locks, setup, teardown),
     };
     char group[64];
     snprintf(group, sizeof(group), "backend-%s", kind);

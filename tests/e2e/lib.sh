@@ -140,6 +140,19 @@ obj_put() {
         *) p=$(obj_path "$1" "$2"); mkdir -p "$(dirname "$p")"; rm -f "$p"; cp "$3" "$p" ;;
     esac
 }
+# obj_put_listed REPO NAME FILE: as obj_put, and listed as a completed write of arca lists
+# it (rados: an entry in the object's catalog, docs/ceph.md; the repository is small enough
+# for generation 0)
+obj_put_listed() {
+    local ra
+    obj_put "$@"
+    case $1 in
+        rados:*)
+            mapfile -t ra < <(rados_of "$1")
+            rados "${ra[@]}" setomapval "catalog.${2%%/*}" "${2#*/}" "$(stat -c %s "$3")"
+            ;;
+    esac
+}
 obj_rm() {
     local ra
     case $1 in

@@ -92,7 +92,7 @@ arca -r "$R5" backup "$T/src/a" >/dev/null
 # a pack that no index lists (as an upload whose index a kill prevented)
 head -c 100000 /dev/urandom > "$T/stray"
 stray=$(sha256sum "$T/stray" | cut -c1-64)
-obj_put "$R5" "data/$stray" "$T/stray"
+obj_put_listed "$R5" "data/$stray" "$T/stray"
 arca -r "$R5" --json prune --dry-run > "$T/dry.json"
 [ "$(json_get "$T/dry.json" 'j["packs_unindexed"]')" = 1 ] || fail "prune --dry-run does not see the stray pack: $(cat "$T/dry.json")"
 [ "$(json_get "$T/dry.json" 'j["bytes_freed"] >= 100000')" = True ] || fail "prune --dry-run frees too little: $(cat "$T/dry.json")"

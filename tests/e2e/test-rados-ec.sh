@@ -8,7 +8,12 @@ source "$(dirname "$0")/lib.sh"
 
 [ "$BACKEND" = rados ] || fail "needs ARCA_TEST_BACKEND=rados (it starts a Ceph cluster of its own)"
 CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
-stop_cluster() { "$CLUSTER" stop "$T/ceph" >/dev/null 2>&1 || true; }
+sleeper=
+stuck=
+stop_cluster() {
+    for p in $sleeper $stuck; do kill "$p" 2>/dev/null || true; done
+    "$CLUSTER" stop "$T/ceph" >/dev/null 2>&1 || true
+}
 trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
 start_cluster() {
     CEPH_CLIENT_TIMEOUT=30 CEPH_OSDS=3 CEPH_POOLS=meta CEPH_EC_POOLS=ecdata \
@@ -45,6 +50,7 @@ grep -q '^data/' "$T/ec.ls" || fail "no packs in the EC pool"
 grep -qv '^data/' "$T/ec.ls" && fail "metadata objects in the EC pool: $(grep -v '^data/' "$T/ec.ls")"
 grep -q '^data/' "$T/meta.ls" && fail "packs in the metadata pool"
 grep -q '^catalog.snapshots$' "$T/meta.ls" || fail "no snapshot catalog in the metadata pool"
+grep -q '^catalog.data$' "$T/meta.ls" || fail "no pack catalog in the metadata pool"
 rc=0
 arca -r "$R" --data-pool meta snapshots >/dev/null 2> "$T/dp.err" || rc=$?
 [ "$rc" -ne 0 ] || fail "a --data-pool that contradicts the recorded one was accepted"
@@ -83,4 +89,35 @@ rc=0
 arca_init rados:meta/other "${A[@]}" 2> "$T/caps.err" >/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "client.backup could init a namespace its caps do not cover"
 grep -qi 'caps\|not permitted' "$T/caps.err" || fail "the refusal does not explain the caps: $(cat "$T/caps.err")"
+
+# unlock --force blocklists a live holder before it breaks its lock: a user without the
+# mon cap for that (client.backup) breaks nothing and is told which cap; client.admin can
+mkfifo "$T/fifo"
+sleep 120 > "$T/fifo" &
+sleeper=$!
+"$ARCA" -r "$R" "${A[@]}" backup --stdin --stdin-name stuck < "$T/fifo" > /dev/null 2> "$T/stuck.err" &
+stuck=$!
+for _ in $(seq 1 300); do
+    rc=0
+    arca -r "$R" --retry-lock 0 prune > /dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 11 ] && break
+    sleep 0.1
+done
+[ "$rc" -eq 11 ] || fail "the stuck backup holds no lock (prune exited $rc)"
+rc=0
+arca -r "$R" "${A[@]}" unlock --force > /dev/null 2> "$T/force.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "unlock --force without the blocklist cap exited $rc: $(cat "$T/force.err")"
+grep -qF 'osd blocklist' "$T/force.err" || fail "unlock --force does not name the cap it needs: $(cat "$T/force.err")"
+expect_rc 11 arca -r "$R" --retry-lock 0 prune 2> /dev/null
+arca -r "$R" --json unlock --force > "$T/force.json" || fail "unlock --force as client.admin"
+[ "$(json_get "$T/force.json" 'j["broken"]')" -ge 1 ] || fail "unlock --force broke nothing: $(cat "$T/force.json")"
+arca -r "$R" --retry-lock 0 prune > /dev/null || fail "prune after unlock --force"
+kill "$sleeper"
+wait "$sleeper" 2> /dev/null || true
+rc=0
+wait "$stuck" || rc=$?
+[ "$rc" -ne 0 ] || fail "the blocklisted backup succeeded"
+stuck=
+sleeper=
+arca -r "$R" check --read-data > /dev/null || fail "check --read-data at the end"
 pass

@@ -6,7 +6,8 @@
 #  (b) arca is killed with SIGKILL mid-backup: its lock is left in the cluster, but an
 #      exclusive `key add` breaks it at once (same host, dead pid); check passes and the
 #      next backup succeeds.  (The lapse of a lock whose holder cannot be seen, on another
-#      host, is tested by the backend suite: tests/backend.)
+#      host, is tested by the backend suite: tests/backend; objects a killed run left out of
+#      their catalogs, by test-rados-catalogs.sh.)
 # Needs the cluster directory of scripts/ceph-cluster.sh: ARCA_TEST_CEPH_DIR, or the
 # directory of $CEPH_CONF when that is a ceph-cluster.sh cluster.
 source "$(dirname "$0")/lib.sh"
@@ -101,7 +102,7 @@ wait $pid 2>/dev/null || true
 # the dead backup's shared lock is still there, but its holder is known dead (same host,
 # no such pid): an exclusive lock breaks it at once
 mapfile -t ra < <(rados_of "$R")
-rados "${ra[@]}" lock info lock arca > "$T/lockinfo" 2>&1 || true
+rados "${ra[@]}" lock info lock arca-repo > "$T/lockinfo" 2>&1 || true
 grep -q "pid $pid" "$T/lockinfo" || fail "the killed backup left no lock to test with: $(cat "$T/lockinfo")"
 arca -r "$R" --retry-lock 0 key add --new-password-file "$T/pass2" \
     >/dev/null 2> "$T/b.err" || fail "a dead holder's lock blocked key add: $(cat "$T/b.err")"
@@ -115,18 +116,5 @@ echo "  (b) backup after kill -9: ${took} s"
 n=$(snapshot_count "$R")
 [ "$n" = 1 ] || fail "expected exactly the snapshot of the second backup, found $n: $(arca -r "$R" snapshots 2>&1)"
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed after kill -9"
-
-# ---- (c) objects stored but never catalogued (a writer died between the two steps) -----
-# nothing sees them; prune removes them with the packs only they name
-stray_index=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-stray_snap=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-rados "${ra[@]}" put "index/$stray_index" /etc/hostname
-rados "${ra[@]}" put "snapshots/$stray_snap" /etc/hostname
-arca -r "$R" check >/dev/null 2>&1 || fail "check failed over uncatalogued objects"
-[ "$(snapshot_count "$R")" = 1 ] || fail "an uncatalogued snapshot is listed"
-arca -r "$R" prune >/dev/null || fail "prune failed over uncatalogued objects"
-rados "${ra[@]}" stat "index/$stray_index" >/dev/null 2>&1 && fail "prune left an uncatalogued index object"
-rados "${ra[@]}" stat "snapshots/$stray_snap" >/dev/null 2>&1 && fail "prune left an uncatalogued snapshot"
-arca -r "$R" check --read-data >/dev/null || fail "check --read-data after prune removed the strays"
 wipe_repo "$R"
 pass

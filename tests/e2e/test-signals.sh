@@ -22,7 +22,7 @@ lock_records() {
     case $R in
         rados:*)
             mapfile -t ra < <(rados_of "$R")
-            { rados "${ra[@]}" lock info lock arca 2>/dev/null || echo '{"lockers": []}'; } |
+            { rados "${ra[@]}" lock info lock arca-repo 2>/dev/null || echo '{"lockers": []}'; } |
                 python3 -c 'import json,sys; [print(l["cookie"]) for l in json.load(sys.stdin)["lockers"]]'
             ;;
         *) find "$R/locks" -type f ! -name lock -printf '%f\n' ;;
