@@ -36,7 +36,7 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
                                 st->packs_unindexed || st->temp_files);
     if (ret_json) {
         *ret_json = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                              "s:I, s:I, s:I, s:f}",
+                              "s:I, s:I, s:I, s:f, s:f}",
                               "dry_run", dry_run, "changed", changed,
                               "packs", (json_int_t)st->packs, "blobs", (json_int_t)st->blobs,
                               "bytes", (json_int_t)st->bytes, "blobs_used", (json_int_t)st->blobs_used,
@@ -50,7 +50,7 @@ int cli_prune_report(cli *c, const bk_prune_stats *st, bool dry_run, json_t **re
                               "temp_bytes", (json_int_t)st->temp_bytes,
                               "bytes_freed", (json_int_t)st->bytes_freed,
                               "snapshots_during", (json_int_t)st->snapshots_during,
-                              "duration", st->duration);
+                              "duration", st->duration, "locked_duration", st->locked_duration);
         return EXIT_OK;
     }
     char total[32], used[32], freed[32];

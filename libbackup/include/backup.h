@@ -424,6 +424,7 @@ typedef struct bk_prune_stats {
     uint64_t bytes_freed;
     uint64_t snapshots_during;               /* snapshots written while it planned */
     double duration;
+    double locked_duration;                  /* of it, under the exclusive lock (the commit) */
 } bk_prune_stats;
 
 /* Remove what no snapshot needs.  Plans without a lock, then takes the exclusive lock

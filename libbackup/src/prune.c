@@ -622,6 +622,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
         bk_repo_unlock(repo);
     r = bk_repo_lock(repo, true);
     locked = r == 0;
+    double t_locked = bk_monotonic();
     size_t fresh = 0;
     if (r == 0 && (r = list_snapshots(repo, &snaps, &nsnaps)) == 0) {
         r = bk_repo_index_refresh(repo, NULL);   /* what backups indexed since the plan */
@@ -662,6 +663,7 @@ int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
     if (locked) {
         bk_repo_unlock(repo);
         locked = false;
+        st.locked_duration = bk_monotonic() - t_locked;
         if (was_locked && bk_repo_lock(repo, false) < 0)
             bk_repo_clear_error(repo);
     }

@@ -2,9 +2,11 @@
 # scale.sh - what a run costs once a repository is big: arca next to borg and restic.
 # Not a test: it prints figures and ratios, asserts nothing.
 #
-#   tests/bench/scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--keep]
+#   tests/bench/scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--flat] [--keep]
 #
-# Part 1, real blobs (--blobs, default 1000000): N KiB of random data in 64 files, backed
+# Part 1, real blobs (--blobs, default 1000000): N KiB of random data in 64 files, each in
+# a directory of its own (--flat: all 64 in one directory, whose tree then lists every
+# chunk of them: docs/scale.md, limits), backed
 # up by arca and borg with chunkers set to ~1 KiB chunks, so that both repositories hold
 # about N blobs, and by restic, which cannot change its chunk size (~1 MiB): restic's
 # column is the same data in ~N/1000 blobs, a lower bound for what restic would need.
@@ -12,7 +14,8 @@
 # one file of 64 went and a small one came (twice), back up one new 4 KiB file (a path
 # of its own), list the snapshots, restore one small file, forget the first snapshot and prune (1/64 of the data goes), check the
 # metadata.  Figures: wall time, CPU time, peak RSS; the blob counts of each tool.
-# --big (default 4 x --blobs, 0 to skip): the same runs, arca alone, at that many.
+# --big (default 4 x --blobs, 0 to skip): the same runs, arca alone, at about that many
+# blobs (the corpus sized by the bytes per blob that part 1 found).
 #
 # Part 2, made-up index (--simulate, default 10000000, 0 to skip): a small repository
 # whose index gets N more entries, written as a backup writes them but listing packs
@@ -39,6 +42,7 @@ BIG=
 SIM=10000000
 NSNAP=100000
 KEEP=
+FLAT=
 while [ $# -gt 0 ]; do
     case $1 in
         --blobs) BLOBS=$2; shift 2 ;;
@@ -46,7 +50,8 @@ while [ $# -gt 0 ]; do
         --simulate) SIM=$2; shift 2 ;;
         --snapshots) NSNAP=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) echo "usage: scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--keep]" >&2
+        --flat) FLAT=1; shift ;;
+        *) echo "usage: scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--flat] [--keep]" >&2
            exit 2 ;;
     esac
 done
@@ -109,22 +114,24 @@ random_file() { head -c "$2" /dev/urandom > "$1"; }
 # ---- part 1: real blobs -------------------------------------------------------------------
 D=$W/corpus/data
 mkdir -p "$D"
+# file I of the corpus: data/dI/fI, or data/fI (--flat)
+fpath() { if [ -n "$FLAT" ]; then echo "$D/f$1"; else mkdir -p "$D/d$1"; echo "$D/d$1/f$1"; fi; }
 per=$(( BLOBS * 1024 / 64 ))
 for i in $(seq -w 0 63); do
-    random_file "$D/f$i" "$per"
+    random_file "$(fpath "$i")" "$per"
 done
-echo "corpus $(( BLOBS * 1024 )) bytes in 64 files" >> "$W/info"
+echo "corpus $(( BLOBS * 1024 )) bytes in 64 files${FLAT:+ (flat)}" >> "$W/info"
 mkdir "$W/one"
 random_file "$W/one/file" 4096   # the one-file backup: a path of its own
 
 # step TOOL: the same sequence of runs for each tool (cwd: the corpus' parent, so that
 # every tool stores the path data/...)
 small_change() {   # the change before backups 2 and 3
-    rm -f "$D/f00"
+    rm -f "$(fpath 00)"
     random_file "$D/new$1" 65536
 }
 reset_corpus() {
-    [ -e "$D/f00" ] || random_file "$D/f00" "$per"
+    [ -e "$(fpath 00)" ] || random_file "$(fpath 00)" "$per"
     rm -f "$D"/new*
 }
 cd "$W/corpus"
@@ -192,11 +199,14 @@ echo "restic-blobs $(restic -r "$W/restic" stats --mode raw-data --json | python
 rm -rf "$W/arca" "$W/borg" "$W/restic" "$W/borg-restore" "$W/restic-restore"
 
 if [ "$BIG" -gt 0 ]; then
-    per=$(( BIG * 1024 / 64 ))
+    # arca's chunks average a little more than 1 KiB (512 B minimum): size the corpus so
+    # that it makes about BIG blobs
+    made=$(awk '$1 == "arca-blobs" { print $2 }' "$W/info")
+    per=$(( BIG * (BLOBS * 1024 / made) / 64 ))
     for i in $(seq -w 0 63); do
-        random_file "$D/f$i" "$per"
+        random_file "$(fpath "$i")" "$per"
     done
-    echo "big-corpus $(( BIG * 1024 ))" >> "$W/info"
+    echo "big-corpus $(( per * 64 ))" >> "$W/info"
     arca_runs big "$W/arca-big"
     rm -rf "$W/arca-big"
 fi
@@ -270,7 +280,8 @@ steps = [("open", "open the repository"), ("backup", "initial backup"),
          ("one", "one-file backup (a new path)"), ("snapshots", "list snapshots"), ("restore1", "restore one 64 KiB file"),
          ("prune", "forget 1 snapshot + prune"), ("check", "check (metadata)")]
 print(f"\n{ncpu} CPUs, load {info.get('loadavg-start', '?')} at start, {info.get('loadavg-end', '?')} at end")
-print(f"\n== {int(info['corpus'].split()[0]) // MiB} MiB of random data; blobs: arca {info.get('arca-blobs', '?')}, "
+layout = 'one directory' if 'flat' in info['corpus'] else 'a directory each'
+print(f"\n== {int(info['corpus'].split()[0]) // MiB} MiB of random data in 64 files, {layout}; blobs: arca {info.get('arca-blobs', '?')}, "
       f"borg {info.get('borg-blobs', '?')}, restic {info.get('restic-blobs', '?')}")
 for what, i, fmt, unit, scale in (("wall time", 0, "{:.2f}", "s", 1), ("CPU time", 1, "{:.2f}", "s", 1),
                                    ("peak RSS", 2, "{:.0f}", "MiB", 1 / 1024)):

@@ -30,6 +30,9 @@ arca -r "$R" --json prune > "$T/p1.json"
 [ "$(json_get "$T/p1.json" 'j["changed"]')" = True ] || fail "prune freed nothing: $(cat "$T/p1.json")"
 list_objects "$R" data | sort > "$T/data.2"
 deleted=$(json_get "$T/p1.json" 'j["packs_deleted"] + j["packs_repacked"]')
+# the report says which part of the run held the exclusive lock: some, never more than all
+[ "$(json_get "$T/p1.json" '0 < j["locked_duration"] <= j["duration"]')" = True ] ||
+    fail "prune reports no sensible locked_duration: $(cat "$T/p1.json")"
 gone=$(comm -23 "$T/data.1" "$T/data.2" | wc -l)
 [ "$gone" -eq "$deleted" ] || fail "prune reports $deleted packs deleted or repacked, $gone are gone"
 [ "$gone" -gt 0 ] || fail "prune deleted no pack of host a"
