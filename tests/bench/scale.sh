@@ -110,6 +110,12 @@ measure() {
     echo "$name $secs $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss" >> "$W/results"
 }
 random_file() { head -c "$2" /dev/urandom > "$1"; }
+# json_field FILE KEY...: a value of a JSON object in FILE
+json_field() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: j = j[k]
+print(j)' "$@"
+}
 
 # ---- part 1: real blobs -------------------------------------------------------------------
 D=$W/corpus/data
@@ -153,7 +159,8 @@ arca_runs() {
     cmp "$D/new2" "$W/arca-restore$D/new2"
     rm -rf "$W/arca-restore"
     first=$("$ARCA" -r "$repo" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-    measure "$t.prune" "$ARCA" -r "$repo" forget -q "$first" --prune
+    measure "$t.prune" "$ARCA" -r "$repo" forget --json "$first" --prune
+    echo "$t-locked $(json_field "$W/$t.prune.out" prune locked_duration)" >> "$W/info"
     measure "$t.check" "$ARCA" -r "$repo" check -q
     "$ARCA" -r "$repo" stats --json > "$W/$t.stats"
     echo "$t-blobs $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blobs"])' "$W/$t.stats")" >> "$W/info"
@@ -235,6 +242,7 @@ if [ "$SIM" -gt 0 ]; then
     measure sim.prunedry "$ARCA" -r "$S/repo" prune --dry-run --json
     EXPECT=1 measure sim.check "$ARCA" -r "$S/repo" check -q
     measure sim.prune "$ARCA" -r "$S/repo" prune --json
+    echo "sim-locked $(json_field "$W/sim.prune.out" locked_duration)" >> "$W/info"
     rm -rf "$S"
 fi
 
@@ -302,6 +310,7 @@ def per_blob(tag, blobs):
         above = (g(k, 2) - g(f"{tag}.open", 2)) * 1024
         print(f"{label:30} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
               f"{f(above / blobs, '{:.1f}') if key != 'open' else '':>8}")
+    print(f"{'  of the prune, under the lock':30} {f(float(info.get(tag + '-locked', 'nan')), '{:.3f}'):>8}")
 print(f"\n== arca alone, {info.get('arca-blobs')} blobs")
 per_blob("arca", int(info.get('arca-blobs', 1)))
 if 'big-blobs' in info:
@@ -321,6 +330,7 @@ if sim:
         k = f"sim.{key}"
         print(f"{label:40} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
               f"{f(g(k, 2) * 1024 / sim, '{:.1f}'):>8}")
+    print(f"{'  of the prune, under the lock':40} {f(float(info.get('sim-locked', 'nan')), '{:.3f}'):>8}")
 if nsnap:
     print(f"\n== one-file backups among many snapshots (others are other hosts')")
     print(f"{'':40} {'100':>16} {nsnap:>16}")
