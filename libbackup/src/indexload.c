@@ -17,9 +17,14 @@
  * may leave at most a quarter of its packs dead. */
 #define RAM_ENTRIES_MIN (1u << 16)
 #define RAM_ENTRIES_MAX (1u << 18)
+/* An entry takes at least this much of an index object (a 32-byte id, a kind, three
+ * uvarints, what compression can take off them): the size of new objects bounds their entries
+ * before they are read. */
+#define INDEX_ENTRY_MIN_BYTES 34
 
 typedef struct listing {
     bk_id *ids;
+    uint64_t *sizes;             /* as listed; 0 if the store does not say */
     size_t n, cap;
     bk_idmap set;                /* id -> position in ids */
 } listing;
@@ -37,12 +42,16 @@ static int list_one(const char *name, uint64_t size, void *ctx)
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
         bk_id *v = realloc(l->ids, cap * sizeof(*v));
-        if (!v)
+        if (v)
+            l->ids = v;
+        uint64_t *sz = v ? realloc(l->sizes, cap * sizeof(*sz)) : NULL;
+        if (!sz)
             return -ENOMEM;
-        l->ids = v;
+        l->sizes = sz;
         l->cap = cap;
     }
     *pos = l->n;
+    l->sizes[l->n] = size;
     l->ids[l->n++] = id;
     return 0;
 }
@@ -50,6 +59,7 @@ static int list_one(const char *name, uint64_t size, void *ctx)
 static void listing_free(listing *l)
 {
     free(l->ids);
+    free(l->sizes);
     bk_idmap_free(&l->set);
 }
 
@@ -358,16 +368,30 @@ static int load(bk_repo *repo, bool full)
             free(dead);
             free(fresh);
         }
+        uint64_t limit = BK_MIN(BK_MAX((uint64_t)RAM_ENTRIES_MIN, m->n / 8), (uint64_t)RAM_ENTRIES_MAX);
+        if (usable) {
+            /* new objects that would not fit in RAM (by their size) are not read twice */
+            uint64_t bytes = 0;
+            for (size_t i = 0; i < nfresh; i++)
+                bytes += l.sizes[fresh[i]];
+            if (bytes / INDEX_ENTRY_MIN_BYTES > limit) {
+                usable = false;
+                free(dead);
+                free(fresh);
+            }
+        }
         if (usable) {
             /* up to date but for the index objects that are new since: those into RAM */
             bk_index_set_map(&repo->index, m, dead);
             r = note_covered(&repo->index);
-            for (size_t i = 0; r == 0 && i < nfresh; i++) {
+            for (size_t i = 0; r == 0 && i < nfresh && repo->index.blobs.count <= limit; i++) {
                 r = with_object(repo, &l.ids[fresh[i]], to_ram, &l.ids[fresh[i]]);
                 r = r < 0 ? r : 0;
             }
             free(fresh);
-            uint64_t limit = BK_MIN(BK_MAX((uint64_t)RAM_ENTRIES_MIN, m->n / 8), (uint64_t)RAM_ENTRIES_MAX);
+            if (nfresh)
+                bk_repo_log(repo, BK_LOG_DEBUG, "index: %zu new index %s read into memory",
+                            nfresh, bk_plural(nfresh, "object", "objects"));
             ready = r == 0 && repo->index.blobs.count <= limit;
             if (!ready)
                 bk_repo_index_reset(repo);   /* too much in RAM: make the map again */
@@ -379,6 +403,8 @@ static int load(bk_repo *repo, bool full)
     if (r == 0 && !ready) {
         /* (re)make it from every index object: one streamed read, bounded memory */
         bk_imap *nm = NULL;
+        bk_repo_log(repo, BK_LOG_DEBUG, "index: making the index file from %zu index %s", l.n,
+                    bk_plural(l.n, "object", "objects"));
         r = build(repo, path, &l, &nm);
         if (cache_unwritable(r) && !tmpdir) {
             /* a cache this user may not write (or a full disk) costs speed, not the run */

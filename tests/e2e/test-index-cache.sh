@@ -87,6 +87,24 @@ arca -r "$R" stats --json > "$T/stats1.json"
 arca -r "$R" --no-cache stats --json > "$T/stats0.json"
 cmp -s "$T/stats0.json" "$T/stats1.json" || fail "after prune, stats with the cache differ: $(cat "$T/stats1.json") vs $(cat "$T/stats0.json")"
 
+# many new entries (another host's big backup) are not read into memory only to be
+# dropped: the index objects' sizes tell that they would not fit, and the file is made again
+R2=$(new_repo many)
+arca_init "$R2" --chunk-min 512 --chunk-avg 1K --chunk-max 4K >/dev/null
+mkdir -p "$T/small" "$T/big"
+head -c 10000 /dev/urandom > "$T/small/f"
+arca -r "$R2" backup "$T/small" >/dev/null
+head -c 90000000 /dev/urandom > "$T/big/f"   # about 70,000 blobs in one index object
+ARCA_CACHE_DIR=$OTHER arca -r "$R2" backup "$T/big" --host other >/dev/null
+echo more >> "$T/small/f"
+arca -r "$R2" -vv backup "$T/small" > /dev/null 2> "$T/many.err"
+contains "index: making the index file" < "$T/many.err" ||
+    fail "the index file was not made again for many new entries: $(cat "$T/many.err")"
+if contains "read into memory" < "$T/many.err"; then
+    fail "new index objects too big for memory were read into it first: $(cat "$T/many.err")"
+fi
+rm -rf "$T/big"
+
 # runs at the same time on one host share the cache
 rm -f "$MAP"
 for i in 1 2 3; do head -c 500000 /dev/urandom > "$T/src/a/new$i"; done
