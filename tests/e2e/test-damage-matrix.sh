@@ -205,7 +205,10 @@ cases=$((cases + 1))
 setup only-copy
 victim=$(pack_of_kind "$R" data)
 arca -r "$R" --json cat pack "$victim" > "$W/pack.json"
-damage "$R" "data/$victim" flip
+# in the middle of its largest blob: a chunk of one of d1's files (g's blobs are 50 kB;
+# the middle of the pack may be one of them, depending on the order the writer stored them)
+back=$(json_get "$W/pack.json" '(lambda b: j["size"] - b["offset"] - b["stored_length"] // 2)(max(j["blobs"], key=lambda b: b["stored_length"]))')
+damage "$R" "data/$victim" flip "$back"
 rm -rf "$T/cache"
 for i in 1 2 3; do head -c 1500000 /dev/urandom > "$T/src/d1/f$i"; done   # the sources move on
 rc=0
