@@ -358,11 +358,32 @@ static bool changed_while_read(int fd, const struct stat *before)
            after.st_ctim.tv_nsec != before->st_ctim.tv_nsec;
 }
 
+static bool pieces_known(bk_backup *b, const bk_content *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!c[i].hole && !bk_writer_has(b->w, &c[i].id))
+            return false;
+    return true;
+}
+
+/* Is every blob of the parent's node still stored (its lists, and what they list)?  The
+ * lists are read one at a time. */
 static bool content_known(bk_backup *b, const bk_node *n)
 {
-    for (size_t i = 0; i < n->ncontent; i++)
-        if (!n->content[i].hole && !bk_writer_has(b->w, &n->content[i].id))
+    if (!n->nlists)
+        return pieces_known(b, n->content, n->ncontent);
+    for (size_t i = 0; i < n->nlists; i++) {
+        if (!bk_writer_has(b->w, &n->lists[i].id))
             return false;
+        bk_content *v = NULL;
+        size_t nv = 0;
+        bool ok = bk_repo_load_clist(b->repo, &n->lists[i], &v, &nv) == 0 && pieces_known(b, v, nv);
+        free(v);
+        if (!ok) {
+            bk_repo_clear_error(b->repo);   /* read again: the file is stored anew */
+            return false;
+        }
+    }
     return true;
 }
 
@@ -382,6 +403,8 @@ static int save_file(bk_backup *b, int dirfd, const char *name, const char *path
     if (unchanged(b, old, st)) {
         /* ctime is equal, so owner, mode, xattrs and ACLs are too: keep the old node */
         int r = bk_node_copy(old, n);
+        if (r == 0 && (r = bk_cdc_to_lists(b->repo->keys, b->w, n)) < 0)   /* a parent of before lists */
+            bk_node_clear(n);
         if (r < 0)
             return r;
         n->dev = st->st_dev;

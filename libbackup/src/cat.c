@@ -90,6 +90,16 @@ static void set_bytes(json_t *o, const char *key, const char *p, size_t n)
     free(hex);
 }
 
+static json_t *content_json(const bk_content *v, size_t n)
+{
+    json_t *c = json_array();
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(c, v[k].hole ? json_pack("{s:I}", "hole", (json_int_t)v[k].len)
+                                           : json_pack("{s:o, s:I}", "id", id_json(&v[k].id),
+                                                       "length", (json_int_t)v[k].len));
+    return c;
+}
+
 static json_t *tree_json(const bk_tree *t)
 {
     static const char *const types[] = { "?", "file", "dir", "symlink", "fifo", "chardev",
@@ -105,14 +115,15 @@ static json_t *tree_json(const bk_tree *t)
             json_object_set_new(o, "subtree", id_json(&n->subtree));
         if (n->type == BK_NODE_SYMLINK)
             set_bytes(o, "target", n->target, n->target_len);
-        if (n->ncontent) {
+        if (n->ncontent)
+            json_object_set_new(o, "content", content_json(n->content, n->ncontent));
+        if (n->nlists) {
             json_t *c = json_array();
-            for (size_t k = 0; k < n->ncontent; k++)
-                json_array_append_new(c, n->content[k].hole
-                                             ? json_pack("{s:I}", "hole", (json_int_t)n->content[k].len)
-                                             : json_pack("{s:o, s:I}", "id", id_json(&n->content[k].id),
-                                                         "length", (json_int_t)n->content[k].len));
-            json_object_set_new(o, "content", c);
+            for (size_t k = 0; k < n->nlists; k++)
+                json_array_append_new(c, json_pack("{s:o, s:I, s:I}", "id", id_json(&n->lists[k].id),
+                                                   "bytes", (json_int_t)n->lists[k].bytes,
+                                                   "pieces", (json_int_t)n->lists[k].pieces));
+            json_object_set_new(o, "content_lists", c);
         }
         json_array_append_new(a, o);
     }
@@ -212,6 +223,17 @@ int bk_cat(bk_repo *repo, const char *type, const char *id, uint8_t **ret, size_
         *ret = p;
         *ret_len = n;
         return 0;
+    }
+    if (n > 0 && p[0] == BK_CLIST_MAGIC) {   /* a list blob of a file's content */
+        bk_content *v = NULL;
+        size_t nv = 0;
+        r = bk_clist_decode(p, n, 0, 0, &v, &nv);
+        free(p);
+        json_t *j = r == 0 ? json_pack("{s:o}", "content", content_json(v, nv)) : NULL;
+        free(v);
+        if (r < 0)
+            return bk_repo_error(repo, r, "content list %s is malformed", id);
+        return json_out(repo, j, ret, ret_len);
     }
     bk_tree t;
     r = bk_tree_decode(p, n, &t);

@@ -16,9 +16,11 @@ void bk_cdc_free(bk_cdc *c)
 {
     free(c->buf);
     free(c->content);
+    free(c->lists);
     c->buf = NULL;
     c->content = NULL;
-    c->n = c->ncap = 0;
+    c->lists = NULL;
+    c->n = c->ncap = c->nlists = c->lcap = 0;
 }
 
 static int ensure_buf(bk_cdc *c)
@@ -49,9 +51,89 @@ static int grow(bk_cdc *c)
     return 0;
 }
 
+/* Pieces v[0..n) into a list blob (a tree-kind blob: stored, cached and kept as trees
+ * are), described in *l. */
+static int store_list(const bk_keys *keys, bk_writer *w, const bk_content *v, size_t n,
+                      bk_clist *l)
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_clist_encode(v, n, &b);
+    if (r == 0) {
+        bk_blob_id(keys, b.data, b.len, &l->id);
+        r = bk_writer_add(w, BK_KIND_TREE, &l->id, b.data, b.len);
+    }
+    bk_buf_free(&b);
+    if (r < 0)
+        return r;
+    l->bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        l->bytes += v[i].len;
+    l->pieces = (uint32_t)n;
+    return 0;
+}
+
+static int push_list(bk_clist **v, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        bk_clist *nv = realloc(*v, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    return 0;
+}
+
+/* The pieces so far into a list blob. */
+static int spill(bk_cdc *c)
+{
+    int r = push_list(&c->lists, &c->nlists, &c->lcap);
+    if (r == 0)
+        r = store_list(c->keys, c->w, c->content, c->n, &c->lists[c->nlists]);
+    if (r < 0)
+        return r;
+    c->nlists++;
+    c->n = 0;
+    return 0;
+}
+
+int bk_cdc_to_lists(const bk_keys *keys, bk_writer *w, bk_node *n)
+{
+    if (n->type != BK_NODE_FILE || n->nlists || n->ncontent <= BK_CLIST_PIECES)
+        return 0;
+    bk_clist *v = NULL;
+    size_t nv = 0, cap = 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n->ncontent; i += BK_CLIST_PIECES) {
+        r = push_list(&v, &nv, &cap);
+        if (r == 0)
+            r = store_list(keys, w, n->content + i, BK_MIN(n->ncontent - i, (size_t)BK_CLIST_PIECES), &v[nv]);
+        nv += r == 0;
+    }
+    if (r < 0) {
+        free(v);
+        return r;
+    }
+    free(n->content);
+    n->content = NULL;
+    n->ncontent = 0;
+    n->lists = v;
+    n->nlists = nv;
+    return 0;
+}
+
+/* Before a piece is added: past BK_CLIST_PIECES pieces, those go to a list blob (so that
+ * a file of at most that many keeps them inline, whatever made its node). */
+static int room(bk_cdc *c)
+{
+    int r = c->n == BK_CLIST_PIECES ? spill(c) : 0;
+    return r < 0 ? r : grow(c);
+}
+
 static int emit(bk_cdc *c, const uint8_t *p, size_t n)
 {
-    int r = grow(c);
+    int r = room(c);
     if (r < 0)
         return r;
     bk_content *e = &c->content[c->n];
@@ -146,7 +228,7 @@ int bk_cdc_hole(bk_cdc *c, uint64_t len)
     int r = bk_cdc_flush(c);
     while (r == 0 && len > 0) {
         size_t n = (size_t)BK_MIN(len, (uint64_t)BK_HOLE_PIECE_MAX);
-        if ((r = grow(c)) < 0)
+        if ((r = room(c)) < 0)
             break;
         bk_content *e = &c->content[c->n++];
         memset(e, 0, sizeof(*e));
@@ -213,12 +295,21 @@ int bk_cdc_flush(bk_cdc *c)
 int bk_cdc_finish(bk_cdc *c, bk_node *n)
 {
     int r = bk_cdc_flush(c);
+    if (r == 0 && c->nlists && c->n)
+        r = spill(c);   /* the rest, so that the lists hold it all */
     if (r < 0)
         return r;
-    n->content = c->content;
-    n->ncontent = c->n;
+    if (c->nlists) {
+        n->lists = c->lists;
+        n->nlists = c->nlists;
+        c->lists = NULL;
+        c->nlists = c->lcap = 0;
+    } else {
+        n->content = c->content;
+        n->ncontent = c->n;
+        c->content = NULL;
+        c->n = c->ncap = 0;
+    }
     n->size = c->size;
-    c->content = NULL;
-    c->n = c->ncap = 0;
     return 0;
 }

@@ -14,8 +14,10 @@ typedef struct bk_cdc {
     void *tick_ctx;
     uint8_t *buf;                 /* allocated on first use, released by flush */
     size_t cap, start, end;
-    bk_content *content;
+    bk_content *content;          /* the pieces not yet in a list blob */
     size_t n, ncap;
+    bk_clist *lists;              /* list blobs written (a file of many pieces) */
+    size_t nlists, lcap;
     uint64_t size;                /* of the content so far, holes included */
     uint64_t bytes_read;          /* what was read: holes are not */
 } bk_cdc;
@@ -38,6 +40,11 @@ int bk_cdc_hole(bk_cdc *c, uint64_t len) BK_MUST_CHECK;
 /* Cut what is buffered now (the end of a section) and release the buffer; writing may
  * go on.  Cuts depend only on the content written between flushes. */
 int bk_cdc_flush(bk_cdc *c) BK_MUST_CHECK;
+/* A file node of more than BK_CLIST_PIECES pieces of its own (from a tree of an older
+ * version) gets list blobs for them instead: the same lists a backup would cut. */
+int bk_cdc_to_lists(const bk_keys *keys, bk_writer *w, bk_node *n) BK_MUST_CHECK;
+/* The content goes to n: its pieces, or, past BK_CLIST_PIECES of them, the list blobs that
+ * hold them (written as they fill, so that a file's pieces are in RAM a list at a time). */
 /* Flush and move the content list into n (content, ncontent, size). */
 int bk_cdc_finish(bk_cdc *c, bk_node *n) BK_MUST_CHECK;
 void bk_cdc_free(bk_cdc *c);

@@ -323,6 +323,61 @@ static void *pack_worker(void *arg)
 
 /* ---- snapshots and trees ------------------------------------------------------------------- */
 
+/* The data blobs of a file (of tree `tree`) are in the index: the first that is not is
+ * named. */
+static void check_pieces(checker *c, const bk_content *v, size_t n, const char *name,
+                         const char *tree, const char *snap)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (v[j].hole)
+            continue;
+        const bk_index_entry *be = bk_index_lookup(&c->repo->index, &v[j].id);
+        if (!be || be->kind != BK_KIND_DATA) {
+            char bhex[BK_ID_HEX];
+            bk_id_hex(&v[j].id, bhex);
+            problem(c, "data blob %s of %s in tree %s (snapshot %.8s) is not in the index",
+                    bhex, name, tree, snap);
+            return;
+        }
+    }
+}
+
+/* A list blob of a file's content, once (a bit per map position, as for trees). */
+static int check_list(checker *c, const bk_clist *l, const char *name, const char *tree,
+                      const char *snap)
+{
+    char hex[BK_ID_HEX];
+    bk_id_hex(&l->id, hex);
+    uint64_t pos;
+    int r = bk_index_map_find(&c->repo->index, &l->id, &pos);
+    if (r == -EBADMSG)
+        return bk_repo_error(c->repo, r, "check's index file is damaged");
+    const bk_index_entry *e = r == 0 ? &c->repo->index.map->entries[pos].e : NULL;
+    if (!e || e->kind != BK_KIND_TREE) {
+        problem(c, "content list %s of %s in tree %s (snapshot %.8s) is not in the index", hex,
+                name, tree, snap);
+        return 0;
+    }
+    if (c->trees_seen[pos / 8] >> (pos % 8) & 1)
+        return 0;
+    c->trees_seen[pos / 8] |= (uint8_t)(1u << (pos % 8));
+    bk_content *v = NULL;
+    size_t n = 0;
+    r = bk_repo_load_clist(c->repo, l, &v, &n);
+    if (r == -ENOMEM || r == -EINTR) {
+        free(v);
+        return r;
+    }
+    if (r < 0) {
+        problem(c, "%s (%s in tree %s, snapshot %.8s)", bk_repo_errmsg(c->repo), name, tree, snap);
+        bk_repo_clear_error(c->repo);
+    } else {
+        check_pieces(c, v, n, name, tree, snap);
+    }
+    free(v);
+    return 0;
+}
+
 static int check_tree(checker *c, const bk_id *id, const char *snap)
 {
     char hex[BK_ID_HEX];
@@ -355,18 +410,9 @@ static int check_tree(checker *c, const bk_id *id, const char *snap)
             r = check_tree(c, &n->subtree, snap);
             continue;
         }
-        for (size_t j = 0; j < n->ncontent; j++) {
-            if (n->content[j].hole)
-                continue;
-            const bk_index_entry *be = bk_index_lookup(&c->repo->index, &n->content[j].id);
-            if (!be || be->kind != BK_KIND_DATA) {
-                char bhex[BK_ID_HEX];
-                bk_id_hex(&n->content[j].id, bhex);
-                problem(c, "data blob %s of %s in tree %s (snapshot %.8s) is not in the index",
-                        bhex, n->name, hex, snap);
-                break;
-            }
-        }
+        check_pieces(c, n->content, n->ncontent, n->name, hex, snap);
+        for (size_t j = 0; r >= 0 && j < n->nlists; j++)
+            r = check_list(c, &n->lists[j], n->name, hex, snap);
     }
     bk_tree_free(&t);
     return r < 0 ? r : 0;

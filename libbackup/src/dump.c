@@ -139,6 +139,10 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
                         "the archive", path[1] ? path : "", pe->path);
             continue;
         }
+        if (pe->error) {   /* its content lists cannot be read: the archive would be wrong */
+            r = bk_repo_error(repo, -EBADMSG, "%s%s: %s", path[1] ? path : "", pe->path, pe->error);
+            break;
+        }
         free(name);
         name = malloc(strlen(base) + pe->path_len + 1);
         if (!name) {
@@ -208,8 +212,10 @@ int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd)
     if (n.type == BK_NODE_DIR) {
         r = dump_dir(repo, &n, norm, fd);
     } else if (n.type == BK_NODE_FILE) {
-        bk_fetcher *f;
-        r = bk_fetcher_new(repo, &f);
+        bk_fetcher *f = NULL;
+        r = bk_repo_node_load_content(repo, &n);
+        if (r == 0)
+            r = bk_fetcher_new(repo, &f);
         if (r == 0) {
             r = bk_fetcher_plan(f, n.content, n.ncontent, NULL);
             if (r == 0)

@@ -132,6 +132,15 @@ bool bk_node_content_equal(const bk_node *a, const bk_node *b)
         return false;
     switch (a->type) {
     case BK_NODE_FILE:
+        if (a->nlists || b->nlists) {
+            /* lists are cut at fixed piece counts: the same pieces make the same lists */
+            if (a->nlists != b->nlists)
+                return false;
+            for (size_t i = 0; i < a->nlists; i++)
+                if (bk_id_cmp(&a->lists[i].id, &b->lists[i].id) != 0)
+                    return false;
+            return true;
+        }
         if (a->ncontent != b->ncontent)
             return false;
         for (size_t i = 0; i < a->ncontent; i++)

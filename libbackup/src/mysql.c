@@ -414,14 +414,24 @@ int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_targ
     int first_err = 0;
     size_t loaded = 0;
     for (size_t i = 0; r == 0 && i < files.n; i++) {
-        const bk_node *n = &files.nodes[i];
+        bk_node *n = &files.nodes[i];
         char *db = n->type == BK_NODE_FILE ? bk_mysql_db_name(n->name) : NULL;
         bool want = db && t->ndatabases == 0;
         for (size_t j = 0; db && j < t->ndatabases; j++)
             want |= strcmp(db, t->databases[j]) == 0;
         if (want) {
             char msg[BK_PROC_ERR_MAX + 256];
-            int e = load_one(repo, n, db, t, msg, sizeof(msg));
+            /* a dump's pieces in list blobs: loaded for this dump, and let go after it */
+            int e = bk_repo_node_load_content(repo, n);
+            if (e < 0)
+                snprintf(msg, sizeof(msg), "%s", bk_repo_errmsg(repo));
+            else
+                e = load_one(repo, n, db, t, msg, sizeof(msg));
+            if (n->nlists) {
+                free(n->content);
+                n->content = NULL;
+                n->ncontent = 0;
+            }
             bk_repo_clear_error(repo);
             if (report)
                 report(db, e, msg, userdata);

@@ -139,6 +139,22 @@ static int mark(pruner *p, const bk_id *id, uint8_t kind)
     return r < 0 ? r : r == 0;
 }
 
+/* A list blob of a file's content and, the first time it is seen, what it lists. */
+static int mark_list(pruner *p, const bk_clist *l)
+{
+    int r = mark(p, &l->id, BK_KIND_TREE);
+    if (r != 0)
+        return r < 0 ? r : 0;   /* seen already */
+    bk_content *v = NULL;
+    size_t n = 0;
+    r = bk_repo_load_clist(p->repo, l, &v, &n);
+    for (size_t j = 0; r >= 0 && j < n; j++)
+        if (!v[j].hole)
+            r = mark(p, &v[j].id, BK_KIND_DATA);
+    free(v);
+    return r < 0 ? r : 0;
+}
+
 static int mark_tree(pruner *p, const bk_id *id)
 {
     int r = mark(p, id, BK_KIND_TREE);
@@ -154,6 +170,8 @@ static int mark_tree(pruner *p, const bk_id *id)
         for (size_t j = 0; r >= 0 && j < n->ncontent; j++)
             if (!n->content[j].hole)
                 r = mark(p, &n->content[j].id, BK_KIND_DATA);
+        for (size_t j = 0; r >= 0 && j < n->nlists; j++)
+            r = mark_list(p, &n->lists[j]);
     }
     bk_tree_free(&t);
     return r < 0 ? r : 0;

@@ -751,6 +751,38 @@ int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret)
     return 0;
 }
 
+int bk_repo_load_clist(bk_repo *repo, const bk_clist *l, bk_content **v, size_t *nv)
+{
+    uint8_t *p;
+    size_t n;
+    int r = bk_repo_load_blob(repo, BK_KIND_TREE, &l->id, &p, &n);
+    if (r < 0)
+        return r;
+    r = bk_clist_decode(p, n, l->bytes, l->pieces, v, nv);
+    free(p);
+    if (r < 0) {
+        char hex[BK_ID_HEX];
+        bk_id_hex(&l->id, hex);
+        return bk_repo_error(repo, r, "content list %s is malformed", hex);
+    }
+    return 0;
+}
+
+int bk_repo_node_load_content(bk_repo *repo, bk_node *n)
+{
+    if (n->type != BK_NODE_FILE || n->nlists == 0 || n->ncontent > 0)
+        return 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n->nlists; i++)
+        r = bk_repo_load_clist(repo, &n->lists[i], &n->content, &n->ncontent);
+    if (r < 0) {
+        free(n->content);
+        n->content = NULL;
+        n->ncontent = 0;
+    }
+    return r;
+}
+
 int bk_repo_find_node(bk_repo *repo, const bk_id *root, const char *path, bk_node *ret)
 {
     memset(ret, 0, sizeof(*ret));

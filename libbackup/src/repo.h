@@ -112,6 +112,11 @@ int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, 
 int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **ret,
                       size_t *ret_len) BK_MUST_CHECK;
 int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret) BK_MUST_CHECK;
+/* A file whose content is in list blobs gets its pieces loaded into n->content (its lists
+ * stay, and are what it encodes as); nothing to do for others.  Errors name the list. */
+int bk_repo_node_load_content(bk_repo *repo, bk_node *n) BK_MUST_CHECK;
+/* The same for one list of n, its pieces appended to *v (of *nv). */
+int bk_repo_load_clist(bk_repo *repo, const bk_clist *l, bk_content **v, size_t *nv) BK_MUST_CHECK;
 
 /* Snapshots. */
 int bk_repo_save_snapshot(bk_repo *repo, bk_snapshot *s) BK_MUST_CHECK;   /* sets s->id */

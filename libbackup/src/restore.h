@@ -18,6 +18,7 @@ typedef struct bk_plan_entry {
     uint64_t *local;            /* restore: per content chunk, its offset in the old local
                                  * file, or BK_LOCAL_NONE; NULL if nothing is reused */
     uint64_t disk_dev, disk_ino; /* restore: the file found at its name (existed) */
+    char *error;                /* a file whose content lists could not be read: why */
 } bk_plan_entry;
 
 typedef struct bk_plan {

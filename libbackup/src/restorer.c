@@ -134,7 +134,10 @@ void bk_restore_set_item_error(bk_restore *r, bk_item_error_fn fn, void *userdat
 
 /* ---- plan ---------------------------------------------------------------------------------- */
 
-static int plan_push(bk_plan *p, const char *path, size_t plen, const bk_node *n)
+/* (a file's pieces are loaded here, if they are in list blobs: the plan holds what it
+ * restores, and nothing of what it does not.  Lists that cannot be read fail that file
+ * only: e->error says why, and it has no pieces.) */
+static int plan_push(bk_repo *repo, bk_plan *p, const char *path, size_t plen, const bk_node *n)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -153,7 +156,16 @@ static int plan_push(bk_plan *p, const char *path, size_t plen, const bk_node *n
     e->link_to = 0;
     e->full = e->skip = e->existed = false;
     e->local = NULL;
+    e->error = NULL;
     int r = bk_node_copy(n, &e->node);
+    if (r == 0 && (r = bk_repo_node_load_content(repo, &e->node)) < 0 && r != -ENOMEM && r != -EINTR) {
+        const char *m = bk_repo_errmsg(repo);
+        e->error = strdup(m && *m ? m : strerror(-r));
+        bk_repo_clear_error(repo);
+        r = e->error ? 0 : -ENOMEM;
+    }
+    if (r < 0)
+        bk_node_clear(&e->node);
     if (r < 0) {
         free(e->path);
         return r;
@@ -167,6 +179,7 @@ void bk_plan_free(bk_plan *p)
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].path);
         free(p->v[i].local);
+        free(p->v[i].error);
         bk_node_clear(&p->v[i].node);
     }
     free(p->v);
@@ -177,6 +190,7 @@ static void plan_pop(bk_plan *p)
 {
     p->n--;
     free(p->v[p->n].path);
+    free(p->v[p->n].error);
     bk_node_clear(&p->v[p->n].node);
 }
 
@@ -204,7 +218,7 @@ static int collect(bk_repo *repo, const bk_id *tree, const char *prefix, bool al
             if (n->type == BK_NODE_DIR) {
                 if (sel || bk_match_include_below(inc, ninc, path)) {
                     size_t pos = p->n;
-                    r = plan_push(p, path, len, n);
+                    r = plan_push(repo, p, path, len, n);
                     if (r == 0)
                         p->v[pos].full = sel;
                     if (r == 0)
@@ -213,7 +227,7 @@ static int collect(bk_repo *repo, const bk_id *tree, const char *prefix, bool al
                         plan_pop(p);   /* nothing selected below */
                 }
             } else if (sel) {
-                r = plan_push(p, path, len, n);
+                r = plan_push(repo, p, path, len, n);
             }
         }
         free(path);
@@ -610,6 +624,12 @@ static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd, bk_p
     bk_restore *rs = w->rs;
     const bk_node *n = &pe->node;
     uint64_t off = 0;
+    if (pe->error) {
+        char msg[1100];
+        snprintf(msg, sizeof(msg), "not restored (the old version, if any, is kept): %s", pe->error);
+        report_item(rs, w->st, pe->path, -EBADMSG, msg);
+        return 1;
+    }
     for (size_t i = 0; i < n->ncontent; i++) {
         const bk_content *c = &n->content[i];
         if (c->hole) {

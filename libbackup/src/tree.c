@@ -8,6 +8,9 @@
  *   ACL (empty = none), and uvarint extension count with (uvarint tag, bytes value)
  *   pairs: tag 1 = chunk_avg, tag 2 = file flags (each a uvarint in the bytes, present
  *   only when not 0); readers skip tags they do not know.
+ * Version 2 (only trees that need it): a file's pieces are followed by uvarint count of
+ * list blobs, each id, uvarint bytes, uvarint pieces; a file with lists has no pieces of
+ * its own.  A list blob: BK_CLIST_MAGIC, uvarint count, pieces.
  * "bytes" is a uvarint length and the bytes. */
 #include "tree.h"
 
@@ -43,7 +46,32 @@ static int put_time(bk_buf *b, int64_t t, uint32_t ns)
     return r < 0 ? r : bk_buf_put_uvarint(b, ns);
 }
 
-static int encode_node(const bk_node *n, bk_buf *b)
+static int put_pieces(bk_buf *b, const bk_content *c, size_t n)
+{
+    int r = bk_buf_put_uvarint(b, n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = bk_buf_put_uvarint(b, (uint64_t)c[i].len << 1 | c[i].hole);
+        if (r == 0 && !c[i].hole)
+            r = bk_buf_append(b, c[i].id.b, BK_ID_LEN);
+    }
+    return r;
+}
+
+int bk_clist_encode(const bk_content *c, size_t n, bk_buf *out)
+{
+    int r = bk_buf_put_u8(out, BK_CLIST_MAGIC);
+    return r < 0 ? r : put_pieces(out, c, n);
+}
+
+uint64_t bk_node_pieces(const bk_node *n)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < n->nlists; i++)
+        k += n->lists[i].pieces;
+    return n->nlists ? k : n->ncontent;
+}
+
+static int encode_node(const bk_node *n, bk_buf *b, bool v2)
 {
     int r = 0;
 #define P(x) do { if (r == 0) r = (x); } while (0)
@@ -72,12 +100,14 @@ static int encode_node(const bk_node *n, bk_buf *b)
         P(bk_buf_put_uvarint(b, n->rdev));
         break;
     case BK_NODE_FILE:
-        P(bk_buf_put_uvarint(b, n->ncontent));
-        for (size_t i = 0; r == 0 && i < n->ncontent; i++) {
-            const bk_content *c = &n->content[i];
-            P(bk_buf_put_uvarint(b, (uint64_t)c->len << 1 | c->hole));
-            if (!c->hole)
-                P(bk_buf_append(b, c->id.b, BK_ID_LEN));
+        /* a file with lists keeps no pieces here, even once they are loaded */
+        P(put_pieces(b, n->content, n->nlists ? 0 : n->ncontent));
+        if (v2)
+            P(bk_buf_put_uvarint(b, n->nlists));
+        for (size_t i = 0; v2 && r == 0 && i < n->nlists; i++) {
+            P(bk_buf_append(b, n->lists[i].id.b, BK_ID_LEN));
+            P(bk_buf_put_uvarint(b, n->lists[i].bytes));
+            P(bk_buf_put_uvarint(b, n->lists[i].pieces));
         }
         break;
     }
@@ -117,11 +147,15 @@ int bk_tree_encode(const bk_node *nodes, size_t n, bk_buf *out)
                                  nodes[i].name_len) >= 0)
             return -EINVAL;
     }
-    int r = bk_buf_put_u8(out, BK_TREE_VERSION);
+    /* version 1 unless a file needs lists: other trees encode as they always did */
+    bool v2 = false;
+    for (size_t i = 0; i < n && !v2; i++)
+        v2 = nodes[i].type == BK_NODE_FILE && nodes[i].nlists > 0;
+    int r = bk_buf_put_u8(out, v2 ? BK_TREE_VERSION_LISTS : BK_TREE_VERSION);
     if (r == 0)
         r = bk_buf_put_uvarint(out, n);
     for (size_t i = 0; r == 0 && i < n; i++)
-        r = encode_node(&nodes[i], out);
+        r = encode_node(&nodes[i], out, v2);
     return r;
 }
 
@@ -170,7 +204,51 @@ static int read_time(bk_reader *rd, int64_t *t, uint32_t *ns)
     return 0;
 }
 
-static int decode_node(bk_reader *rd, bk_node *n)
+/* count pieces from rd, appended to *v (of *n); their bytes added to *total */
+static int read_pieces(bk_reader *rd, uint64_t count, bk_content **v, size_t *n, uint64_t *total)
+{
+    if (count > rd->left)
+        return -EBADMSG;
+    bk_content *nv = realloc(*v, (*n + (size_t)count + 1) * sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    for (uint64_t i = 0; i < count; i++) {
+        bk_content *c = &nv[*n];
+        uint64_t x;
+        memset(c, 0, sizeof(*c));
+        if (bk_read_uvarint(rd, &x) < 0 || (x >> 1) == 0 || (x >> 1) > UINT32_MAX)
+            return -EBADMSG;
+        c->len = (uint32_t)(x >> 1);
+        c->hole = x & 1;
+        if (!c->hole) {
+            const uint8_t *p;
+            if (bk_read_raw(rd, BK_ID_LEN, &p) < 0)
+                return -EBADMSG;
+            memcpy(c->id.b, p, BK_ID_LEN);
+        }
+        *total += c->len;
+        (*n)++;
+    }
+    return 0;
+}
+
+int bk_clist_decode(const uint8_t *p, size_t len, uint64_t bytes, uint32_t pieces,
+                    bk_content **v, size_t *n)
+{
+    bk_reader rd = bk_reader_make(p, len);
+    uint8_t magic;
+    uint64_t count, total = 0;
+    if (bk_read_u8(&rd, &magic) < 0 || magic != BK_CLIST_MAGIC || bk_read_uvarint(&rd, &count) < 0 ||
+        (pieces && count != pieces) || count > BK_CLIST_PIECES)
+        return -EBADMSG;
+    int r = read_pieces(&rd, count, v, n, &total);
+    if (r == 0 && (rd.left != 0 || (pieces && total != bytes)))
+        r = -EBADMSG;
+    return r;
+}
+
+static int decode_node(bk_reader *rd, bk_node *n, uint8_t version)
 {
     uint64_t v;
     int r;
@@ -209,26 +287,28 @@ static int decode_node(bk_reader *rd, bk_node *n)
             return -EBADMSG;
         break;
     case BK_NODE_FILE: {
-        if (bk_read_uvarint(rd, &v) < 0 || v > rd->left)
-            return -EBADMSG;
-        n->ncontent = (size_t)v;
-        n->content = calloc(n->ncontent ? n->ncontent : 1, sizeof(*n->content));
-        if (!n->content)
-            return -ENOMEM;
         uint64_t total = 0;
-        for (size_t i = 0; i < n->ncontent; i++) {
-            bk_content *c = &n->content[i];
-            if (bk_read_uvarint(rd, &v) < 0 || (v >> 1) == 0 || (v >> 1) > UINT32_MAX)
+        if (bk_read_uvarint(rd, &v) < 0 || (r = read_pieces(rd, v, &n->content, &n->ncontent, &total)) < 0)
+            return r < 0 ? r : -EBADMSG;
+        if (version >= BK_TREE_VERSION_LISTS) {
+            if (bk_read_uvarint(rd, &v) < 0 || v > rd->left / (BK_ID_LEN + 2) ||
+                (v > 0 && n->ncontent > 0))
                 return -EBADMSG;
-            c->len = (uint32_t)(v >> 1);
-            c->hole = v & 1;
-            if (!c->hole) {
+            n->nlists = (size_t)v;
+            n->lists = calloc(n->nlists ? n->nlists : 1, sizeof(*n->lists));
+            if (!n->lists)
+                return -ENOMEM;
+            for (size_t i = 0; i < n->nlists; i++) {
                 const uint8_t *p;
-                if (bk_read_raw(rd, BK_ID_LEN, &p) < 0)
+                uint64_t pieces;
+                if (bk_read_raw(rd, BK_ID_LEN, &p) < 0 || bk_read_uvarint(rd, &n->lists[i].bytes) < 0 ||
+                    bk_read_uvarint(rd, &pieces) < 0 || pieces == 0 || pieces > BK_CLIST_PIECES ||
+                    n->lists[i].bytes < pieces || n->lists[i].bytes > UINT64_MAX - total)
                     return -EBADMSG;
-                memcpy(c->id.b, p, BK_ID_LEN);
+                memcpy(n->lists[i].id.b, p, BK_ID_LEN);
+                n->lists[i].pieces = (uint32_t)pieces;
+                total += n->lists[i].bytes;
             }
-            total += c->len;
         }
         if (total != n->size)
             return -EBADMSG;
@@ -291,7 +371,7 @@ int bk_tree_decode(const uint8_t *p, size_t n, bk_tree *ret)
     uint64_t count;
     if (bk_read_u8(&rd, &version) < 0)
         return -EBADMSG;
-    if (version != BK_TREE_VERSION)
+    if (version != BK_TREE_VERSION && version != BK_TREE_VERSION_LISTS)
         return -EPROTONOSUPPORT;
     if (bk_read_uvarint(&rd, &count) < 0 || count > MAX_NODES || count > rd.left)
         return -EBADMSG;
@@ -302,7 +382,7 @@ int bk_tree_decode(const uint8_t *p, size_t n, bk_tree *ret)
     int r = 0;
     for (size_t i = 0; i < count; i++) {
         ret->n = i + 1;
-        r = decode_node(&rd, &ret->nodes[i]);
+        r = decode_node(&rd, &ret->nodes[i], version);
         if (r < 0)
             break;
         if (i > 0 && bk_name_cmp(ret->nodes[i - 1].name, ret->nodes[i - 1].name_len,
@@ -332,6 +412,7 @@ void bk_node_clear(bk_node *n)
     free(n->acl_posix);
     free(n->acl_nfs4);
     free(n->content);
+    free(n->lists);
     memset(n, 0, sizeof(*n));
 }
 
@@ -408,8 +489,10 @@ int bk_node_copy(const bk_node *src, bk_node *dst)
     dst->acl_nfs4 = dup_opt(src->acl_nfs4, src->acl_nfs4 ? strlen(src->acl_nfs4) : 0);
     dst->xattrs = NULL;
     dst->content = NULL;
+    dst->lists = NULL;
     dst->nxattrs = 0;
     dst->ncontent = 0;
+    dst->nlists = 0;
     bool fail = (src->name && !dst->name) || (src->user && !dst->user) ||
                 (src->group && !dst->group) || (src->target && !dst->target) ||
                 (src->acl_posix && !dst->acl_posix) || (src->acl_nfs4 && !dst->acl_nfs4);
@@ -430,6 +513,14 @@ int bk_node_copy(const bk_node *src, bk_node *dst)
         if (!fail) {
             memcpy(dst->content, src->content, src->ncontent * sizeof(bk_content));
             dst->ncontent = src->ncontent;
+        }
+    }
+    if (!fail && src->nlists) {
+        dst->lists = malloc(src->nlists * sizeof(bk_clist));
+        fail = !dst->lists;
+        if (!fail) {
+            memcpy(dst->lists, src->lists, src->nlists * sizeof(bk_clist));
+            dst->nlists = src->nlists;
         }
     }
     if (fail) {
@@ -464,5 +555,5 @@ void bk_node_info_fill(const bk_node *n, const char *path, size_t path_len, bk_n
     ret->has_acl = n->acl_posix || n->acl_nfs4;
     ret->fflags = n->fflags;
     ret->subtree = n->type == BK_NODE_DIR ? &n->subtree : NULL;
-    ret->nchunks = n->ncontent;
+    ret->nchunks = bk_node_pieces(n);
 }

@@ -9,6 +9,15 @@
 #include "buf.h"
 
 #define BK_TREE_VERSION 1
+/* Trees with a node whose content is in list blobs (below) are of version 2, which older
+ * readers refuse: they would take such a file for an empty one. */
+#define BK_TREE_VERSION_LISTS 2
+/* A file of more pieces than this keeps its content list in list blobs of this many
+ * pieces each (the last one fewer), not in its directory's tree: a tree stays small
+ * however large its files are, and a run holds one list of a file at a time. */
+#define BK_CLIST_PIECES 8192
+/* The first byte of a list blob's plaintext (tree blobs start with their version). */
+#define BK_CLIST_MAGIC 0x4c
 
 /* The file flags (FS_IOC_GETFLAGS, as chattr sets them) that backups keep and restores
  * set: s u c S i a d A D t T j m C.  Others (extents, inline data, verity...) describe
@@ -30,6 +39,13 @@ typedef struct bk_content {
     bool hole;
 } bk_content;
 
+/* A list blob of a file's content: a tree-kind blob holding pieces of it, in order. */
+typedef struct bk_clist {
+    bk_id id;
+    uint64_t bytes;              /* of the file's content it describes */
+    uint32_t pieces;
+} bk_clist;
+
 typedef struct bk_node {
     char *name;                 /* NUL-terminated; never empty, '.', '..', or with '/' */
     size_t name_len;
@@ -50,8 +66,10 @@ typedef struct bk_node {
     uint32_t chunk_avg;         /* stream files: average chunk size used (0 = repository's) */
     uint32_t fflags;            /* file flags (Linux FS_IOC_GETFLAGS bits, BK_FFLAGS_KEPT) */
     bk_id subtree;              /* directories */
-    bk_content *content;        /* regular files */
+    bk_content *content;        /* regular files: the pieces, if not in lists (or loaded) */
     size_t ncontent;
+    bk_clist *lists;            /* regular files: list blobs that hold the pieces, or none */
+    size_t nlists;
 } bk_node;   /* owns its strings and arrays */
 
 typedef struct bk_tree {
@@ -72,6 +90,15 @@ void bk_tree_free(bk_tree *t);
 const bk_node *bk_tree_find(const bk_tree *t, const char *name, size_t len);
 
 void bk_node_clear(bk_node *n);
+/* A list blob's plaintext: BK_CLIST_MAGIC, uvarint count, the pieces as a tree node has
+ * them.  Decoding appends to *v (of *n pieces), checks that there are `pieces` of them
+ * making `bytes` bytes (pieces 0: no such check). */
+int bk_clist_encode(const bk_content *c, size_t n, bk_buf *out) BK_MUST_CHECK;
+int bk_clist_decode(const uint8_t *p, size_t len, uint64_t bytes, uint32_t pieces,
+                    bk_content **v, size_t *n) BK_MUST_CHECK;
+/* The number of pieces of a file's content (inline or in lists). */
+uint64_t bk_node_pieces(const bk_node *n);
+
 /* Append a node to a tree (takes over its contents). */
 int bk_tree_push(bk_tree *t, bk_node *n) BK_MUST_CHECK;
 /* Sort by name; -EEXIST if two nodes have the same name. */

@@ -195,6 +195,67 @@ static void test_not_sparse(void **state)
     close(fd);
 }
 
+/* A file of more than BK_CLIST_PIECES pieces comes out as list blobs of that many pieces
+ * (the last one fewer) adding up to the file, and a node of the same pieces kept inline (a
+ * tree of an older version) is turned into the very same lists. */
+static void test_lists(void **state)
+{
+    fixture *f = *state;
+    const size_t pieces = 2 * BK_CLIST_PIECES + 100;
+    bk_cdc c;
+    bk_cdc_init(&c, &f->repo->chunker, f->repo->keys, f->w);
+    /* hole pieces cost nothing to make: 1 GiB each */
+    assert_int_equal(bk_cdc_hole(&c, (uint64_t)pieces << 30), 0);
+    bk_node n = { .type = BK_NODE_FILE };
+    assert_int_equal(bk_cdc_finish(&c, &n), 0);
+    bk_cdc_free(&c);
+    assert_int_equal(n.ncontent, 0);
+    assert_int_equal(n.nlists, 3);
+    assert_int_equal(n.lists[0].pieces, BK_CLIST_PIECES);
+    assert_int_equal(n.lists[2].pieces, 100);
+    assert_int_equal(bk_node_pieces(&n), pieces);
+    assert_int_equal(n.size, (uint64_t)pieces << 30);
+    assert_int_equal(n.lists[0].bytes + n.lists[1].bytes + n.lists[2].bytes, n.size);
+
+    bk_node old = { .type = BK_NODE_FILE, .size = n.size };
+    old.content = calloc(pieces, sizeof(*old.content));
+    old.ncontent = pieces;
+    for (size_t i = 0; i < pieces; i++) {
+        old.content[i].len = 1u << 30;
+        old.content[i].hole = true;
+    }
+    assert_int_equal(bk_cdc_to_lists(f->repo->keys, f->w, &old), 0);
+    assert_int_equal(old.ncontent, 0);
+    assert_int_equal(old.nlists, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_memory_equal(old.lists[i].id.b, n.lists[i].id.b, BK_ID_LEN);
+        assert_int_equal(old.lists[i].bytes, n.lists[i].bytes);
+        assert_int_equal(old.lists[i].pieces, n.lists[i].pieces);
+    }
+    /* exactly BK_CLIST_PIECES pieces stay inline, from either path */
+    bk_cdc_init(&c, &f->repo->chunker, f->repo->keys, f->w);
+    assert_int_equal(bk_cdc_hole(&c, (uint64_t)BK_CLIST_PIECES << 30), 0);
+    bk_node edge = { .type = BK_NODE_FILE };
+    assert_int_equal(bk_cdc_finish(&c, &edge), 0);
+    bk_cdc_free(&c);
+    assert_int_equal(edge.nlists, 0);
+    assert_int_equal(edge.ncontent, BK_CLIST_PIECES);
+    assert_int_equal(bk_cdc_to_lists(f->repo->keys, f->w, &edge), 0);
+    assert_int_equal(edge.nlists, 0);
+    bk_node_clear(&edge);
+    /* a small file stays as it is */
+    bk_node small = { .type = BK_NODE_FILE, .size = 1 };
+    small.content = calloc(1, sizeof(*small.content));
+    small.content[0].len = 1;
+    small.ncontent = 1;
+    assert_int_equal(bk_cdc_to_lists(f->repo->keys, f->w, &small), 0);
+    assert_int_equal(small.ncontent, 1);
+    assert_int_equal(small.nlists, 0);
+    bk_node_clear(&small);
+    bk_node_clear(&old);
+    bk_node_clear(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_holes_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_hole_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_sparse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

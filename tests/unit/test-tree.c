@@ -417,8 +417,10 @@ static void test_decode_rejects_bytes(void **state)
     ext[len] = 0;
     assert_int_equal(bk_tree_decode(ext, len + 1, &t), -EBADMSG);
     free(ext);
-    file[0] = BK_TREE_VERSION + 1;
+    file[0] = BK_TREE_VERSION_LISTS + 1;
     assert_int_equal(bk_tree_decode(file, len, &t), -EPROTONOSUPPORT);
+    file[0] = BK_TREE_VERSION_LISTS;   /* its files have no list count */
+    assert_int_equal(bk_tree_decode(file, len, &t), -EBADMSG);
     file[0] = BK_TREE_VERSION;
     /* single flipped bytes: either still a valid tree or rejected, never a crash (run
      * under the sanitizers) */
@@ -447,6 +449,92 @@ static void test_decode_rejects_bytes(void **state)
     uint8_t big[] = { BK_TREE_VERSION, 0xff, 0xff, 0xff, 0x07 };
     assert_int_equal(bk_tree_decode(big, sizeof(big), &t), -EBADMSG);
     assert_int_equal(bk_tree_decode(NULL, 0, &t), -EBADMSG);
+}
+
+/* Files whose content is in list blobs: such a tree is of version 2 (one without is of
+ * version 1, as before), its lists survive a round trip and a copy; a list blob's pieces
+ * round trip and are checked against what the node says of them. */
+static void test_lists(void **state)
+{
+    bk_node f = { 0 };
+    f.name = strdup("big");
+    f.name_len = 3;
+    f.type = BK_NODE_FILE;
+    f.mode = 0644;
+    f.size = 3000;
+    f.nlists = 2;
+    f.lists = calloc(2, sizeof(*f.lists));
+    assert_non_null(f.lists);
+    memset(f.lists[0].id.b, 0x11, BK_ID_LEN);
+    f.lists[0].bytes = 2000;
+    f.lists[0].pieces = 2;
+    memset(f.lists[1].id.b, 0x22, BK_ID_LEN);
+    f.lists[1].bytes = 1000;
+    f.lists[1].pieces = 1;
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_tree_encode(&f, 1, &b), 0);
+    assert_int_equal(b.data[0], BK_TREE_VERSION_LISTS);
+    bk_tree d;
+    assert_int_equal(bk_tree_decode(b.data, b.len, &d), 0);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.nodes[0].nlists, 2);
+    assert_int_equal(d.nodes[0].ncontent, 0);
+    assert_int_equal(d.nodes[0].lists[1].bytes, 1000);
+    assert_int_equal(bk_node_pieces(&d.nodes[0]), 3);
+    assert_memory_equal(d.nodes[0].lists[0].id.b, f.lists[0].id.b, BK_ID_LEN);
+    bk_node copy;
+    assert_int_equal(bk_node_copy(&d.nodes[0], &copy), 0);
+    assert_int_equal(copy.nlists, 2);
+    assert_true(bk_node_content_equal(&copy, &f));
+    copy.lists[1].id.b[0] ^= 1;
+    assert_false(bk_node_content_equal(&copy, &f));
+    bk_node_clear(&copy);
+    bk_tree_free(&d);
+
+    /* loaded pieces are not encoded: the node still encodes as its lists */
+    bk_buf b2 = BK_BUF_INIT;
+    f.content = calloc(3, sizeof(*f.content));
+    f.ncontent = 3;
+    assert_int_equal(bk_tree_encode(&f, 1, &b2), 0);
+    assert_int_equal(b2.len, b.len);
+    assert_memory_equal(b2.data, b.data, b.len);
+    bk_buf_free(&b2);
+
+    /* sizes must add up; a version-1 tree has no lists */
+    f.size = 2999;
+    assert_int_equal(bk_tree_encode(&f, 1, &b2), 0);
+    assert_int_equal(bk_tree_decode(b2.data, b2.len, &d), -EBADMSG);
+    bk_buf_free(&b2);
+    b.data[0] = BK_TREE_VERSION;
+    assert_int_equal(bk_tree_decode(b.data, b.len, &d), -EBADMSG);
+    bk_buf_free(&b);
+    bk_node_clear(&f);
+
+    /* a list blob */
+    bk_content c[3] = { { .len = 1500 }, { .len = 500, .hole = true }, { .len = 1000 } };
+    memset(c[0].id.b, 0x33, BK_ID_LEN);
+    memset(c[2].id.b, 0x44, BK_ID_LEN);
+    assert_int_equal(bk_clist_encode(c, 3, &b), 0);
+    assert_int_equal(b.data[0], BK_CLIST_MAGIC);
+    bk_content *v = NULL;
+    size_t n = 0;
+    assert_int_equal(bk_clist_decode(b.data, b.len, 3000, 3, &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(v[1].hole);
+    assert_memory_equal(v[2].id.b, c[2].id.b, BK_ID_LEN);
+    /* appended after what is there */
+    assert_int_equal(bk_clist_decode(b.data, b.len, 3000, 3, &v, &n), 0);
+    assert_int_equal(n, 6);
+    assert_int_equal(v[3].len, 1500);
+    free(v);
+    v = NULL;
+    n = 0;
+    assert_int_equal(bk_clist_decode(b.data, b.len, 2999, 3, &v, &n), -EBADMSG);
+    assert_int_equal(bk_clist_decode(b.data, b.len, 3000, 2, &v, &n), -EBADMSG);
+    assert_int_equal(bk_clist_decode(b.data, b.len - 1, 3000, 3, &v, &n), -EBADMSG);
+    assert_int_equal(bk_tree_decode(b.data, b.len, &d), -EPROTONOSUPPORT);   /* not a tree */
+    free(v);
+    bk_buf_free(&b);
 }
 
 static void test_sort_find(void **state)
@@ -493,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_fields),
         cmocka_unit_test(test_decode_rejects_bytes),
         cmocka_unit_test(test_sort_find),
+        cmocka_unit_test(test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
