@@ -14,7 +14,8 @@ cleanup_mysql() {
     sql "$SRC" "DROP DATABASE IF EXISTS ${DB}_shop; DROP DATABASE IF EXISTS ${DB}_crm" || true
     [ -d "$T/mdb2" ] && "$SCRIPTS/mariadb-server.sh" stop "$T/mdb2" >/dev/null 2>&1 || true
 }
-trap 'cleanup_mysql; cleanup' EXIT
+# (cleanup looks at the exit status to keep the scratch of a failed run: give it the test's)
+trap 'rc=$?; cleanup_mysql; (exit $rc); cleanup' EXIT
 
 # two databases: integers, text, blobs, dates, a view, a trigger, a routine, an event
 sql "$SRC" "
