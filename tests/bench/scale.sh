@@ -93,13 +93,25 @@ printf 'bench-pass\n' > "$W/pass"
 export ARCA_PASSWORD_FILE=$W/pass ARCA_CACHE_DIR=$W/arca-cache
 KDF=(--kdf-memory 8M --kdf-ops 1)
 
-# measure NAME CMD...: wall seconds, CPU seconds (user + system) and peak RSS (KiB) of a
-# command into $W/results; its output into $W/NAME.out and .err.  The bench stops if
-# it exits with another status than $EXPECT (default 0).
+# measure NAME CMD...: wall seconds, CPU seconds (user + system), peak RSS (KiB) and peak
+# anonymous RSS (KiB, sampled every 20 ms: RSS less the pages of mapped files, such as
+# arca's index file, which are page cache) of a command into $W/results; its output into
+# $W/NAME.out and .err.  The bench stops if it exits with another status than $EXPECT
+# (default 0).
 measure() {
-    local name=$1 rc=0
+    local name=$1 rc=0 tp child= anon=0 a
     shift
-    /usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
+    /usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/$name.out" 2>"$W/$name.err" &
+    tp=$!
+    while kill -0 "$tp" 2>/dev/null; do
+        [ -n "$child" ] || child=$(cut -d' ' -f1 "/proc/$tp/task/$tp/children" 2>/dev/null || true)
+        if [ -n "$child" ] && a=$(awk '/^RssAnon/ { print $2 }' "/proc/$child/status" 2>/dev/null) &&
+            [ -n "$a" ] && [ "$a" -gt "$anon" ]; then
+            anon=$a
+        fi
+        sleep 0.02
+    done
+    wait "$tp" || rc=$?
     if [ "$rc" -ne "${EXPECT:-0}" ]; then
         echo "scale: $name exited with $rc, not ${EXPECT:-0}" >&2
         tail -n 5 "$W/$name.err" >&2
@@ -107,7 +119,7 @@ measure() {
     fi
     local secs user sys rss
     read -r secs user sys rss < <(tail -n 1 "$W/time.out")
-    echo "$name $secs $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss" >> "$W/results"
+    echo "$name $secs $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss $anon" >> "$W/results"
 }
 random_file() { head -c "$2" /dev/urandom > "$1"; }
 # json_field FILE KEY...: a value of a JSON object in FILE
@@ -278,7 +290,7 @@ ncpu, sim, nsnap = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 MiB = 2**20
 def g(key, i):
     v = res.get(key)
-    return v[i] if v else float('nan')
+    return v[i] if v and i < len(v) else float('nan')
 def f(v, fmt):
     return '-' if math.isnan(v) else fmt.format(v)
 def ratio(a, b):
@@ -304,12 +316,13 @@ for key, label in steps[1:]:
 print("restic holds ~1/1000 of the blobs: its column is a lower bound for restic at this blob count.")
 
 def per_blob(tag, blobs):
-    print(f"\n{'':30} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'B/blob':>8}   (B/blob: RSS above open / blobs)")
+    print(f"\n{'':30} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'anon MiB':>9} {'B/blob':>8}"
+          "   (anon: RSS less mapped files; B/blob: RSS above open / blobs)")
     for key, label in steps:
         k = f"{tag}.{key}"
         above = (g(k, 2) - g(f"{tag}.open", 2)) * 1024
         print(f"{label:30} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
-              f"{f(above / blobs, '{:.1f}') if key != 'open' else '':>8}")
+              f"{f(g(k, 3) / 1024, '{:.0f}'):>9} {f(above / blobs, '{:.1f}') if key != 'open' else '':>8}")
     print(f"{'  of the prune, under the lock':30} {f(float(info.get(tag + '-locked', 'nan')), '{:.3f}'):>8}")
 print(f"\n== arca alone, {info.get('arca-blobs')} blobs")
 per_blob("arca", int(info.get('arca-blobs', 1)))
@@ -319,7 +332,7 @@ if 'big-blobs' in info:
 if sim:
     print(f"\n== made-up index: {sim} blobs more ({int(info['sim-index-bytes']) // MiB} MiB of index objects, "
           f"a local index file of {int(info.get('sim-map-bytes') or 0) // MiB} MiB)")
-    print(f"{'':40} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'B/blob':>8}")
+    print(f"{'':40} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'anon MiB':>9} {'B/blob':>8}")
     for key, label in (("gen", "gen-index (writes the entries)"),
                        ("backup1", "first backup (makes the index file)"),
                        ("backup2", "backup, small change"), ("backup3", "backup, small change again"),
@@ -329,7 +342,7 @@ if sim:
                        ("prune", "prune (drops the made-up blobs)")):
         k = f"sim.{key}"
         print(f"{label:40} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
-              f"{f(g(k, 2) * 1024 / sim, '{:.1f}'):>8}")
+              f"{f(g(k, 3) / 1024, '{:.0f}'):>9} {f(g(k, 2) * 1024 / sim, '{:.1f}'):>8}")
     print(f"{'  of the prune, under the lock':40} {f(float(info.get('sim-locked', 'nan')), '{:.3f}'):>8}")
 if nsnap:
     print(f"\n== one-file backups among many snapshots (others are other hosts')")
