@@ -126,6 +126,17 @@ bool bk_node_meta_equal(const bk_node *a, const bk_node *b)
            a->fflags == b->fflags && xattrs_equal(a, b);
 }
 
+static bool pieces_equal(const bk_node *a, const bk_node *b)
+{
+    if (a->ncontent != b->ncontent)
+        return false;
+    for (size_t i = 0; i < a->ncontent; i++)
+        if (a->content[i].len != b->content[i].len || a->content[i].hole != b->content[i].hole ||
+            (!a->content[i].hole && bk_id_cmp(&a->content[i].id, &b->content[i].id) != 0))
+            return false;
+    return true;
+}
+
 bool bk_node_content_equal(const bk_node *a, const bk_node *b)
 {
     if (a->type != b->type || a->size != b->size)
@@ -141,13 +152,7 @@ bool bk_node_content_equal(const bk_node *a, const bk_node *b)
                     return false;
             return true;
         }
-        if (a->ncontent != b->ncontent)
-            return false;
-        for (size_t i = 0; i < a->ncontent; i++)
-            if (a->content[i].len != b->content[i].len || a->content[i].hole != b->content[i].hole ||
-                (!a->content[i].hole && bk_id_cmp(&a->content[i].id, &b->content[i].id) != 0))
-                return false;
-        return true;
+        return pieces_equal(a, b);
     case BK_NODE_SYMLINK:
         return a->target_len == b->target_len && memcmp(a->target, b->target, a->target_len) == 0;
     case BK_NODE_CHARDEV:
@@ -197,6 +202,19 @@ static int diff_one_side(diff_ctx *d, const bk_id *tree, bool added)
     return r;
 }
 
+/* Same content, also between a file with content lists and one without (a tree of an
+ * older version): then the lists are read and the pieces compared. */
+static int same_content(diff_ctx *d, bk_node *x, bk_node *y, bool *ret)
+{
+    if (x->type == BK_NODE_FILE && (x->nlists > 0) != (y->nlists > 0)) {
+        int r = x->size == y->size ? bk_repo_node_load_content(d->repo, x->nlists ? x : y) : 0;
+        *ret = x->size == y->size && pieces_equal(x, y);
+        return r;
+    }
+    *ret = bk_node_content_equal(x, y);
+    return 0;
+}
+
 static int diff_trees(diff_ctx *d, const bk_id *ida, const bk_id *idb)
 {
     if (bk_id_cmp(ida, idb) == 0)
@@ -211,6 +229,7 @@ static int diff_trees(diff_ctx *d, const bk_id *ida, const bk_id *idb)
         return r;
     }
     size_t i = 0, j = 0;
+    bool same;
     while (r == 0 && (i < a.n || j < b.n)) {
         const bk_node *x = i < a.n ? &a.nodes[i] : NULL, *y = j < b.n ? &b.nodes[j] : NULL;
         int c = !x ? 1 : !y ? -1 : bk_name_cmp(x->name, x->name_len, y->name, y->name_len);
@@ -236,9 +255,9 @@ static int diff_trees(diff_ctx *d, const bk_id *ida, const bk_id *idb)
                     r = report(d, BK_DIFF_META, x, y);
                 if (r == 0)
                     r = diff_trees(d, &x->subtree, &y->subtree);
-            } else if (!bk_node_content_equal(x, y)) {
+            } else if ((r = same_content(d, &a.nodes[i], &b.nodes[j], &same)) == 0 && !same) {
                 r = report(d, BK_DIFF_MODIFIED, x, y);
-            } else if (!bk_node_meta_equal(x, y)) {
+            } else if (r == 0 && !bk_node_meta_equal(x, y)) {
                 r = report(d, BK_DIFF_META, x, y);
             }
             i++;

@@ -256,6 +256,77 @@ static void test_lists(void **state)
     bk_node_clear(&n);
 }
 
+/* diff between a file kept inline (a tree of an older version) and the same file in
+ * content lists: the same content; with other pieces of the same size: modified. */
+static int count_modified(bk_diff_kind kind, const bk_node_info *a, const bk_node_info *b, void *ud)
+{
+    (void)a;
+    (void)b;
+    *(int *)ud += kind == BK_DIFF_MODIFIED;
+    return 0;
+}
+
+static void save_tree_of(fixture *f, bk_writer *w, const bk_node *n, bk_id *ret)
+{
+    bk_buf b = BK_BUF_INIT;
+    assert_int_equal(bk_tree_encode(n, 1, &b), 0);
+    bk_blob_id(f->repo->keys, b.data, b.len, ret);
+    assert_true(bk_writer_add(w, BK_KIND_TREE, ret, b.data, b.len) >= 0);
+    bk_buf_free(&b);
+}
+
+static void inline_holes(bk_node *n, size_t pieces, bool split_last)
+{
+    memset(n, 0, sizeof(*n));
+    n->name = strdup("f");
+    n->name_len = 1;
+    n->type = BK_NODE_FILE;
+    n->mode = 0644;
+    n->ncontent = pieces + split_last;
+    n->content = calloc(n->ncontent, sizeof(*n->content));
+    for (size_t i = 0; i < pieces; i++) {
+        n->content[i].len = 1u << 30;
+        n->content[i].hole = true;
+    }
+    if (split_last) {   /* the last GiB in two halves: the same size, other pieces */
+        n->content[pieces - 1].len = 1u << 29;
+        n->content[pieces].len = 1u << 29;
+        n->content[pieces].hole = true;
+    }
+    n->size = (uint64_t)pieces << 30;
+}
+
+static void test_diff_lists_and_inline(void **state)
+{
+    fixture *f = *state;
+    bk_writer *w;
+    assert_int_equal(bk_writer_new(f->repo, false, &w), 0);
+    const size_t pieces = BK_CLIST_PIECES + 808;
+    bk_node a, b, c;
+    inline_holes(&a, pieces, false);
+    inline_holes(&b, pieces, false);
+    inline_holes(&c, pieces, true);
+    assert_int_equal(bk_cdc_to_lists(f->repo->keys, w, &b), 0);
+    assert_int_equal(bk_cdc_to_lists(f->repo->keys, w, &c), 0);
+    assert_int_equal(b.nlists, 2);
+    bk_snapshot sa = { 0 }, sb = { 0 }, sc = { 0 };
+    save_tree_of(f, w, &a, &sa.tree);
+    save_tree_of(f, w, &b, &sb.tree);
+    save_tree_of(f, w, &c, &sc.tree);
+    assert_int_equal(bk_writer_finish(w), 0);
+    bk_writer_free(w);
+    int modified = 0;
+    assert_int_equal(bk_diff(f->repo, &sa, &sb, count_modified, &modified), 0);
+    assert_int_equal(modified, 0);
+    assert_int_equal(bk_diff(f->repo, &sb, &sa, count_modified, &modified), 0);
+    assert_int_equal(modified, 0);
+    assert_int_equal(bk_diff(f->repo, &sa, &sc, count_modified, &modified), 0);
+    assert_int_equal(modified, 1);
+    bk_node_clear(&a);
+    bk_node_clear(&b);
+    bk_node_clear(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_hole_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_sparse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_lists_and_inline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
