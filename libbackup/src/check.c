@@ -328,17 +328,12 @@ static void *pack_worker(void *arg)
 static void check_pieces(checker *c, const bk_content *v, size_t n, const char *name,
                          const char *tree, const char *snap)
 {
-    for (size_t j = 0; j < n; j++) {
-        if (v[j].hole)
-            continue;
-        const bk_index_entry *be = bk_index_lookup(&c->repo->index, &v[j].id);
-        if (!be || be->kind != BK_KIND_DATA) {
-            char bhex[BK_ID_HEX];
-            bk_id_hex(&v[j].id, bhex);
-            problem(c, "data blob %s of %s in tree %s (snapshot %.8s) is not in the index",
-                    bhex, name, tree, snap);
-            return;
-        }
+    const bk_content *m = bk_repo_missing_piece(c->repo, v, n);
+    if (m) {
+        char bhex[BK_ID_HEX];
+        bk_id_hex(&m->id, bhex);
+        problem(c, "data blob %s of %s in tree %s (snapshot %.8s) is not in the index", bhex,
+                name, tree, snap);
     }
 }
 

@@ -114,7 +114,9 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
             *first = i;
             r = 0;
         }
-        r = bk_fetcher_plan(f, n->content, n->ncontent, NULL);
+        r = bk_plan_load_content(repo, &plan.v[i]);
+        if (r == 0)
+            r = bk_fetcher_plan(f, n->content, n->ncontent, NULL);
     }
     if (r == 0)
         r = bk_fetcher_start(f);

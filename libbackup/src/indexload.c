@@ -384,14 +384,15 @@ static int load(bk_repo *repo, bool full)
             /* up to date but for the index objects that are new since: those into RAM */
             bk_index_set_map(&repo->index, m, dead);
             r = note_covered(&repo->index);
-            for (size_t i = 0; r == 0 && i < nfresh && repo->index.blobs.count <= limit; i++) {
-                r = with_object(repo, &l.ids[fresh[i]], to_ram, &l.ids[fresh[i]]);
+            size_t read = 0;
+            for (; r == 0 && read < nfresh && repo->index.blobs.count <= limit; read++) {
+                r = with_object(repo, &l.ids[fresh[read]], to_ram, &l.ids[fresh[read]]);
                 r = r < 0 ? r : 0;
             }
             free(fresh);
-            if (nfresh)
+            if (read)
                 bk_repo_log(repo, BK_LOG_DEBUG, "index: %zu new index %s read into memory",
-                            nfresh, bk_plural(nfresh, "object", "objects"));
+                            read, bk_plural(read, "object", "objects"));
             ready = r == 0 && repo->index.blobs.count <= limit;
             if (!ready)
                 bk_repo_index_reset(repo);   /* too much in RAM: make the map again */

@@ -626,27 +626,17 @@ typedef struct tree_memo {
     bk_idmap done;               /* old tree id -> new tree id (the same if unchanged) */
 } tree_memo;
 
-static bool pieces_stored(bk_repo *repo, const bk_content *v, size_t n)
-{
-    for (size_t j = 0; j < n; j++) {
-        const bk_index_entry *e = v[j].hole ? NULL : bk_index_lookup(&repo->index, &v[j].id);
-        if (!v[j].hole && !(e && e->kind == BK_KIND_DATA))
-            return false;
-    }
-    return true;
-}
-
 /* Is every blob of file n stored: its pieces, its list blobs and theirs? */
 static bool file_whole(bk_repo *repo, const bk_node *n)
 {
-    if (!pieces_stored(repo, n->content, n->nlists ? 0 : n->ncontent))
+    if (bk_repo_missing_piece(repo, n->content, n->nlists ? 0 : n->ncontent))
         return false;
     for (size_t i = 0; i < n->nlists; i++) {
         const bk_index_entry *e = bk_index_lookup(&repo->index, &n->lists[i].id);
         bk_content *v = NULL;
         size_t nv = 0;
         bool ok = e && e->kind == BK_KIND_TREE && bk_repo_load_clist(repo, &n->lists[i], &v, &nv) == 0 &&
-                  pieces_stored(repo, v, nv);
+                  !bk_repo_missing_piece(repo, v, nv);
         free(v);
         if (!ok) {
             bk_repo_clear_error(repo);

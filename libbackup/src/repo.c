@@ -751,6 +751,18 @@ int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret)
     return 0;
 }
 
+const bk_content *bk_repo_missing_piece(bk_repo *repo, const bk_content *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].hole)
+            continue;
+        const bk_index_entry *e = bk_index_lookup(&repo->index, &v[i].id);
+        if (!e || e->kind != BK_KIND_DATA)
+            return &v[i];
+    }
+    return NULL;
+}
+
 int bk_repo_load_clist(bk_repo *repo, const bk_clist *l, bk_content **v, size_t *nv)
 {
     uint8_t *p;

@@ -115,6 +115,9 @@ int bk_repo_load_tree(bk_repo *repo, const bk_id *id, bk_tree *ret) BK_MUST_CHEC
 /* A file whose content is in list blobs gets its pieces loaded into n->content (its lists
  * stay, and are what it encodes as); nothing to do for others.  Errors name the list. */
 int bk_repo_node_load_content(bk_repo *repo, bk_node *n) BK_MUST_CHECK;
+/* The first of pieces v[0..n) whose data blob is not in the index (holes are none), or
+ * NULL. */
+const bk_content *bk_repo_missing_piece(bk_repo *repo, const bk_content *v, size_t n);
 /* The same for one list of n, its pieces appended to *v (of *nv). */
 int bk_repo_load_clist(bk_repo *repo, const bk_clist *l, bk_content **v, size_t *nv) BK_MUST_CHECK;
 

@@ -31,6 +31,11 @@ typedef struct bk_plan {
 int bk_plan_build(bk_repo *repo, const bk_id *root, char *const *inc, size_t ninc,
                   char *const *exc, size_t nexc, bk_plan *ret) BK_MUST_CHECK;
 void bk_plan_free(bk_plan *p);
+/* The pieces of a file entry whose content is in list blobs, read when the entry is to be
+ * written (restore and dump call it for those only: the plan holds the content of what is
+ * written, and nothing of what is not).  Lists that cannot be read fail that entry only:
+ * e->error says why, it has no pieces, and 0 is returned; < 0 only for -ENOMEM, -EINTR. */
+int bk_plan_load_content(bk_repo *repo, bk_plan_entry *e) BK_MUST_CHECK;
 
 /* Fill a libarchive entry from a node (metadata, xattrs, ACLs; no hardlink). */
 void bk_node_to_entry(const bk_node *n, const char *path, struct archive_entry *e);

@@ -134,10 +134,7 @@ void bk_restore_set_item_error(bk_restore *r, bk_item_error_fn fn, void *userdat
 
 /* ---- plan ---------------------------------------------------------------------------------- */
 
-/* (a file's pieces are loaded here, if they are in list blobs: the plan holds what it
- * restores, and nothing of what it does not.  Lists that cannot be read fail that file
- * only: e->error says why, and it has no pieces.) */
-static int plan_push(bk_repo *repo, bk_plan *p, const char *path, size_t plen, const bk_node *n)
+static int plan_push(bk_plan *p, const char *path, size_t plen, const bk_node *n)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -158,20 +155,26 @@ static int plan_push(bk_repo *repo, bk_plan *p, const char *path, size_t plen, c
     e->local = NULL;
     e->error = NULL;
     int r = bk_node_copy(n, &e->node);
-    if (r == 0 && (r = bk_repo_node_load_content(repo, &e->node)) < 0 && r != -ENOMEM && r != -EINTR) {
-        const char *m = bk_repo_errmsg(repo);
-        e->error = strdup(m && *m ? m : strerror(-r));
-        bk_repo_clear_error(repo);
-        r = e->error ? 0 : -ENOMEM;
-    }
-    if (r < 0)
-        bk_node_clear(&e->node);
     if (r < 0) {
         free(e->path);
         return r;
     }
     p->n++;
     return 0;
+}
+
+int bk_plan_load_content(bk_repo *repo, bk_plan_entry *e)
+{
+    if (e->error)
+        return 0;
+    int r = bk_repo_node_load_content(repo, &e->node);
+    if (r < 0 && r != -ENOMEM && r != -EINTR) {
+        const char *m = bk_repo_errmsg(repo);
+        e->error = strdup(m && *m ? m : strerror(-r));
+        bk_repo_clear_error(repo);
+        r = e->error ? 0 : -ENOMEM;
+    }
+    return r;
 }
 
 void bk_plan_free(bk_plan *p)
@@ -218,7 +221,7 @@ static int collect(bk_repo *repo, const bk_id *tree, const char *prefix, bool al
             if (n->type == BK_NODE_DIR) {
                 if (sel || bk_match_include_below(inc, ninc, path)) {
                     size_t pos = p->n;
-                    r = plan_push(repo, p, path, len, n);
+                    r = plan_push(p, path, len, n);
                     if (r == 0)
                         p->v[pos].full = sel;
                     if (r == 0)
@@ -227,7 +230,7 @@ static int collect(bk_repo *repo, const bk_id *tree, const char *prefix, bool al
                         plan_pop(p);   /* nothing selected below */
                 }
             } else if (sel) {
-                r = plan_push(repo, p, path, len, n);
+                r = plan_push(p, path, len, n);
             }
         }
         free(path);
@@ -511,6 +514,8 @@ static int inspect_target(bk_restore *rs, bk_plan *plan, int tfd, bk_owners *own
             pe->skip = true;
             continue;
         }
+        if (ts == BK_TARGET_CHANGED && (r = bk_plan_load_content(repo, pe)) < 0)
+            break;
         if (ts != BK_TARGET_CHANGED || n->type != BK_NODE_FILE || n->ncontent == 0)
             continue;
         bk_chunker ch;
@@ -824,7 +829,9 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
             continue;
         total_files++;
         total_bytes += pe->node.size;
-        r = bk_fetcher_plan(f, pe->node.content, pe->node.ncontent, pe->local);
+        r = bk_plan_load_content(repo, pe);
+        if (r == 0)
+            r = bk_fetcher_plan(f, pe->node.content, pe->node.ncontent, pe->local);
     }
     if (r == 0 && rs->dry_run) {
         bk_fetch_stats fs;

@@ -478,6 +478,12 @@ static char *dup_opt(const char *s, size_t n)
     return s ? dup_bytes((const uint8_t *)s, n) : NULL;
 }
 
+static void *dup_array(const void *v, size_t n, size_t size)
+{
+    void *d = malloc(n * size);
+    return d ? memcpy(d, v, n * size) : NULL;
+}
+
 int bk_node_copy(const bk_node *src, bk_node *dst)
 {
     *dst = *src;
@@ -508,20 +514,12 @@ int bk_node_copy(const bk_node *src, bk_node *dst)
         }
     }
     if (!fail && src->ncontent) {
-        dst->content = malloc(src->ncontent * sizeof(bk_content));
-        fail = !dst->content;
-        if (!fail) {
-            memcpy(dst->content, src->content, src->ncontent * sizeof(bk_content));
-            dst->ncontent = src->ncontent;
-        }
+        fail = !(dst->content = dup_array(src->content, src->ncontent, sizeof(bk_content)));
+        dst->ncontent = fail ? 0 : src->ncontent;
     }
     if (!fail && src->nlists) {
-        dst->lists = malloc(src->nlists * sizeof(bk_clist));
-        fail = !dst->lists;
-        if (!fail) {
-            memcpy(dst->lists, src->lists, src->nlists * sizeof(bk_clist));
-            dst->nlists = src->nlists;
-        }
+        fail = !(dst->lists = dup_array(src->lists, src->nlists, sizeof(bk_clist)));
+        dst->nlists = fail ? 0 : src->nlists;
     }
     if (fail) {
         bk_node_clear(dst);
