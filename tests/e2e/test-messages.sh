@@ -11,17 +11,18 @@ R=$(new_repo repo)
 arca_init "$R" >/dev/null
 
 # ---- names ---------------------------------------------------------------------------
+# (made with UTF-8 bytes: printf's \u depends on the locale, and a fresh system has none)
 S=$T/src
 mkdir -p "$S"
-rtl=$(printf 'rtl-\u202e-txt.exe')              # RIGHT-TO-LEFT OVERRIDE: "exe.txt-" on screen
+rtl=$(printf 'rtl-\xe2\x80\xae-txt.exe')        # RIGHT-TO-LEFT OVERRIDE: "exe.txt-" on screen
 esc=$(printf 'esc-\033[31m-red')                # a terminal escape in a name
 csi=$(printf 'c1-\xc2\x9b-csi')                 # U+009B, the 8-bit CSI
 lat=$(printf 'latin1-caf\xe9')                  # not UTF-8
-iso=$(printf 'iso-\u2067-x')                    # RIGHT-TO-LEFT ISOLATE
-mark=$(printf 'mark-\u200f\u061c-x')            # RLM, ALM
-utf='utf8-café-日本語'                            # valid UTF-8: shown as it is
+iso=$(printf 'iso-\xe2\x81\xa7-x')              # RIGHT-TO-LEFT ISOLATE
+mark=$(printf 'mark-\xe2\x80\x8f\xd8\x9c-x')    # RLM, ALM
+utf='utf8-café-日本語'                             # valid UTF-8: shown as it is
 for n in "$rtl" "$esc" "$csi" "$lat" "$iso" "$mark" "$utf"; do printf 'x\n' > "$S/$n"; done
-ln -s "$(printf 'target-\u202d-\xff')" "$S/link"
+ln -s "$(printf 'target-\xe2\x80\xad-\xff')" "$S/link"
 arca -r "$R" backup "$S" >/dev/null
 
 arca -r "$R" ls latest "$S" > "$T/ls"
@@ -59,7 +60,7 @@ for n in ("rtl-\u202e-txt.exe", "esc-\x1b[31m-red", "c1-\x9b-csi", "utf8-café-�
 EOF
 
 # diff: the same escaping
-printf 'y\n' > "$S/$(printf 'new-\u202e-gpj.exe')"
+printf 'y\n' > "$S/$(printf 'new-\xe2\x80\xae-gpj.exe')"
 arca -r "$R" backup "$S" >/dev/null
 mapfile -t ids < <(arca -r "$R" --json snapshots | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]')
 arca -r "$R" diff "${ids[0]}" "${ids[1]}" > "$T/diff"
@@ -67,7 +68,7 @@ no_raw "$T/diff" "diff prints raw control or bidi characters"
 grep -qF "$S/new-\\u202e-gpj.exe" "$T/diff" || fail "diff: the new name is not escaped: $(cat "$T/diff")"
 
 # snapshots: host and tags are whatever --host and --tag were given
-arca -r "$R" backup "$S" --host "$(printf 'host-\033]0;x\a-\u202e')" --tag "$(printf 'tag-\u2066')" >/dev/null
+arca -r "$R" backup "$S" --host "$(printf 'host-\033]0;x\a-\xe2\x80\xae')" --tag "$(printf 'tag-\xe2\x81\xa6')" >/dev/null
 arca -r "$R" snapshots > "$T/snaps-esc"
 no_raw "$T/snaps-esc" "snapshots prints raw control or bidi characters"
 grep -qF 'host-\x1b]0;x\x07-\u202e' "$T/snaps-esc" || fail "snapshots: the host is not escaped: $(cat "$T/snaps-esc")"
@@ -75,7 +76,7 @@ grep -qF 'tag-\u2066' "$T/snaps-esc" || fail "snapshots: the tag is not escaped:
 
 # messages name paths escaped too
 rc=0
-arca -r "$R" ls latest "$S/$(printf 'missing-\033[2J-\u202e')" 2> "$T/msg" >/dev/null || rc=$?
+arca -r "$R" ls latest "$S/$(printf 'missing-\033[2J-\xe2\x80\xae')" 2> "$T/msg" >/dev/null || rc=$?
 [ $rc -eq 1 ] || fail "ls of a missing path: exit $rc"
 no_raw "$T/msg" "an error message prints raw control or bidi characters"
 grep -qF 'missing-\x1b[2J-\u202e' "$T/msg" || fail "the message does not name the path escaped: $(cat "$T/msg")"
