@@ -344,11 +344,11 @@ static int check_list(checker *c, const bk_clist *l, const char *name, const cha
     char hex[BK_ID_HEX];
     bk_id_hex(&l->id, hex);
     uint64_t pos;
-    int r = bk_index_map_find(&c->repo->index, &l->id, &pos);
+    bk_index_entry e;
+    int r = bk_index_map_find(&c->repo->index, &l->id, &pos, &e);
     if (r == -EBADMSG)
         return bk_repo_error(c->repo, r, "check's index file is damaged");
-    const bk_index_entry *e = r == 0 ? &c->repo->index.map->entries[pos].e : NULL;
-    if (!e || e->kind != BK_KIND_TREE) {
+    if (r < 0 || e.kind != BK_KIND_TREE) {
         problem(c, "content list %s of %s in tree %s (snapshot %.8s) is not in the index", hex,
                 name, tree, snap);
         return 0;
@@ -378,11 +378,11 @@ static int check_tree(checker *c, const bk_id *id, const char *snap)
     char hex[BK_ID_HEX];
     bk_id_hex(id, hex);
     uint64_t pos;
-    int r = bk_index_map_find(&c->repo->index, id, &pos);
+    bk_index_entry e;
+    int r = bk_index_map_find(&c->repo->index, id, &pos, &e);
     if (r == -EBADMSG)
         return bk_repo_error(c->repo, r, "check's index file is damaged");
-    const bk_index_entry *e = r == 0 ? &c->repo->index.map->entries[pos].e : NULL;
-    if (!e || e->kind != BK_KIND_TREE) {
+    if (r < 0 || e.kind != BK_KIND_TREE) {
         problem(c, "tree %s (snapshot %.8s) is not in the index", hex, snap);
         return 0;
     }

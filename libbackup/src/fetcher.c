@@ -24,7 +24,7 @@ typedef struct blobinfo {
 } blobinfo;
 
 typedef struct task {
-    uint32_t packno;
+    bk_id pack;
     bk_id *blobs;
     size_t n, cap;
     uint64_t bytes;
@@ -79,8 +79,10 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
     if (r < 0)
         return r;
     if (r == 1) {
-        const bk_index_entry *e = bk_index_lookup(&f->repo->index, id);
-        if (!e) {
+        bk_index_entry ent, *e = &ent;
+        bk_id pack;
+        if (!bk_index_lookup(&f->repo->index, id, e) ||
+            bk_index_pack_id(&f->repo->index, e->pack, &pack) < 0) {
             char hex[BK_ID_HEX];
             bk_id_hex(id, hex);
             bi->state = 2;
@@ -94,7 +96,7 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
         bi->raw_len = e->raw_len;
         bi->kind = e->kind;
         uint32_t *tno;
-        r = bk_idmap_put(&f->packtask, bk_index_pack_id(&f->repo->index, e->pack), (void **)&tno);
+        r = bk_idmap_put(&f->packtask, &pack, (void **)&tno);
         if (r < 0)
             return r;
         if (r == 1) {
@@ -107,7 +109,7 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
                 f->tasks_cap = cap;
             }
             memset(&f->tasks[f->ntasks], 0, sizeof(task));
-            f->tasks[f->ntasks].packno = e->pack;
+            f->tasks[f->ntasks].pack = pack;
             *tno = (uint32_t)f->ntasks++;
         }
         task *t = &f->tasks[*tno];
@@ -168,7 +170,7 @@ static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to,
     blobinfo *last = bk_idmap_get(&f->blobs, &t->blobs[to - 1]);
     uint64_t off = first->offset, end = (uint64_t)last->offset + last->stored_len;
     char pack[BK_ID_HEX];
-    bk_id_hex(bk_index_pack_id(&repo->index, t->packno), pack);
+    bk_id_hex(&t->pack, pack);
     buf->len = 0;
     int r = bk_be_get(repo->be, BK_OBJ_DATA, pack, off, (size_t)(end - off), buf);
     pthread_mutex_lock(&f->mu);

@@ -18,6 +18,7 @@
 #define BLOCK (64u << 10)
 #define SUM_LEN 16
 #define PARTS 256
+#define WINDOW_MAX 256           /* entries a lookup reads at once: 13 KB */
 #define PART_BUF 512             /* entries buffered per partition before a write */
 
 _Static_assert(sizeof(bk_index_entry) == 20, "bk_index_entry has the layout of the file");
@@ -126,6 +127,12 @@ int bk_imap_open(const char *path, bk_imap *ret)
     ret->npacks = h->npacks;
     ret->nobjects = h->nobjects;
     ret->nblocks = (size_t)nblocks;
+    /* a lookup's window (bk_imap_find): three standard deviations of where an id of a
+     * fan-out range of the mean size lies, either side, and a little */
+    uint64_t mean = h->n / FANOUT, root = 0;
+    while ((root + 1) * (root + 1) <= mean)
+        root++;
+    ret->window = (unsigned)BK_MAX(16, BK_MIN(WINDOW_MAX, 3 * root + 8));
     return 0;
 }
 
@@ -140,6 +147,27 @@ void bk_imap_close(bk_imap *m)
     m->fd = -1;
 }
 
+/* len bytes at off of the file.  Lookups read the file with pread, not through the
+ * mapping: a page they touch stays in the page cache, shared and given back under
+ * pressure, and out of this process's resident set (a fault maps a whole folio around a
+ * page, and a walk over every id would make all of a large file resident).  A file cut
+ * short under the process (it never is, but for damage) reads as damaged, where the
+ * mapping would raise SIGBUS. */
+static int read_at(const bk_imap *m, uint64_t off, void *buf, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t k = pread(m->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return -EBADMSG;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
 /* The block b (of the packs and entries) is what its checksum says.  The bit is set with
  * an atomic or: lookups may come from several threads. */
 static bool block_ok(bk_imap *m, size_t b)
@@ -150,8 +178,19 @@ static bool block_ok(bk_imap *m, size_t b)
     const header *h = (const header *)m->base;
     uint64_t start = h->off_packs + (uint64_t)b * BLOCK;
     uint64_t end = BK_MIN(start + BLOCK, h->off_entries + m->n * sizeof(bk_imap_entry));
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, SUM_LEN);
+    uint8_t chunk[16384];
+    for (uint64_t off = start; off < end; off += sizeof(chunk)) {
+        size_t len = (size_t)BK_MIN((uint64_t)sizeof(chunk), end - off);
+        if (read_at(m, off, chunk, len) < 0) {
+            m->damaged = true;
+            return false;
+        }
+        crypto_generichash_update(&st, chunk, len);
+    }
     uint8_t sum[SUM_LEN];
-    crypto_generichash(sum, SUM_LEN, m->base + start, (size_t)(end - start), NULL, 0);
+    crypto_generichash_final(&st, sum, SUM_LEN);
     if (sodium_memcmp(sum, m->sums + b * SUM_LEN, SUM_LEN) != 0) {
         m->damaged = true;
         return false;
@@ -196,28 +235,96 @@ int bk_imap_check_packs(bk_imap *m, uint32_t from, uint32_t to)
                     (uint64_t)(to - from) * sizeof(bk_id)) ? 0 : -EBADMSG;
 }
 
-int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos)
+int bk_imap_entry_at(bk_imap *m, uint64_t i, bk_imap_entry *ret)
+{
+    if (i >= m->n || !entry_ok(m, i))
+        return -EBADMSG;
+    const header *h = (const header *)m->base;
+    return read_at(m, h->off_entries + i * sizeof(bk_imap_entry), ret, sizeof(*ret));
+}
+
+int bk_imap_pack_at(bk_imap *m, uint32_t no, bk_id *ret)
+{
+    if (no >= m->npacks || bk_imap_check_packs(m, no, no + 1) < 0)
+        return -EBADMSG;
+    const header *h = (const header *)m->base;
+    return read_at(m, h->off_packs + (uint64_t)no * sizeof(bk_id), ret, sizeof(*ret));
+}
+
+/* Entries [a, b) (at most WINDOW_MAX) into v, checked. */
+static int read_entries(bk_imap *m, uint64_t a, uint64_t b, bk_imap_entry *v)
+{
+    const header *h = (const header *)m->base;
+    uint64_t off = h->off_entries + a * sizeof(bk_imap_entry), len = (b - a) * sizeof(bk_imap_entry);
+    if (!bytes_ok(m, off, len))
+        return -EBADMSG;
+    return read_at(m, off, v, (size_t)len);
+}
+
+/* The first of v[0, k) not below id. */
+static size_t lower_bound(const bk_imap_entry *v, size_t k, const bk_id *id)
+{
+    size_t a = 0, b = k;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (memcmp(v[mid].id.b, id->b, BK_ID_LEN) < 0)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a;
+}
+
+int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos, bk_imap_entry *ret)
 {
     if (!m->base || m->n == 0)
         return -ENOENT;
     unsigned p = (unsigned)id->b[0] << 8 | id->b[1];
     uint64_t lo = m->fanout[p], hi = m->fanout[p + 1];
-    while (lo < hi) {
+    bk_imap_entry v[WINDOW_MAX];
+    int r;
+    /* The first entry not below id is in [lo, hi], and the entries before lo are below it.
+     * Ids are keyed hashes, uniform in their range: the next four bytes say where in it id
+     * lies, give or take sqrt(n) / 2 entries.  One read of a window around that guess
+     * finds it nearly always; if not, the window narrows the range. */
+    if (hi - lo > m->window) {
+        uint64_t frac = (uint64_t)id->b[2] << 24 | (uint64_t)id->b[3] << 16 | (uint64_t)id->b[4] << 8 | id->b[5];
+        uint64_t guess = lo + (uint64_t)(((unsigned __int128)(hi - lo) * frac) >> 32);
+        uint64_t a = guess - lo > m->window / 2 ? guess - m->window / 2 : lo;
+        uint64_t b = BK_MIN(hi, a + m->window);
+        a = b - m->window;
+        if ((r = read_entries(m, a, b, v)) < 0)
+            return r;
+        if (memcmp(v[b - a - 1].id.b, id->b, BK_ID_LEN) < 0) {
+            lo = b;
+        } else if (a > lo && memcmp(v[0].id.b, id->b, BK_ID_LEN) >= 0) {
+            hi = a + 1;
+        } else {
+            lo = a;
+            hi = b;
+            goto found;
+        }
+    }
+    while (hi - lo > WINDOW_MAX) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (!entry_ok(m, mid))
-            return -EBADMSG;
-        if (memcmp(m->entries[mid].id.b, id->b, BK_ID_LEN) < 0)
+        if ((r = bk_imap_entry_at(m, mid, &v[0])) < 0)
+            return r;
+        if (memcmp(v[0].id.b, id->b, BK_ID_LEN) < 0)
             lo = mid + 1;
         else
-            hi = mid;
+            hi = mid + 1;   /* mid may be the first entry for id */
     }
-    if (lo >= m->fanout[p + 1])
+    if (lo == hi)
         return -ENOENT;
-    if (!entry_ok(m, lo))
-        return -EBADMSG;
-    if (memcmp(m->entries[lo].id.b, id->b, BK_ID_LEN) != 0)
+    if ((r = read_entries(m, lo, hi, v)) < 0)
+        return r;
+found:;
+    size_t k = lower_bound(v, (size_t)(hi - lo), id);
+    if (k == hi - lo || memcmp(v[k].id.b, id->b, BK_ID_LEN) != 0)
         return -ENOENT;
-    *ret_pos = lo;
+    *ret_pos = lo + k;
+    if (ret)
+        *ret = v[k];
     return 0;
 }
 

@@ -42,6 +42,7 @@ typedef struct bk_imap {
     uint32_t npacks, nobjects;
     uint8_t *checked;            /* a bit per block: checksum seen good */
     size_t nblocks;
+    unsigned window;             /* entries a lookup reads around its guess */
     bool damaged;                /* a block did not match its checksum */
 } bk_imap;
 
@@ -49,9 +50,15 @@ typedef struct bk_imap {
  * object table do not check). */
 int bk_imap_open(const char *path, bk_imap *ret) BK_MUST_CHECK;
 void bk_imap_close(bk_imap *m);
-/* The position of the first entry for id (entries with the same id follow it), or -ENOENT;
- * -EBADMSG if the part of the file the search touched is damaged (m->damaged is set). */
-int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
+/* The position of the first entry for id (entries with the same id follow it) and, if ret
+ * is not NULL, the entry; or -ENOENT.  -EBADMSG if the part of the file the search touched
+ * is damaged (m->damaged is set).  Lookups read the file (pread), not the mapping, so that
+ * a walk over every id does not make the whole file resident in the process. */
+int bk_imap_find(bk_imap *m, const bk_id *id, uint64_t *ret_pos, bk_imap_entry *ret) BK_MUST_CHECK;
+/* Entry i, and pack number no's id, read and checked as a lookup reads them.  -EBADMSG if
+ * damaged or out of range. */
+int bk_imap_entry_at(bk_imap *m, uint64_t i, bk_imap_entry *ret) BK_MUST_CHECK;
+int bk_imap_pack_at(bk_imap *m, uint32_t no, bk_id *ret) BK_MUST_CHECK;
 /* Check the blocks that hold entries [from, to) (for callers that read entries directly:
  * iteration).  -EBADMSG if one is damaged. */
 int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to) BK_MUST_CHECK;
@@ -62,7 +69,7 @@ int bk_imap_check_range(bk_imap *m, uint64_t from, uint64_t to) BK_MUST_CHECK;
 int bk_imap_check_packs(bk_imap *m, uint32_t from, uint32_t to) BK_MUST_CHECK;
 
 /* Give back the pages of the file this process holds resident (they stay in the page
- * cache): what a long walk over many ids calls now and then, so that its resident memory
+ * cache): what a scan through the mapping calls now and then, so that its resident memory
  * stays bounded whatever the size of the index. */
 void bk_imap_trim(bk_imap *m);
 

@@ -66,71 +66,87 @@ static bool dead_pack(const bk_index *idx, uint32_t no)
     return idx->dead && (idx->dead[no / 8] >> (no % 8) & 1);
 }
 
-/* The position of the first live entry for id in the map: 0, -ENOENT, -EBADMSG (damaged). */
-static int map_pos(bk_index *idx, const bk_id *id, uint64_t *ret_pos)
+/* The position of the first live entry for id in the map, and the entry: 0, -ENOENT,
+ * -EBADMSG (damaged). */
+static int map_pos(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_imap_entry *ret)
 {
     bk_imap *m = idx->map;
-    /* a long walk would otherwise keep all of a large file resident */
-    if (++idx->lookups >= (1u << 16)) {
-        idx->lookups = 0;
-        bk_imap_trim(m);
-    }
     uint64_t pos;
-    int r = bk_imap_find(m, id, &pos);
-    if (r < 0)
-        return r;
-    for (uint64_t i = pos; i < m->n; i++) {
-        if (i > pos && bk_imap_check_range(m, i, i + 1) < 0)
-            return -EBADMSG;
-        if (memcmp(m->entries[i].id.b, id->b, BK_ID_LEN) != 0)
+    bk_imap_entry e;
+    int r = bk_imap_find(m, id, &pos, &e);
+    for (uint64_t i = pos; r == 0; i++) {
+        if (i > pos && (i >= m->n || (r = bk_imap_entry_at(m, i, &e)) < 0))
             break;
-        if (!dead_pack(idx, m->entries[i].e.pack)) {
+        if (memcmp(e.id.b, id->b, BK_ID_LEN) != 0)
+            break;
+        if (!dead_pack(idx, e.e.pack)) {
             /* the caller will want its pack's id: that part of the table is checked too */
-            uint32_t no = m->entries[i].e.pack;
-            if (bk_imap_check_packs(m, no, no + 1) < 0)
+            if (bk_imap_check_packs(m, e.e.pack, e.e.pack + 1) < 0)
                 return -EBADMSG;
             *ret_pos = i;
+            *ret = e;
             return 0;
         }
     }
-    return -ENOENT;
+    return r < 0 && r != -ENOENT ? -EBADMSG : -ENOENT;
 }
 
-static const bk_index_entry *map_lookup(bk_index *idx, const bk_id *id, int *ret_err)
+/* map_pos, and once more if the map was damaged and could be made again. */
+static int map_pos_retry(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_imap_entry *ret)
 {
-    uint64_t pos;
-    *ret_err = map_pos(idx, id, &pos);
-    return *ret_err == 0 ? &idx->map->entries[pos].e : NULL;
-}
-
-int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos)
-{
-    if (!idx->map || bk_idmap_get(&idx->blobs, id))
-        return -ENOENT;
-    int r = map_pos(idx, id, ret_pos);
-    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0)
-        r = map_pos(idx, id, ret_pos);
+    int r = map_pos(idx, id, ret_pos, ret);
+    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0 && idx->map)
+        r = map_pos(idx, id, ret_pos, ret);
     return r;
 }
 
-const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id)
+int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_index_entry *ret)
 {
-    const bk_index_entry *e = bk_idmap_get(&idx->blobs, id);
-    if (e || !idx->map)
-        return e;
-    int err;
-    e = map_lookup(idx, id, &err);
-    if (err == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0) {
-        e = bk_idmap_get(&idx->blobs, id);
-        if (!e && idx->map)
-            e = map_lookup(idx, id, &err);
-    }
-    return e;
+    if (!idx->map || bk_idmap_get(&idx->blobs, id))
+        return -ENOENT;
+    bk_imap_entry e;
+    int r = map_pos_retry(idx, id, ret_pos, &e);
+    if (r == 0 && ret)
+        *ret = e.e;
+    return r;
 }
 
-const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no)
+bool bk_index_lookup(bk_index *idx, const bk_id *id, bk_index_entry *ret)
 {
-    return no < idx->base ? &idx->map->packs[no] : &idx->packs[no - idx->base];
+    const bk_index_entry *e = bk_idmap_get(&idx->blobs, id);
+    if (e || !idx->map) {
+        if (e)
+            *ret = *e;
+        return e != NULL;
+    }
+    uint64_t pos;
+    bk_imap_entry me;
+    int r = map_pos(idx, id, &pos, &me);
+    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0) {
+        /* the RAM part may have changed too */
+        if ((e = bk_idmap_get(&idx->blobs, id))) {
+            *ret = *e;
+            return true;
+        }
+        r = idx->map ? map_pos(idx, id, &pos, &me) : -ENOENT;
+    }
+    if (r == 0)
+        *ret = me.e;
+    return r == 0;
+}
+
+int bk_index_pack_id(bk_index *idx, uint32_t no, bk_id *ret)
+{
+    if (no >= idx->base) {
+        if (no - idx->base >= idx->npacks)
+            return -ENOENT;
+        *ret = idx->packs[no - idx->base];
+        return 0;
+    }
+    int r = bk_imap_pack_at(idx->map, no, ret);
+    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0 && idx->map)
+        r = bk_imap_pack_at(idx->map, no, ret);   /* the same pack numbers */
+    return r;
 }
 
 uint64_t bk_index_npacks(const bk_index *idx)

@@ -35,7 +35,6 @@ typedef struct bk_index {
     int (*remap)(struct bk_index *idx, void *ctx);
     void *remap_ctx;
     bk_idmap objects;        /* index objects whose entries are here (map and RAM part) */
-    uint64_t lookups;        /* map lookups since the last trim */
     struct bk_imap **retired;
     size_t nretired;
 } bk_index;
@@ -48,11 +47,15 @@ void bk_index_set_map(bk_index *idx, struct bk_imap *map, uint8_t *dead);
 int bk_index_add_pack(bk_index *idx, const bk_id *pack, uint32_t *ret_no) BK_MUST_CHECK;
 /* Adds the blob unless it is known already (the first location wins). */
 int bk_index_add(bk_index *idx, uint32_t packno, const bk_pack_entry *e) BK_MUST_CHECK;
-const bk_index_entry *bk_index_lookup(bk_index *idx, const bk_id *id);
-const bk_id *bk_index_pack_id(const bk_index *idx, uint32_t no);
+/* The entry of blob id into *ret: true, or false if it is not known (or the map is damaged
+ * and cannot be made again).  The map is read, not kept resident (imap.h). */
+bool bk_index_lookup(bk_index *idx, const bk_id *id, bk_index_entry *ret);
+/* The id of pack number no: 0, -ENOENT (no such number), -EBADMSG (damaged map). */
+int bk_index_pack_id(bk_index *idx, uint32_t no, bk_id *ret) BK_MUST_CHECK;
 /* The position in the map of the entry a lookup of id would return, if it is in the map
- * (not the RAM part): 0, -ENOENT, or -EBADMSG (damaged map). */
-int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos) BK_MUST_CHECK;
+ * (not the RAM part), and (ret may be NULL) the entry: 0, -ENOENT, or -EBADMSG (damaged
+ * map). */
+int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_index_entry *ret) BK_MUST_CHECK;
 /* Check the map's entries [from, to), and with packs its whole pack table, for callers that
  * read them directly (prune): a damaged part makes the map again (same entries at the same
  * positions, same pack numbers: idx->map changes) and is checked again.  0 or -EBADMSG. */

@@ -110,13 +110,14 @@ static void set_bit(uint8_t *v, uint64_t i)
 static int mark(pruner *p, const bk_id *id, uint8_t kind)
 {
     uint64_t pos;
-    int r = bk_index_map_find(p->idx, id, &pos);
+    bk_index_entry e;
+    int r = bk_index_map_find(p->idx, id, &pos, &e);
     p->m = p->idx->map;   /* made again if it was damaged */
     if (r == 0) {
         if (bit(p->used, pos))
             return 1;
         set_bit(p->used, pos);
-        uint32_t no = p->m->entries[pos].e.pack;
+        uint32_t no = e.pack;
         if (p->commit && p->packs[no].action != P_KEEP) {
             /* a snapshot written meanwhile uses it: it stays, under all its numbers */
             for (uint32_t k = 0; k < p->m->npacks; k++)
@@ -128,8 +129,7 @@ static int mark(pruner *p, const bk_id *id, uint8_t kind)
     }
     if (r != -ENOENT)
         return bk_repo_error(p->repo, r, "the local index file is damaged");
-    const bk_index_entry *e = bk_index_lookup(p->idx, id);
-    if (!e || e->kind != kind) {
+    if (!bk_index_lookup(p->idx, id, &e) || e.kind != kind) {
         char hex[BK_ID_HEX];
         bk_id_hex(id, hex);
         return bk_repo_error(p->repo, -EIO, "%s blob %s is used but not in the index: nothing "
@@ -330,11 +330,12 @@ static int repack_one(pruner *p, bk_writer *w, uint32_t no)
     }
     for (size_t j = 0; r >= 0 && j < n; j++) {
         uint64_t pos;
-        int k = bk_index_map_find(p->idx, &e[j].id, &pos);
+        bk_index_entry found;
+        int k = bk_index_map_find(p->idx, &e[j].id, &pos, &found);
         p->m = p->idx->map;
         if (k == -EBADMSG)
             r = bk_repo_error(repo, k, "the local index file is damaged");
-        if (k < 0 || !bit(p->used, pos) || p->m->entries[pos].e.pack != no)
+        if (k < 0 || !bit(p->used, pos) || found.pack != no)
             continue;
         r = bk_writer_add_sealed(w, e[j].kind, &e[j].id, b.data + e[j].offset, e[j].stored_len,
                                  e[j].raw_len);

@@ -528,7 +528,8 @@ static int repair_packs_and_index(repairer *rp)
     void *v;
     uint64_t gone = 0, trees_restored = 0;
     while (r == 0 && bk_idmap_next(&rp->old.blobs, &pos, &id, &v)) {
-        if (bk_index_lookup(&repo->index, id))
+        bk_index_entry now;
+        if (bk_index_lookup(&repo->index, id, &now))
             continue;
         const bk_index_entry *e = v;
         if (e->kind == BK_KIND_TREE && tree_from_cache(rp, id, e) == 0) {
@@ -538,8 +539,11 @@ static int repair_packs_and_index(repairer *rp)
         gone++;
         char hex[BK_ID_HEX], phex[BK_ID_HEX];
         bk_id_hex(id, hex);
-        bk_id_hex(bk_index_pack_id(&rp->old, e->pack), phex);
-        size_t *known = bk_idmap_get(&rp->packmap, bk_index_pack_id(&rp->old, e->pack));
+        bk_id pack;
+        if (bk_index_pack_id(&rp->old, e->pack, &pack) < 0)
+            memset(&pack, 0, sizeof(pack));
+        bk_id_hex(&pack, phex);
+        size_t *known = bk_idmap_get(&rp->packmap, &pack);
         if (gone <= 20)
             lost(rp, "%s blob %s is lost (%s data/%s): no longer indexed, the next backup "
                  "stores it again if its source is still there",
@@ -632,10 +636,10 @@ static bool file_whole(bk_repo *repo, const bk_node *n)
     if (bk_repo_missing_piece(repo, n->content, n->nlists ? 0 : n->ncontent))
         return false;
     for (size_t i = 0; i < n->nlists; i++) {
-        const bk_index_entry *e = bk_index_lookup(&repo->index, &n->lists[i].id);
+        bk_index_entry e;
         bk_content *v = NULL;
         size_t nv = 0;
-        bool ok = e && e->kind == BK_KIND_TREE && bk_repo_load_clist(repo, &n->lists[i], &v, &nv) == 0 &&
+        bool ok = bk_index_lookup(&repo->index, &n->lists[i].id, &e) && e.kind == BK_KIND_TREE && bk_repo_load_clist(repo, &n->lists[i], &v, &nv) == 0 &&
                   !bk_repo_missing_piece(repo, v, nv);
         free(v);
         if (!ok) {

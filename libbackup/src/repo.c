@@ -688,12 +688,15 @@ int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **re
         r = bk_repo_check_interrupt(repo);
     if (r < 0)
         return r;
-    const bk_index_entry *e = bk_index_lookup(&repo->index, id);
+    bk_index_entry ent, *e = &ent;
+    bk_id pid;
     bk_id_hex(id, hex);
-    if (!e || e->kind != kind)
+    if (!bk_index_lookup(&repo->index, id, e) || e->kind != kind)
         return bk_repo_error(repo, -ENOENT, "%s blob %s is not in the index",
                              kind == BK_KIND_TREE ? "tree" : "data", hex);
-    bk_id_hex(bk_index_pack_id(&repo->index, e->pack), pack);
+    if ((r = bk_index_pack_id(&repo->index, e->pack, &pid)) < 0)
+        return bk_repo_error(repo, r, "the local index file is damaged");
+    bk_id_hex(&pid, pack);
     uint8_t *out = malloc(e->raw_len ? e->raw_len : 1);
     if (!out)
         return -ENOMEM;
@@ -756,8 +759,8 @@ const bk_content *bk_repo_missing_piece(bk_repo *repo, const bk_content *v, size
     for (size_t i = 0; i < n; i++) {
         if (v[i].hole)
             continue;
-        const bk_index_entry *e = bk_index_lookup(&repo->index, &v[i].id);
-        if (!e || e->kind != BK_KIND_DATA)
+        bk_index_entry e;
+        if (!bk_index_lookup(&repo->index, &v[i].id, &e) || e.kind != BK_KIND_DATA)
             return &v[i];
     }
     return NULL;

@@ -312,7 +312,8 @@ int bk_writer_new(bk_repo *repo, bool dry_run, bk_writer **ret)
 
 bool bk_writer_has(bk_writer *w, const bk_id *id)
 {
-    return bk_index_lookup(&w->repo->index, id) || bk_idmap_get(&w->known, id);
+    bk_index_entry e;
+    return bk_index_lookup(&w->repo->index, id, &e) || bk_idmap_get(&w->known, id);
 }
 
 /* Write an index object for the packs stored so far (caller's thread). */

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t blobs = 0;
         for (size_t i = 0; i < o.npacks; i++)
             for (size_t j = 0; j < o.packs[i].n; j++, blobs++)
-                if (!bk_index_lookup(&idx, &o.packs[i].blobs[j].id))
+                if (!bk_index_lookup(&idx, &o.packs[i].blobs[j].id, &(bk_index_entry){ 0 }))
                     __builtin_trap();
         if (idx.blobs.count > blobs)
             __builtin_trap();

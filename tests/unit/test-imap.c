@@ -1,7 +1,8 @@
 /* test-imap.c - the mapped blob index file: built from index objects as they come (in
  * partitions), every entry found where it is, duplicates next to each other, absent ids
- * not found, an empty one, and damage found: in the header (the file is refused) and in
- * an entry block (a lookup that touches it fails). */
+ * not found (also when every id shares its first two bytes, so that a search narrows a
+ * range of 10,500 entries), an empty one, and damage found: in the header (the file is
+ * refused) and in an entry block (a lookup that touches it fails). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,9 +25,13 @@ static char *path_in(const char *dir)
     return p;
 }
 
+static bool crowded;   /* every blob id in one fan-out range */
+
 static void blob_id(uint64_t seed, bk_id *id)
 {
     th_id(id, seed);
+    if (crowded)
+        id->b[0] = id->b[1] = 0x5a;
 }
 
 /* Objects o, packs p, blobs i: blob seed o*1000000 + p*1000 + i; the last pack of every
@@ -61,7 +66,7 @@ static void build(const char *path, size_t nobj)
     bk_imap_builder_free(b);
 }
 
-static void test_build_and_find(void **state)
+static void build_and_find(void)
 {
     char *dir = th_tmpdir(), *path = path_in(dir);
     build(path, NOBJ);
@@ -80,19 +85,27 @@ static void test_build_and_find(void **state)
             bk_id pid;
             th_id(&pid, 800000000 + o * 100 + p);
             assert_memory_equal(m.packs[o * NPACK + p].b, pid.b, BK_ID_LEN);
+            bk_id got;
+            assert_int_equal(bk_imap_pack_at(&m, (uint32_t)(o * NPACK + p), &got), 0);
+            assert_memory_equal(got.b, pid.b, BK_ID_LEN);
             for (size_t i = 0; i < NBLOB; i++) {
                 bk_id id;
                 blob_id(o * 1000000 + p * 1000 + i, &id);
                 uint64_t pos;
-                assert_int_equal(bk_imap_find(&m, &id, &pos), 0);
-                const bk_imap_entry *e = &m.entries[pos];
+                bk_imap_entry found, at, next;
+                const bk_imap_entry *e = &found;
+                assert_int_equal(bk_imap_find(&m, &id, &pos, &found), 0);
                 assert_memory_equal(e->id.b, id.b, BK_ID_LEN);
+                assert_int_equal(bk_imap_entry_at(&m, pos, &at), 0);
+                assert_memory_equal(&at, &found, sizeof(at));
+                assert_memory_equal(&m.entries[pos], &found, sizeof(at));
                 if (i == 0 && p == 0) {
-                    /* stored twice: both entries, in pack order */
+                    /* stored twice: both entries, in pack order, the first one found */
                     assert_int_equal(e->e.pack, o * NPACK);
-                    assert_memory_equal(m.entries[pos + 1].id.b, id.b, BK_ID_LEN);
-                    assert_int_equal(m.entries[pos + 1].e.pack, o * NPACK + NPACK - 1);
-                    assert_int_equal(m.entries[pos + 1].e.stored_len, 77);
+                    assert_int_equal(bk_imap_entry_at(&m, pos + 1, &next), 0);
+                    assert_memory_equal(next.id.b, id.b, BK_ID_LEN);
+                    assert_int_equal(next.e.pack, o * NPACK + NPACK - 1);
+                    assert_int_equal(next.e.stored_len, 77);
                 } else {
                     assert_int_equal(e->e.pack, o * NPACK + p);
                 }
@@ -109,12 +122,29 @@ static void test_build_and_find(void **state)
         bk_id id;
         blob_id(777000000 + s, &id);
         uint64_t pos;
-        assert_int_equal(bk_imap_find(&m, &id, &pos), -ENOENT);
+        assert_int_equal(bk_imap_find(&m, &id, &pos, NULL), -ENOENT);
     }
+    bk_imap_entry e;
+    assert_int_equal(bk_imap_entry_at(&m, m.n, &e), -EBADMSG);
+    bk_id pid;
+    assert_int_equal(bk_imap_pack_at(&m, m.npacks, &pid), -EBADMSG);
     bk_imap_close(&m);
     th_rmrf(dir);
     free(path);
     free(dir);
+}
+
+static void test_build_and_find(void **state)
+{
+    crowded = false;
+    build_and_find();
+}
+
+static void test_build_and_find_crowded(void **state)
+{
+    crowded = true;
+    build_and_find();
+    crowded = false;
 }
 
 static void test_empty(void **state)
@@ -127,7 +157,7 @@ static void test_empty(void **state)
     bk_id id;
     blob_id(1, &id);
     uint64_t pos;
-    assert_int_equal(bk_imap_find(&m, &id, &pos), -ENOENT);
+    assert_int_equal(bk_imap_find(&m, &id, &pos, NULL), -ENOENT);
     bk_imap_close(&m);
     assert_int_equal(bk_imap_open("/nonexistent/index.map", &m), -ENOENT);
     th_rmrf(dir);
@@ -161,12 +191,12 @@ static void test_damage(void **state)
     flip(path, at);
     assert_int_equal(bk_imap_open(path, &m), 0);   /* entries are checked as they are used */
     uint64_t pos;
-    assert_int_equal(bk_imap_find(&m, &vid, &pos), -EBADMSG);
+    assert_int_equal(bk_imap_find(&m, &vid, &pos, NULL), -EBADMSG);
     assert_true(m.damaged);
     assert_int_equal(bk_imap_check_range(&m, 0, m.n), -EBADMSG);
     bk_imap_close(&m);
     assert_int_equal(bk_imap_open(path, &m), 0);
-    assert_int_equal(bk_imap_find(&m, &far, &pos), 0);   /* another block is fine */
+    assert_int_equal(bk_imap_find(&m, &far, &pos, NULL), 0);   /* another block is fine */
     bk_imap_close(&m);
     flip(path, at);   /* undo */
 
@@ -208,6 +238,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_and_find),
+        cmocka_unit_test(test_build_and_find_crowded),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_damage),
     };

@@ -86,9 +86,11 @@ static void test_merge_lookup(void **state)
     for (size_t i = 0; i < o.npacks; i++)
         for (size_t j = 0; j < o.packs[i].n; j++) {
             const bk_pack_entry *e = &o.packs[i].blobs[j];
-            const bk_index_entry *x = bk_index_lookup(&idx, &e->id);
-            assert_non_null(x);
-            assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o.packs[i].id.b, BK_ID_LEN);
+            bk_index_entry xe, *x = &xe;
+            bk_id pid;
+            assert_true(bk_index_lookup(&idx, &e->id, x));
+            assert_int_equal(bk_index_pack_id(&idx, x->pack, &pid), 0);
+            assert_memory_equal(pid.b, o.packs[i].id.b, BK_ID_LEN);
             assert_int_equal(x->offset, e->offset);
             assert_int_equal(x->stored_len, e->stored_len);
             assert_int_equal(x->raw_len, e->raw_len);
@@ -96,7 +98,8 @@ static void test_merge_lookup(void **state)
         }
     bk_id absent;
     th_id(&absent, 999999);
-    assert_null(bk_index_lookup(&idx, &absent));
+    bk_index_entry xe, *x = &xe;
+    assert_false(bk_index_lookup(&idx, &absent, x));
 
     /* a second object: a known pack again, a blob known already (first location wins) and
      * a new blob */
@@ -119,13 +122,16 @@ static void test_merge_lookup(void **state)
     assert_int_equal(bk_index_obj_encode(&o2, &b2), 0);
     assert_int_equal(bk_index_merge_plain(&idx, b2.data, b2.len), 0);
     assert_int_equal(idx.npacks, o.npacks + 1);
-    const bk_index_entry *x = bk_index_lookup(&idx, &o.packs[0].blobs[0].id);
+    bk_id pid;
+    assert_true(bk_index_lookup(&idx, &o.packs[0].blobs[0].id, x));
     assert_int_equal(x->offset, o.packs[0].blobs[0].offset);
-    assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o.packs[0].id.b, BK_ID_LEN);
-    x = bk_index_lookup(&idx, &fresh->id);
-    assert_non_null(x);
+    assert_int_equal(bk_index_pack_id(&idx, x->pack, &pid), 0);
+    assert_memory_equal(pid.b, o.packs[0].id.b, BK_ID_LEN);
+    assert_true(bk_index_lookup(&idx, &fresh->id, x));
     assert_int_equal(x->offset, 99);
-    assert_memory_equal(bk_index_pack_id(&idx, x->pack)->b, o2.packs[1].id.b, BK_ID_LEN);
+    assert_int_equal(bk_index_pack_id(&idx, x->pack, &pid), 0);
+    assert_memory_equal(pid.b, o2.packs[1].id.b, BK_ID_LEN);
+    assert_int_equal(bk_index_pack_id(&idx, (uint32_t)idx.npacks, &pid), -ENOENT);
     /* merging the same object again changes nothing */
     size_t count = idx.blobs.count;
     assert_int_equal(bk_index_merge_plain(&idx, b.data, b.len), 0);
@@ -160,11 +166,13 @@ static void test_many_packs(void **state)
     for (uint32_t i = 0; i < 5000; i += 17) {
         bk_id id;
         th_id(&id, 1u << 20 | i);
-        const bk_index_entry *x = bk_index_lookup(&idx, &id);
-        assert_non_null(x);
-        assert_int_equal(x->pack, i);
+        bk_index_entry x;
+        assert_true(bk_index_lookup(&idx, &id, &x));
+        assert_int_equal(x.pack, i);
         th_id(&id, i);
-        assert_memory_equal(bk_index_pack_id(&idx, i)->b, id.b, BK_ID_LEN);
+        bk_id pid;
+        assert_int_equal(bk_index_pack_id(&idx, i, &pid), 0);
+        assert_memory_equal(pid.b, id.b, BK_ID_LEN);
     }
     bk_index_free(&idx);
 }
