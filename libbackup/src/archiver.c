@@ -947,8 +947,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The parent: the newest snapshot of this host with the same paths, picked from the
- * summaries (no snapshot but that one is read). */
+/* The parent: the newest snapshot of this host with the same paths: the one the last
+ * backup here made (the parent hint), else picked from the summaries (no snapshot but
+ * that one is read). */
 static int find_parent(bk_backup *b, const char *host, char **paths, size_t npaths, bk_snapshot **ret)
 {
     *ret = NULL;
@@ -956,9 +957,12 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
         return 0;
     if (b->parent_arg)
         return bk_snapshot_find(b->repo, b->parent_arg, NULL, ret);
+    int r = bk_parent_hint_get(b->repo, host, paths, npaths, ret);
+    if (r < 0 || *ret)
+        return r;
     bk_snapsum *v;
     size_t n;
-    int r = bk_snapsums_get(b->repo, &v, &n);
+    r = bk_snapsums_get(b->repo, &v, &n);
     if (r < 0)
         return r;
     for (size_t i = n; r == 0 && i-- > 0;) {
@@ -1179,6 +1183,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
                 r = -ENOMEM;
             if (r == 0 && !b->dry_run) {
                 r = bk_repo_save_snapshot(repo, snap);
+                if (r == 0)
+                    bk_parent_hint_set(repo, host, snap->paths, snap->npaths, &snap->id);
                 if (r == 0) {
                     char hex[BK_ID_HEX];
                     bk_id_hex(&snap->id, hex);

@@ -56,6 +56,10 @@ typedef struct bk_backend_ops {
     /* fn once per object of type t (any order).  A non-zero return of fn stops the listing
      * and is returned (a positive one means "found, stop"). */
     int (*list)(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx);
+    /* As list, but fn may be given BK_SIZE_UNKNOWN for the size: for callers that want the
+     * names only (a local directory of 10^5 snapshots is otherwise a stat per name).  NULL:
+     * list does it. */
+    int (*list_names)(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx);
     /* Repository lock (one per handle); info describes the holder for other processes.
      * -EBUSY if held in a conflicting mode by a live holder; the caller retries, and calls
      * unlock when it gives up (an exclusive taker may keep newcomers out while it waits).
@@ -137,6 +141,11 @@ static inline int bk_be_remove(bk_backend *be, bk_obj_type t, const char *name)
 static inline int bk_be_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
 {
     return be->ops->list(be, t, fn, ctx);
+}
+#define BK_SIZE_UNKNOWN UINT64_MAX
+static inline int bk_be_list_names(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+{
+    return (be->ops->list_names ? be->ops->list_names : be->ops->list)(be, t, fn, ctx);
 }
 
 #endif

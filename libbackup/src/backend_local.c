@@ -181,10 +181,11 @@ static int local_remove(bk_backend *be, bk_obj_type t, const char *name)
 }
 
 /* fn(name, size, mtime) for the regular files of dir: the objects (temp false), or the
- * temporary files that writes leave while they run (temp true). */
+ * temporary files that writes leave while they run (temp true).  With names, st is NULL
+ * where the directory entry says it is a regular file (no stat). */
 typedef int (*file_fn)(int dfd, const char *name, const struct stat *st, void *ctx);
 
-static int walk_dir(int root, const char *dir, bool temp, file_fn fn, void *ctx)
+static int walk_dir(int root, const char *dir, bool temp, bool names, file_fn fn, void *ctx)
 {
     int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -200,6 +201,10 @@ static int walk_dir(int root, const char *dir, bool temp, file_fn fn, void *ctx)
         bool is_temp = strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0;
         if (temp ? !is_temp : de->d_name[0] == '.')
             continue;   /* ".", "..", temporary files: not objects */
+        if (names && de->d_type == DT_REG) {
+            r = fn(dirfd(d), de->d_name, NULL, ctx);
+            continue;
+        }
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno == ENOENT)
@@ -224,16 +229,16 @@ struct list_ctx {
 static int list_one(int dfd, const char *name, const struct stat *st, void *ctx)
 {
     struct list_ctx *l = ctx;
-    return l->fn(name, (uint64_t)st->st_size, l->ctx);
+    return l->fn(name, st ? (uint64_t)st->st_size : BK_SIZE_UNKNOWN, l->ctx);
 }
 
-static int list_dir(int root, const char *dir, bk_list_fn fn, void *ctx)
+static int list_dir(int root, const char *dir, bool names, bk_list_fn fn, void *ctx)
 {
     struct list_ctx l = { fn, ctx };
-    return walk_dir(root, dir, false, list_one, &l);
+    return walk_dir(root, dir, false, names, list_one, &l);
 }
 
-static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+static int list_objects(bk_backend *be, bk_obj_type t, bool names, bk_list_fn fn, void *ctx)
 {
     local_be *l = downcast(be);
     if (t == BK_OBJ_CONFIG) {
@@ -244,15 +249,25 @@ static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
         return r < 0 ? r : fn("config", size, ctx);
     }
     if (t != BK_OBJ_DATA)
-        return list_dir(l->root, bk_obj_type_name(t), fn, ctx);
+        return list_dir(l->root, bk_obj_type_name(t), names, fn, ctx);
     for (unsigned i = 0; i < 256; i++) {
         char dir[16];
         snprintf(dir, sizeof(dir), "data/%02x", i);
-        int r = list_dir(l->root, dir, fn, ctx);
+        int r = list_dir(l->root, dir, names, fn, ctx);
         if (r != 0)
             return r;
     }
     return 0;
+}
+
+static int local_list(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+{
+    return list_objects(be, t, false, fn, ctx);
+}
+
+static int local_list_names(bk_backend *be, bk_obj_type t, bk_list_fn fn, void *ctx)
+{
+    return list_objects(be, t, true, fn, ctx);
 }
 
 /* Locks: open-file-description locks on bytes of locks/lock, which the kernel drops when
@@ -408,13 +423,13 @@ static int holder_one(const char *name, uint64_t size, void *ctx)
 static int local_lock_holders(bk_backend *be, bk_buf *out)
 {
     struct holders_ctx h = { downcast(be), out, 0 };
-    return list_dir(h.l->root, "locks", holder_one, &h);
+    return list_dir(h.l->root, "locks", false, holder_one, &h);
 }
 
 static int local_clean_locks(bk_backend *be, size_t *ret_removed)
 {
     struct holders_ctx h = { downcast(be), NULL, 0 };
-    int r = list_dir(h.l->root, "locks", holder_one, &h);
+    int r = list_dir(h.l->root, "locks", false, holder_one, &h);
     *ret_removed = h.removed;
     return r;
 }
@@ -445,11 +460,11 @@ static int local_temp_files(bk_backend *be, int64_t min_age, bool remove, uint64
     static const char *const dirs[] = { ".", "keys", "index", "snapshots" };
     int r = 0;
     for (size_t i = 0; r == 0 && i < BK_ELEMENTSOF(dirs); i++)
-        r = walk_dir(l->root, dirs[i], true, temp_one, &t);
+        r = walk_dir(l->root, dirs[i], true, false, temp_one, &t);
     for (unsigned i = 0; r == 0 && i < 256; i++) {
         char dir[16];
         snprintf(dir, sizeof(dir), "data/%02x", i);
-        r = walk_dir(l->root, dir, true, temp_one, &t);
+        r = walk_dir(l->root, dir, true, false, temp_one, &t);
     }
     *ret_n = t.n;
     *ret_bytes = t.bytes;
@@ -481,6 +496,7 @@ static const bk_backend_ops local_ops = {
     .stat = local_stat,
     .remove = local_remove,
     .list = local_list,
+    .list_names = local_list_names,
     .lock = local_lock,
     .unlock = local_unlock,
     .lock_prune = local_lock_prune,

@@ -486,7 +486,7 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
         bk_repo_error(repo, r, "cannot make %s: %s", mappath, strerror(-r));
     struct name_list snaps = { 0 };
     if (r == 0)
-        r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
+        r = bk_be_list_names(repo->be, BK_OBJ_SNAPSHOT, collect_name, &snaps);
     /* key slots: a damaged one cannot open the repository any more */
     bk_key_info *keys = NULL;
     size_t nkeys = 0;

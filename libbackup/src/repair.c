@@ -771,7 +771,7 @@ static int repair_snapshots(repairer *rp)
     bk_repo *repo = rp->repo;
     bk_repair_stats *st = rp->st;
     struct { char **v; size_t n; } names = { 0 };
-    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect_names, &names);
+    int r = bk_be_list_names(repo->be, BK_OBJ_SNAPSHOT, collect_names, &names);
     if (r == 0)
         r = bk_repo_load_index(repo);
     if (r == 0 && !dry(rp))

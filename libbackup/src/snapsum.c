@@ -234,7 +234,7 @@ int bk_snapsums_get(bk_repo *repo, bk_snapsum **ret, size_t *ret_n)
     repo->ndamaged_snapshots = 0;
     struct names l = { 0 };
     bk_idmap_init(&l.set, 0);
-    int r = bk_be_list(repo->be, BK_OBJ_SNAPSHOT, collect, &l);
+    int r = bk_be_list_names(repo->be, BK_OBJ_SNAPSHOT, collect, &l);
     if (r < 0) {
         free(l.v);
         bk_idmap_free(&l.set);
@@ -321,4 +321,70 @@ bool bk_snapsum_match(const bk_snapsum *s, const bk_filter *f)
     shell.tags = s->tags;
     shell.ntags = s->ntags;
     return bk_snapshot_match(&shell, f);
+}
+
+/* ---- the parent hint --------------------------------------------------------------------- */
+
+/* "parents/<hash of host and paths>" in the cache: the id of the snapshot a backup of
+ * those paths from that host made last here. */
+static int hint_name(const char *host, char *const *paths, size_t npaths, char name[BK_ID_HEX])
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_buf_append(&b, "arca parent\0", 12);
+    if (r == 0)
+        r = bk_buf_append(&b, host, strlen(host) + 1);
+    for (size_t i = 0; r == 0 && i < npaths; i++)
+        r = bk_buf_append(&b, paths[i], strlen(paths[i]) + 1);
+    if (r == 0) {
+        bk_id h;
+        bk_hash(b.data, b.len, &h);
+        bk_id_hex(&h, name);
+    }
+    bk_buf_free(&b);
+    return r;
+}
+
+int bk_parent_hint_get(bk_repo *repo, const char *host, char *const *paths, size_t npaths,
+                       bk_snapshot **ret)
+{
+    *ret = NULL;
+    char name[BK_ID_HEX], hex[BK_ID_HEX];
+    bk_buf b = BK_BUF_INIT;
+    bk_id id;
+    bool have = hint_name(host, paths, npaths, name) == 0 &&
+                bk_cache_get(repo, "parents", name, &b) == 0 && b.len == BK_ID_HEX - 1;
+    if (have) {
+        memcpy(hex, b.data, BK_ID_HEX - 1);
+        hex[BK_ID_HEX - 1] = 0;
+        have = bk_id_parse(hex, &id) == 0;
+    }
+    bk_buf_free(&b);
+    /* still in the repository (a copy in the cache outlives a forget), and what it says */
+    uint64_t size;
+    if (!have || bk_be_stat(repo->be, BK_OBJ_SNAPSHOT, hex, &size) < 0)
+        return 0;
+    bk_snapshot *s;
+    int r = bk_repo_load_snapshot(repo, hex, &s);
+    if (r == -ENOMEM || r == -EINTR)
+        return r;
+    if (r < 0) {
+        bk_repo_clear_error(repo);   /* damaged: the listing decides */
+        return 0;
+    }
+    if (strcmp(s->host ? s->host : "", host) != 0 || !bk_strv_eq(s->paths, s->npaths, paths, npaths)) {
+        bk_snapshot_free(s);
+        return 0;
+    }
+    *ret = s;
+    return 0;
+}
+
+void bk_parent_hint_set(bk_repo *repo, const char *host, char *const *paths, size_t npaths,
+                        const bk_id *snap)
+{
+    char name[BK_ID_HEX], hex[BK_ID_HEX];
+    if (hint_name(host, paths, npaths, name) < 0)
+        return;
+    bk_id_hex(snap, hex);
+    bk_cache_put(repo, "parents", name, hex, BK_ID_HEX - 1);
 }

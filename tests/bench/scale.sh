@@ -4,7 +4,7 @@
 #
 #   tests/bench/scale.sh [--blobs N] [--big N] [--simulate N] [--snapshots N] [--flat] [--keep]
 #
-# Part 1, real blobs (--blobs, default 1000000): N KiB of random data in 64 files, each in
+# Part 1, real blobs (--blobs, default 1000000; 0 skips parts 1 and --big): N KiB of random data in 64 files, each in
 # a directory of its own (--flat: all 64 in one directory, whose tree then lists every
 # chunk of them: docs/scale.md, limits), backed
 # up by arca and borg with chunkers set to ~1 KiB chunks, so that both repositories hold
@@ -28,7 +28,10 @@
 #
 # Part 3, many snapshots (--snapshots, default 100000, 0 to skip): one-file backups
 # into a repository of 100 snapshots and into one of N (copies of one, from other
-# hosts, as in a shared repository): the first backup after they came, and the next.
+# hosts, as in a shared repository): the first backup after they came, the next, and two
+# without their parent hint (the cache's parents/ removed: the parent is picked from the
+# listing of every snapshot, the first time decrypting each, the second from the
+# summaries in the cache).
 #
 # arca's repositories are made with the key derivation of the test suite (--kdf-memory
 # 8M --kdf-ops 1; the default costs 64 MiB and 0.3 s more at every open); borg and
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 BIG=${BIG:-$(( BLOBS * 4 ))}
+[ "$BLOBS" != 0 ] || BIG=0
 case "$BLOBS$BIG$SIM$NSNAP" in
     ''|*[!0-9]*) echo "scale.sh: --blobs, --big, --simulate and --snapshots take a number" >&2; exit 2 ;;
 esac
@@ -130,6 +134,7 @@ print(j)' "$@"
 }
 
 # ---- part 1: real blobs -------------------------------------------------------------------
+if [ "$BLOBS" -gt 0 ]; then
 D=$W/corpus/data
 mkdir -p "$D"
 # file I of the corpus: data/dI/fI, or data/fI (--flat)
@@ -231,6 +236,7 @@ if [ "$BIG" -gt 0 ]; then
 fi
 cd "$ROOT"
 rm -rf "$W/corpus"
+fi
 
 # ---- part 2: a made-up index of SIM blobs ---------------------------------------------------
 if [ "$SIM" -gt 0 ]; then
@@ -271,6 +277,12 @@ if [ "$NSNAP" -gt 0 ]; then
         measure "snap$n.backup1" "$ARCA" -r "$S/repo" backup -q "$S/data"
         random_file "$S/data/g2" 65536
         measure "snap$n.backup2" "$ARCA" -r "$S/repo" backup -q "$S/data"
+        rm -rf "$ARCA_CACHE_DIR"/*/parents
+        random_file "$S/data/g3" 65536
+        measure "snap$n.backup3" "$ARCA" -r "$S/repo" backup -q "$S/data"
+        rm -rf "$ARCA_CACHE_DIR"/*/parents
+        random_file "$S/data/g4" 65536
+        measure "snap$n.backup4" "$ARCA" -r "$S/repo" backup -q "$S/data"
         rm -rf "$S"
     done
 fi
@@ -300,20 +312,22 @@ steps = [("open", "open the repository"), ("backup", "initial backup"),
          ("one", "one-file backup (a new path)"), ("snapshots", "list snapshots"), ("restore1", "restore one 64 KiB file"),
          ("prune", "forget 1 snapshot + prune"), ("check", "check (metadata)")]
 print(f"\n{ncpu} CPUs, load {info.get('loadavg-start', '?')} at start, {info.get('loadavg-end', '?')} at end")
-layout = 'one directory' if 'flat' in info['corpus'] else 'a directory each'
-print(f"\n== {int(info['corpus'].split()[0]) // MiB} MiB of random data in 64 files, {layout}; blobs: arca {info.get('arca-blobs', '?')}, "
-      f"borg {info.get('borg-blobs', '?')}, restic {info.get('restic-blobs', '?')}")
-for what, i, fmt, unit, scale in (("wall time", 0, "{:.2f}", "s", 1), ("CPU time", 1, "{:.2f}", "s", 1),
-                                   ("peak RSS", 2, "{:.0f}", "MiB", 1 / 1024)):
-    print(f"\n{what + ' (' + unit + ')':30} {'arca':>9} {'borg':>9} {'restic':>9} {'arca/borg':>10} {'arca/restic':>12}")
-    for key, label in steps:
-        a, b, r = (g(f"{t}.{key}", i) * scale for t in ("arca", "borg", "restic"))
-        print(f"{label:30} {f(a, fmt):>9} {f(b, fmt):>9} {f(r, fmt):>9} {ratio(a, b):>10} {ratio(a, r):>12}")
-print(f"\n{'peak RSS above open (MiB)':30} {'arca':>9} {'borg':>9} {'restic':>9}")
-for key, label in steps[1:]:
-    a, b, r = ((g(f"{t}.{key}", 2) - g(f"{t}.open", 2)) / 1024 for t in ("arca", "borg", "restic"))
-    print(f"{label:30} {f(a, '{:.0f}'):>9} {f(b, '{:.0f}'):>9} {f(r, '{:.0f}'):>9}")
-print("restic holds ~1/1000 of the blobs: its column is a lower bound for restic at this blob count.")
+part1 = 'corpus' in info
+if part1:
+    layout = 'one directory' if 'flat' in info['corpus'] else 'a directory each'
+    print(f"\n== {int(info['corpus'].split()[0]) // MiB} MiB of random data in 64 files, {layout}; blobs: arca {info.get('arca-blobs', '?')}, "
+          f"borg {info.get('borg-blobs', '?')}, restic {info.get('restic-blobs', '?')}")
+    for what, i, fmt, unit, scale in (("wall time", 0, "{:.2f}", "s", 1), ("CPU time", 1, "{:.2f}", "s", 1),
+                                       ("peak RSS", 2, "{:.0f}", "MiB", 1 / 1024)):
+        print(f"\n{what + ' (' + unit + ')':30} {'arca':>9} {'borg':>9} {'restic':>9} {'arca/borg':>10} {'arca/restic':>12}")
+        for key, label in steps:
+            a, b, r = (g(f"{t}.{key}", i) * scale for t in ("arca", "borg", "restic"))
+            print(f"{label:30} {f(a, fmt):>9} {f(b, fmt):>9} {f(r, fmt):>9} {ratio(a, b):>10} {ratio(a, r):>12}")
+    print(f"\n{'peak RSS above open (MiB)':30} {'arca':>9} {'borg':>9} {'restic':>9}")
+    for key, label in steps[1:]:
+        a, b, r = ((g(f"{t}.{key}", 2) - g(f"{t}.open", 2)) / 1024 for t in ("arca", "borg", "restic"))
+        print(f"{label:30} {f(a, '{:.0f}'):>9} {f(b, '{:.0f}'):>9} {f(r, '{:.0f}'):>9}")
+    print("restic holds ~1/1000 of the blobs: its column is a lower bound for restic at this blob count.")
 
 def per_blob(tag, blobs):
     print(f"\n{'':30} {'wall s':>8} {'CPU s':>8} {'RSS MiB':>8} {'anon MiB':>9} {'B/blob':>8}"
@@ -324,8 +338,9 @@ def per_blob(tag, blobs):
         print(f"{label:30} {f(g(k, 0), '{:.2f}'):>8} {f(g(k, 1), '{:.2f}'):>8} {f(g(k, 2) / 1024, '{:.0f}'):>8} "
               f"{f(g(k, 3) / 1024, '{:.0f}'):>9} {f(above / blobs, '{:.1f}') if key != 'open' else '':>8}")
     print(f"{'  of the prune, under the lock':30} {f(float(info.get(tag + '-locked', 'nan')), '{:.3f}'):>8}")
-print(f"\n== arca alone, {info.get('arca-blobs')} blobs")
-per_blob("arca", int(info.get('arca-blobs', 1)))
+if part1:
+    print(f"\n== arca alone, {info.get('arca-blobs')} blobs")
+    per_blob("arca", int(info.get('arca-blobs', 1)))
 if 'big-blobs' in info:
     print(f"\n== arca alone, {int(info['big-corpus']) // MiB} MiB of random data, {info['big-blobs']} blobs")
     per_blob("big", int(info['big-blobs']))
@@ -346,9 +361,13 @@ if sim:
     print(f"{'  of the prune, under the lock':40} {f(float(info.get('sim-locked', 'nan')), '{:.3f}'):>8}")
 if nsnap:
     print(f"\n== one-file backups among many snapshots (others are other hosts')")
-    print(f"{'':40} {'100':>16} {nsnap:>16}")
-    print(f"{'':40} {'wall s':>8}{'CPU s':>8} {'wall s':>8}{'CPU s':>8}")
-    for key, label in (("backup1", "first backup after they came"), ("backup2", "next backup")):
-        a, b = f"snap100.{key}", f"snap{nsnap}.{key}"
-        print(f"{label:40} {f(g(a, 0), '{:.2f}'):>8}{f(g(a, 1), '{:.2f}'):>8} {f(g(b, 0), '{:.2f}'):>8}{f(g(b, 1), '{:.2f}'):>8}")
+    print(f"{'':40} {'100':>24} {nsnap:>24}")
+    print(f"{'':40} {'wall s':>8}{'CPU s':>8}{'RSS MiB':>8} {'wall s':>8}{'CPU s':>8}{'RSS MiB':>8}")
+    for key, label in (("backup1", "first backup after they came"), ("backup2", "next backup"),
+                       ("backup3", "no parent hint: first listing"),
+                       ("backup4", "no parent hint, summaries cached")):
+        cells = []
+        for k in (f"snap100.{key}", f"snap{nsnap}.{key}"):
+            cells.append(f"{f(g(k, 0), '{:.2f}'):>8}{f(g(k, 1), '{:.2f}'):>8}{f(g(k, 2) / 1024, '{:.0f}'):>8}")
+        print(f"{label:40} {cells[0]} {cells[1]}")
 PY
