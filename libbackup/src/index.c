@@ -46,7 +46,7 @@ void bk_index_free(bk_index *idx)
 void bk_index_set_map(bk_index *idx, bk_imap *map, uint8_t *dead)
 {
     if (idx->map) {
-        /* lookups may still hold pointers into it: unmapped at bk_index_free */
+        /* a scan may still be reading it (prune): unmapped at bk_index_free */
         bk_imap **v = realloc(idx->retired, (idx->nretired + 1) * sizeof(*v));
         if (v) {
             idx->retired = v;
