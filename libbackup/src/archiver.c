@@ -840,12 +840,12 @@ static int stream_file(bk_backup *b, const char *name, const bk_node *old, bk_no
     n->uid = getuid();
     n->gid = getgid();
     n->mtime = n->ctime = b->time_set ? b->time : t;
-    if (b->chunk_avg)
-        n->chunk_avg = b->chunk_avg;
+    /* the dump profile unless --chunk-size-avg, recorded as for the dumps */
+    const bk_chunker *ch = &b->stream_chunker;
+    n->chunk_avg = (uint32_t)ch->avg;
     b->current = name;
     int io_err = 0;
-    int r = read_content(b, b->chunk_avg ? &b->stream_chunker : &b->repo->chunker, b->stdin_fd,
-                         NULL, n, &io_err);   /* --stdin alone: the file profile unless asked */
+    int r = read_content(b, ch, b->stdin_fd, NULL, n, &io_err);
     if (r < 0)
         return r;
     if (io_err)
@@ -1077,8 +1077,10 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     free(stream_path);
     if (r == 0 && root.kind == VN_LEAF && (b->stdin_name || b->mysql_on))
         r = bk_repo_error(repo, -EINVAL, "a backup of / cannot hold a stream or --mysql dumps too");
-    /* streams: --chunk-size-avg, else the dump profile for --mysql, else the file profile */
-    uint32_t stream_avg = b->chunk_avg ? b->chunk_avg : b->mysql_on ? BK_MYSQL_CHUNK_AVG : 0;
+    /* streams and dumps: --chunk-size-avg, else the dump profile (a stream is most often
+     * a dump: tests/bench/dumps.sh) */
+    uint32_t stream_avg = b->chunk_avg ? b->chunk_avg :
+                          b->mysql_on || b->stdin_name ? BK_MYSQL_CHUNK_AVG : 0;
     if (r == 0 && stream_avg)
         r = bk_repo_chunker_for(repo, stream_avg, &b->stream_chunker);
     const bk_chunker *stream_ch = stream_avg ? &b->stream_chunker : &repo->chunker;

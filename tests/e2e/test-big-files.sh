@@ -79,7 +79,7 @@ cmp "$T/src/big" "$T/r1$T/src/big" || fail "restore over the old big file differ
 
 # a stream (a database dump) of many pieces: lists too, cut as it comes
 head -c 20000000 /dev/urandom > "$T/stream"
-arca -r "$R" backup --stdin --stdin-name /db/dump.sql --json < "$T/stream" > "$T/b4.json"
+arca -r "$R" backup --stdin --stdin-name /db/dump.sql --chunk-size-avg 1K --json < "$T/stream" > "$T/b4.json"
 arca -r "$R" --json cat snapshot "$(json_get "$T/b4.json" 'j["snapshot_id"]')" > "$T/s4.json"
 root=$(json_get "$T/s4.json" 'j["tree"]')
 db=$(arca -r "$R" --json cat tree "$root" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["subtree"])')

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Streams: --stdin round trip through dump, the chunk size recorded, small chunks
-# deduplicate an edited dump far better than the file profile.
+# deduplicate an edited dump far better than the file profile, and a stream gets the
+# dump profile unless --chunk-size-avg says otherwise.
 source "$(dirname "$0")/lib.sh"
 
 R=$(new_repo repo)
@@ -31,6 +32,22 @@ s2=$(repo_size "$R")
 # 1% of rows changed: with 64 KiB chunks far less than half of the dump is new
 [ $(( (s2 - s1) * 2 )) -lt "$s1" ] || fail "edited dump added $((s2 - s1)) bytes to $s1"
 [ "$(json_get "$T/b2.json" 'j["summary"]["files_changed"]')" = 1 ] || fail "stream not counted as changed"
+
+# without --chunk-size-avg a stream gets the dump profile (64 KiB), not the file profile,
+# and the edited dump costs as little; --chunk-size-avg still chooses another
+R2=$(new_repo default-profile)
+arca_init "$R2" >/dev/null
+arca -r "$R2" backup --stdin --stdin-name /db/app.sql < "$T/dump1.sql" >/dev/null
+arca -r "$R2" snapshots --json > "$T/s2.json"
+[ "$(json_get "$T/s2.json" 'j[0]["chunker"]["avg"]')" = 65536 ] || fail "a stream did not get the dump profile"
+d1=$(repo_size "$R2")
+arca -r "$R2" backup --stdin --stdin-name /db/app.sql < "$T/dump2.sql" >/dev/null
+d2=$(repo_size "$R2")
+[ $(( (d2 - d1) * 2 )) -lt "$d1" ] || fail "with the default profile the edited dump added $((d2 - d1)) bytes to $d1"
+arca -r "$R2" backup --stdin --stdin-name /db/big.sql --chunk-size-avg 1M < "$T/dump1.sql" >/dev/null
+arca -r "$R2" snapshots --json > "$T/s2.json"
+[ "$(json_get "$T/s2.json" 'j[-1]["chunker"]["avg"]')" = 1048576 ] || fail "--chunk-size-avg 1M not recorded"
+arca -r "$R2" dump latest /db/big.sql | cmp - "$T/dump1.sql" || fail "1M stream differs"
 
 # the default name
 printf 'plain\n' | arca -r "$R" backup --stdin >/dev/null
