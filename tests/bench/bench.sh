@@ -7,15 +7,18 @@
 #   tests/bench/bench.sh [--size MB] [--pairs N] [--target-dir DIR] [--keep] [--rados]
 #
 # Method.  Each comparison runs in pairs, A B A B: arca then restic, N times (--pairs,
-# default 2), then arca then borg, N times, phase by phase.  A ratio is taken within a
-# pair, and the report shows the median of the pair ratios, for wall time and for CPU
-# time (user + sys, from /usr/bin/time, which also gives the peak RSS of each run): on a
-# shared machine, runs a minute apart differ by half (+-50 % were seen on 2 CPUs), two
-# runs side by side much less.  The figure of one tool is the median of its runs.  Both
-# runs of a pair start from the same state: an initial backup into a new repository, a
-# full restore into an empty directory, an incremental restore over a fresh restore
-# damaged the same way, a second dump into a new repository that holds the first one.
-# (A re-backup finds the snapshots of the earlier re-backups, all of the same tree.)
+# default 3: an odd count, so that the median is a pair's and not the mean of two),
+# then arca then borg, N times, phase by phase.  A ratio is taken within a pair, and the
+# report shows the median of the pair ratios, for wall time and for CPU time (user +
+# sys, from /usr/bin/time, which also gives the peak RSS of each run).  On a shared
+# machine the load changes from one minute to the next (sequential runs differed by
+# +-50 % on 2 CPUs): the two runs of a pair see about the same load, and the median
+# leaves out a pair that did not.  The figure of one tool is the median of its runs.
+# Both runs of a pair start from the same state: an initial backup into a new
+# repository, a full restore into an empty directory, an incremental restore over a
+# fresh restore damaged the same way, a second dump into a new repository that holds
+# the first one.  (A re-backup finds the snapshots of the earlier re-backups, all of
+# the same tree.)
 #
 # Where.  The work (corpus, repositories, restores) is on a tmpfs, so that the tools
 # and not the disk are measured: as root a tmpfs of the size needed is mounted for the
@@ -43,7 +46,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SIZE=400
-PAIRS=2
+PAIRS=3
 TARGET=
 KEEP=
 RADOS=
