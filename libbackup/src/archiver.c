@@ -942,6 +942,26 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* A backup adds without bound: its additions to the index go into runs on disk once the
+ * RAM part holds ARCA_INDEX_SPILL entries (for tests and tuning; default 786,432, the most
+ * a hash table of 2^20 slots holds: about 56 MiB). */
+static void spill_setup(bk_repo *repo)
+{
+    size_t at = 786432;
+    const char *e = getenv("ARCA_INDEX_SPILL");
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (!*end && v > 0)
+            at = (size_t)v;
+    }
+    const char *tmp = getenv("TMPDIR");
+    int r = bk_index_spill_setup(&repo->index, tmp, at);
+    if (r < 0)
+        bk_repo_log(repo, BK_LOG_WARNING, "cannot make a directory in %s for the index: %s; "
+                    "this run's additions stay in memory", tmp && *tmp ? tmp : "/tmp", strerror(-r));
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1091,6 +1111,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         b->scan = NULL;   /* only the ETA is lost */
     if (r == 0)
         r = bk_writer_new(repo, b->dry_run, &b->w);
+    if (r == 0 && !b->dry_run)
+        spill_setup(repo);
     if (r == 0) {
         b->ard = archive_read_disk_new();
         if (!b->ard)

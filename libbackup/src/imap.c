@@ -431,24 +431,30 @@ static int flush_part(bk_imap_builder *b, size_t p)
     return r;
 }
 
+int bk_imap_builder_entry(bk_imap_builder *b, const bk_imap_entry *x)
+{
+    size_t p = x->id.b[0];
+    if (!b->buf[p] && !(b->buf[p] = malloc(PART_BUF * sizeof(bk_imap_entry))))
+        return -ENOMEM;
+    b->buf[p][b->nbuf[p]++] = *x;
+    b->part_n[p]++;
+    b->n++;
+    return b->nbuf[p] == PART_BUF ? flush_part(b, p) : 0;
+}
+
 int bk_imap_builder_blob(bk_imap_builder *b, const bk_pack_entry *e)
 {
     if (!b->have_pack)
         return -EINVAL;
-    size_t p = e->id.b[0];
-    if (!b->buf[p] && !(b->buf[p] = malloc(PART_BUF * sizeof(bk_imap_entry))))
-        return -ENOMEM;
-    bk_imap_entry *x = &b->buf[p][b->nbuf[p]++];
-    memset(x, 0, sizeof(*x));
-    x->id = e->id;
-    x->e.pack = b->npacks - 1;
-    x->e.offset = e->offset;
-    x->e.stored_len = e->stored_len;
-    x->e.raw_len = e->raw_len;
-    x->e.kind = e->kind;
-    b->part_n[p]++;
-    b->n++;
-    return b->nbuf[p] == PART_BUF ? flush_part(b, p) : 0;
+    bk_imap_entry x;
+    memset(&x, 0, sizeof(x));   /* the padding too: the file is checksummed */
+    x.id = e->id;
+    x.e.pack = b->npacks - 1;
+    x.e.offset = e->offset;
+    x.e.stored_len = e->stored_len;
+    x.e.raw_len = e->raw_len;
+    x.e.kind = e->kind;
+    return bk_imap_builder_entry(b, &x);
 }
 
 /* Sequential output with a checksum per block from a given offset on. */

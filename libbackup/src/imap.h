@@ -83,6 +83,9 @@ int bk_imap_builder_new(const char *path, bk_imap_builder **ret) BK_MUST_CHECK;
 int bk_imap_builder_object(bk_imap_builder *b, const bk_id *id) BK_MUST_CHECK;
 int bk_imap_builder_pack(bk_imap_builder *b, const bk_id *pack) BK_MUST_CHECK;
 int bk_imap_builder_blob(bk_imap_builder *b, const bk_pack_entry *e) BK_MUST_CHECK;
+/* An entry as it is, pack number included (for files of no objects and no pack table, whose
+ * entries name another table's packs: the runs of indexrun.c). */
+int bk_imap_builder_entry(bk_imap_builder *b, const bk_imap_entry *x) BK_MUST_CHECK;
 /* Write the file and rename it over path; ret (may be NULL) gets it opened, before the
  * rename: another process may put its own file at path at any time. */
 int bk_imap_builder_finish(bk_imap_builder *b, bk_imap *ret) BK_MUST_CHECK;

@@ -34,6 +34,7 @@ void bk_index_free(bk_index *idx)
         map_free(idx->retired[i]);
     free(idx->retired);
     free(idx->dead);
+    bk_index_runs_free(idx);
     idx->packs = NULL;
     idx->npacks = idx->packs_cap = 0;
     idx->map = NULL;
@@ -102,7 +103,7 @@ static int map_pos_retry(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_i
 
 int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_index_entry *ret)
 {
-    if (!idx->map || bk_idmap_get(&idx->blobs, id))
+    if (!idx->map || bk_idmap_get(&idx->blobs, id) || bk_index_run_lookup(idx, id, 0, NULL))
         return -ENOENT;
     bk_imap_entry e;
     int r = map_pos_retry(idx, id, ret_pos, &e);
@@ -114,11 +115,14 @@ int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_inde
 bool bk_index_lookup(bk_index *idx, const bk_id *id, bk_index_entry *ret)
 {
     const bk_index_entry *e = bk_idmap_get(&idx->blobs, id);
-    if (e || !idx->map) {
-        if (e)
-            *ret = *e;
-        return e != NULL;
+    if (e) {
+        *ret = *e;
+        return true;
     }
+    if (idx->nruns && bk_index_run_lookup(idx, id, 0, ret))
+        return true;
+    if (!idx->map)
+        return false;
     uint64_t pos;
     bk_imap_entry me;
     int r = map_pos(idx, id, &pos, &me);
@@ -182,8 +186,8 @@ int bk_index_map_check(bk_index *idx, uint64_t from, uint64_t to, bool packs)
 bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *ret, int *ret_err)
 {
     *ret_err = 0;
-    /* the RAM part first (slot order), then the map's entries: each id once, live, and not
-     * in the RAM part already */
+    /* the RAM part first (slot order), then the runs', then the map's entries: each id
+     * once, live, and not in the RAM part (or a newer run) already */
     size_t p = (size_t)*pos;
     if (*pos < idx->blobs.cap) {
         const bk_id *id;
@@ -196,8 +200,31 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
         }
         *pos = idx->blobs.cap;
     }
+    /* then the runs, newest first: an id once, and not if a newer run or the RAM part has
+     * it */
+    uint64_t start = idx->blobs.cap;
+    for (size_t k = idx->nruns; k-- > 0;) {
+        bk_imap *run = idx->runs[k];
+        for (uint64_t i = *pos - start; *pos >= start && i < run->n; i++) {
+            if (bk_imap_check_range(run, i, i + 1) < 0) {
+                *ret_err = -EBADMSG;
+                return false;
+            }
+            const bk_imap_entry *e = &run->entries[i];
+            if ((i > 0 && memcmp(run->entries[i - 1].id.b, e->id.b, BK_ID_LEN) == 0) ||
+                bk_idmap_get(&idx->blobs, &e->id) || bk_index_run_lookup(idx, &e->id, k + 1, NULL))
+                continue;
+            *pos = start + i + 1;
+            *ret_id = e->id;
+            *ret = e->e;
+            return true;
+        }
+        start += run->n;
+        if (*pos < start)
+            *pos = start;
+    }
     bk_imap *m = idx->map;
-    for (uint64_t i = *pos - idx->blobs.cap; m && i < m->n; i++) {
+    for (uint64_t i = *pos - start; m && i < m->n; i++) {
         if ((i & 0x3ffff) == 0 && i)
             bk_imap_trim(m);   /* a scan need not keep what it has passed */
         if (entry_and_pack_ok(m, i) < 0) {
@@ -213,9 +240,10 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
         for (uint64_t k = i; k-- > 0 && memcmp(m->entries[k].id.b, e->id.b, BK_ID_LEN) == 0;)
             if (!dead_pack(idx, m->entries[k].e.pack))
                 first = false;
-        if (!first || dead_pack(idx, e->e.pack) || bk_idmap_get(&idx->blobs, &e->id))
+        if (!first || dead_pack(idx, e->e.pack) || bk_idmap_get(&idx->blobs, &e->id) ||
+            (idx->nruns && bk_index_run_lookup(idx, &e->id, 0, NULL)))
             continue;
-        *pos = idx->blobs.cap + i + 1;
+        *pos = start + i + 1;
         *ret_id = e->id;
         *ret = e->e;
         return true;
@@ -225,7 +253,7 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
 
 uint64_t bk_index_count(bk_index *idx)
 {
-    if (!idx->map)
+    if (!idx->map && !idx->nruns)
         return idx->blobs.count;
     uint64_t n = 0, pos = 0;
     bk_id id;

@@ -37,6 +37,11 @@ typedef struct bk_index {
     bk_idmap objects;        /* index objects whose entries are here (map and RAM part) */
     struct bk_imap **retired;
     size_t nretired;
+    /* a backup's additions folded out of RAM (indexrun.c): sorted runs, oldest first */
+    struct bk_imap **runs;
+    size_t nruns;
+    char *run_dir;           /* where runs are built */
+    size_t spill_at;         /* RAM entries that make a run; 0: never */
 } bk_index;
 
 void bk_index_init(bk_index *idx);
@@ -60,6 +65,17 @@ int bk_index_map_find(bk_index *idx, const bk_id *id, uint64_t *ret_pos, bk_inde
  * read them directly (prune): a damaged part makes the map again (same entries at the same
  * positions, same pack numbers: idx->map changes) and is checked again.  0 or -EBADMSG. */
 int bk_index_map_check(bk_index *idx, uint64_t from, uint64_t to, bool packs) BK_MUST_CHECK;
+/* Fold the RAM part into a run on disk whenever it holds spill_at entries (for a backup,
+ * which adds without bound; indexrun.c), each built in a new directory under tmpdir (NULL:
+ * /tmp), gone once it is open.  Only for an index whose positions nobody uses (not prune's,
+ * check's). */
+int bk_index_spill_setup(bk_index *idx, const char *tmpdir, size_t spill_at) BK_MUST_CHECK;
+/* After additions: a run of the RAM part if it holds spill_at entries.  0, or a negative
+ * errno (the index still answers right: the RAM part is kept, or its run is complete). */
+int bk_index_maybe_spill(bk_index *idx) BK_MUST_CHECK;
+/* The entry of id in a run newer than run newer_than (0: any), if one has it. */
+bool bk_index_run_lookup(bk_index *idx, const bk_id *id, size_t newer_than, bk_index_entry *ret);
+void bk_index_runs_free(bk_index *idx);
 /* Distinct blobs and packs (the map's live ones included). */
 uint64_t bk_index_count(bk_index *idx);
 uint64_t bk_index_npacks(const bk_index *idx);

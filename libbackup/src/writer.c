@@ -9,6 +9,7 @@
  * the end: packs before the index that names them, always. */
 #include <pthread.h>
 
+#include "util.h"
 #include "writer.h"
 
 #define FLUSH_PACKS 64
@@ -368,6 +369,18 @@ static int flush_index(bk_writer *w)
                      * only what is on its way, not every blob of the run */
                     bk_idmap_remove(&w->known, &v[i].blobs[j].id);
                 }
+            }
+            size_t ram = w->repo->index.blobs.count;
+            int rs = r == 0 ? bk_index_maybe_spill(&w->repo->index) : 0;
+            if (rs == 0 && w->repo->index.blobs.count < ram)
+                bk_repo_log(w->repo, BK_LOG_DEBUG, "index: %zu entries folded into a file (%zu %s)",
+                            ram, w->repo->index.nruns, bk_plural(w->repo->index.nruns, "run", "runs"));
+            if (rs < 0) {
+                /* it still answers right; only RAM grows from here */
+                bk_repo_log(w->repo, BK_LOG_WARNING, "cannot fold the index into a file in "
+                            "%s: the rest of this run's additions stay in memory",
+                            w->repo->index.run_dir);
+                w->repo->index.spill_at = 0;
             }
         }
     }

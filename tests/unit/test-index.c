@@ -1,5 +1,8 @@
 /* test-index.c - index objects: golden vector, encode/decode round trip, merging into the
- * in-memory index and lookups, and truncated, garbage or invalid objects rejected. */
+ * in-memory index and lookups, a backup's additions folded into runs on disk (found
+ * there, iterated once each, RAM bounded), and truncated, garbage or invalid objects
+ * rejected. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +191,94 @@ static int stop_pack(const bk_id *pack, size_t nblobs, void *ctx)
     return -ECANCELED;
 }
 
+/* Additions past spill_at go to runs on disk, merged as a binary counter: every blob is
+ * found (with its pack), absent ones are not, iteration yields each once, the RAM part
+ * never holds spill_at entries after a spill, and the runs stay few. */
+static void test_spill_runs(void **state)
+{
+    char *dir = th_tmpdir();
+    bk_index idx;
+    bk_index_init(&idx);
+    assert_int_equal(bk_index_spill_setup(&idx, dir, 100), 0);
+    enum { N = 2500, PACKS = 40 };
+    for (uint32_t i = 0; i < PACKS; i++) {
+        bk_id pid;
+        uint32_t no;
+        th_id(&pid, 500000 + i);
+        assert_int_equal(bk_index_add_pack(&idx, &pid, &no), 0);
+        assert_int_equal(no, i);
+    }
+    size_t most_runs = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        bk_pack_entry e = { .kind = i % 5 ? BK_KIND_DATA : BK_KIND_TREE, .offset = i,
+                            .stored_len = 10 + i, .raw_len = 20 + i };
+        th_id(&e.id, i);
+        assert_int_equal(bk_index_add(&idx, i % PACKS, &e), 0);
+        if (i % 37 == 0) {   /* as the writer does: after a batch of additions */
+            assert_int_equal(bk_index_maybe_spill(&idx), 0);
+            assert_true(idx.blobs.count < 100);
+            most_runs = idx.nruns > most_runs ? idx.nruns : most_runs;
+        }
+    }
+    assert_int_equal(bk_index_maybe_spill(&idx), 0);
+    assert_true(idx.nruns >= 2);
+    assert_true(most_runs <= 6);   /* log2(2500 / 100) + 1, and a little */
+    for (uint32_t i = 0; i < N; i++) {
+        bk_id id, pid, want;
+        th_id(&id, i);
+        bk_index_entry x;
+        assert_true(bk_index_lookup(&idx, &id, &x));
+        assert_int_equal(x.offset, i);
+        assert_int_equal(x.stored_len, 10 + i);
+        assert_int_equal(x.raw_len, 20 + i);
+        assert_int_equal(x.kind, i % 5 ? BK_KIND_DATA : BK_KIND_TREE);
+        assert_int_equal(bk_index_pack_id(&idx, x.pack, &pid), 0);
+        th_id(&want, 500000 + i % PACKS);
+        assert_memory_equal(pid.b, want.b, BK_ID_LEN);
+    }
+    for (uint32_t i = N; i < N + 500; i++) {
+        bk_id id;
+        th_id(&id, i);
+        bk_index_entry x;
+        assert_false(bk_index_lookup(&idx, &id, &x));
+    }
+    /* a blob added again after it went to a run: still one blob */
+    bk_pack_entry again = { .kind = BK_KIND_DATA, .offset = 7, .stored_len = 17, .raw_len = 27 };
+    th_id(&again.id, 7);
+    assert_int_equal(bk_index_add(&idx, 3, &again), 0);
+    uint8_t *seen = calloc(N, 1);
+    uint64_t pos = 0, n = 0;
+    bk_id id;
+    bk_index_entry e;
+    int err;
+    while (bk_index_next(&idx, &pos, &id, &e, &err)) {
+        uint32_t i = e.offset;
+        bk_id want;
+        assert_true(i < N);
+        th_id(&want, i);
+        assert_memory_equal(id.b, want.b, BK_ID_LEN);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        n++;
+    }
+    assert_int_equal(err, 0);
+    assert_int_equal(n, N);
+    assert_int_equal(bk_index_count(&idx), N);
+    free(seen);
+    bk_index_free(&idx);
+    /* the runs' directory is gone with them */
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int left = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        left += de->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(left, 0);
+    th_rmrf(dir);
+    free(dir);
+}
+
 static void test_visitor(void **state)
 {
     uint8_t *file;
@@ -281,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_large),
         cmocka_unit_test(test_merge_lookup),
         cmocka_unit_test(test_many_packs),
+        cmocka_unit_test(test_spill_runs),
         cmocka_unit_test(test_visitor),
         cmocka_unit_test(test_rejects),
     };
