@@ -216,7 +216,7 @@ const command cmd_backup = {
     "      --stdin                back up standard input as one file\n"
     "      --stdin-name NAME      its name in the snapshot (default stdin), e.g. /db/x.sql\n"
     "      --chunk-size-avg SIZE  average chunk size for streams and dumps (power of 2,\n"
-    "                             e.g. 64K; default 64K, the dump profile)\n"
+    "                             e.g. 64K; default 8K, the dump profile)\n"
     "      --mysql                dump MySQL/MariaDB databases into /mysql/<db>.sql, all from\n"
     "                             one transaction (with paths too, if given)\n"
     "      --databases A,B        which databases (default: all but the system schemas)\n"

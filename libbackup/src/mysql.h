@@ -5,7 +5,7 @@
 
 #include "cdc.h"
 
-#define BK_MYSQL_CHUNK_AVG (64u << 10)
+#define BK_MYSQL_CHUNK_AVG (8u << 10)   /* the dump profile: tests/bench/dumps.sh */
 #define BK_MYSQL_DIR "mysql"
 
 typedef struct bk_mysql_conf {

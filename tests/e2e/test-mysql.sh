@@ -65,7 +65,7 @@ size1=$(repo_size "$R")
 arca -r "$R" ls latest /mysql > "$T/ls1"
 grep -q "/mysql/${DB}_shop.sql$" "$T/ls1" && grep -q "/mysql/${DB}_crm.sql$" "$T/ls1" || fail "one file per database: $(cat "$T/ls1")"
 arca -r "$R" snapshots --json > "$T/s1.json"
-[ "$(json_get "$T/s1.json" 'j[0]["chunker"]["avg"]')" = 65536 ] || fail "dump chunking profile not recorded"
+[ "$(json_get "$T/s1.json" 'j[0]["chunker"]["avg"]')" = 8192 ] || fail "dump chunking profile not recorded"
 
 # the second night: 1% of the rows change (updates hit related rows), some are added
 sql "$SRC" "

@@ -33,13 +33,13 @@ s2=$(repo_size "$R")
 [ $(( (s2 - s1) * 2 )) -lt "$s1" ] || fail "edited dump added $((s2 - s1)) bytes to $s1"
 [ "$(json_get "$T/b2.json" 'j["summary"]["files_changed"]')" = 1 ] || fail "stream not counted as changed"
 
-# without --chunk-size-avg a stream gets the dump profile (64 KiB), not the file profile,
+# without --chunk-size-avg a stream gets the dump profile (8 KiB), not the file profile,
 # and the edited dump costs as little; --chunk-size-avg still chooses another
 R2=$(new_repo default-profile)
 arca_init "$R2" >/dev/null
 arca -r "$R2" backup --stdin --stdin-name /db/app.sql < "$T/dump1.sql" >/dev/null
 arca -r "$R2" snapshots --json > "$T/s2.json"
-[ "$(json_get "$T/s2.json" 'j[0]["chunker"]["avg"]')" = 65536 ] || fail "a stream did not get the dump profile"
+[ "$(json_get "$T/s2.json" 'j[0]["chunker"]["avg"]')" = 8192 ] || fail "a stream did not get the dump profile"
 d1=$(repo_size "$R2")
 arca -r "$R2" backup --stdin --stdin-name /db/app.sql < "$T/dump2.sql" >/dev/null
 d2=$(repo_size "$R2")
