@@ -83,14 +83,22 @@ void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void 
 {
     if (!valid_name(name))
         return;
-    char *dir = cache_path(repo, kind, true), *path = NULL, *tmp = NULL;
+    /* the directories are made only when they are missing, not tried at every put (a
+     * restore from a cold cache puts every tree it reads) */
+    char *dir = cache_path(repo, kind, false), *path = NULL, *tmp = NULL;
     uint32_t rnd = randombytes_random();
     if (!dir || asprintf(&path, "%s/%s", dir, name) < 0)
         path = NULL;
     if (path && asprintf(&tmp, "%s/.tmp-%08x", dir, rnd) < 0)
         tmp = NULL;
-    free(dir);
     int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    if (fd < 0 && errno == ENOENT) {
+        char *made = cache_path(repo, kind, true);
+        if (made)
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        free(made);
+    }
+    free(dir);
     if (fd >= 0) {
         bool ok = bk_write_full(fd, p, n) == 0;
         ok = close(fd) == 0 && ok;

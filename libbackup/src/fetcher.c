@@ -162,12 +162,48 @@ static int by_offset(const void *a, const void *b, void *ctx)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Fetch one run of blobs [from, to) of a task (sorted by offset) and decode them. */
+/* Decoded blobs of a run wait in a batch and are handed to the consumer together: one
+ * lock and at most one wake-up per batch, not per blob (a pack of small files holds
+ * thousands).  Small enough that the consumer never waits long for the first of them. */
+#define BATCH_BLOBS 64
+#define BATCH_BYTES (4u << 20)
+
+typedef struct done_blob {
+    const bk_id *id;
+    uint8_t *data;
+    int error;
+} done_blob;
+
+/* Publish a batch: under one lock, each blob becomes ready (or failed); one broadcast. */
+static void publish(bk_fetcher *f, done_blob *b, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < n; i++) {
+        blobinfo *bi = bk_idmap_get(&f->blobs, b[i].id);
+        if (bi->refs == 0) {
+            free(b[i].data);   /* skipped meanwhile */
+            bi->state = 1;
+        } else {
+            bi->data = b[i].data;
+            bi->state = b[i].error < 0 ? 2 : 1;
+            bi->error = b[i].error;
+        }
+    }
+    if (f->consumer_waiting)
+        pthread_cond_broadcast(&f->ready);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Fetch one run of blobs [from, to) of a task (sorted by offset) and decode them.  What a
+ * blob is (offset, lengths, kind) does not change once planning is over, so it is read
+ * without the lock; only state, data and refs are shared with the consumer. */
 static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to, bk_buf *buf)
 {
     bk_repo *repo = f->repo;
-    blobinfo *first = bk_idmap_get(&f->blobs, &t->blobs[from]);
-    blobinfo *last = bk_idmap_get(&f->blobs, &t->blobs[to - 1]);
+    const blobinfo *first = bk_idmap_get(&f->blobs, &t->blobs[from]);
+    const blobinfo *last = bk_idmap_get(&f->blobs, &t->blobs[to - 1]);
     uint64_t off = first->offset, end = (uint64_t)last->offset + last->stored_len;
     char pack[BK_ID_HEX];
     bk_id_hex(&t->pack, pack);
@@ -179,16 +215,17 @@ static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to,
     pthread_mutex_unlock(&f->mu);
     if (r < 0)
         return bk_repo_error(repo, r, "cannot read data/%s: %s", pack, strerror(-r));
+    done_blob batch[BATCH_BLOBS];
+    size_t nb = 0;
+    uint64_t bytes = 0;
     for (size_t i = from; i < to; i++) {
-        pthread_mutex_lock(&f->mu);
-        blobinfo *bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
-        blobinfo info = *bi;
-        pthread_mutex_unlock(&f->mu);
-        uint8_t *data = malloc(info.raw_len ? info.raw_len : 1);
+        const blobinfo *info = bk_idmap_get(&f->blobs, &t->blobs[i]);
+        uint8_t *data = malloc(info->raw_len ? info->raw_len : 1);
         int e = data ? 0 : -ENOMEM;
         if (e == 0)
-            e = bk_blob_decode(repo->keys, z, info.kind, &t->blobs[i], buf->data + (info.offset - off),
-                               info.stored_len, data, info.raw_len);
+            e = bk_blob_decode(repo->keys, z, info->kind, &t->blobs[i],
+                               buf->data + (info->offset - off), info->stored_len, data,
+                               info->raw_len);
         if (e < 0) {
             char hex[BK_ID_HEX];
             bk_id_hex(&t->blobs[i], hex);
@@ -196,19 +233,13 @@ static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to,
             free(data);
             data = NULL;
         }
-        pthread_mutex_lock(&f->mu);
-        bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
-        if (bi->refs == 0) {
-            free(data);   /* skipped meanwhile */
-            bi->state = 1;
-        } else {
-            bi->data = data;
-            bi->state = e < 0 ? 2 : 1;
-            bi->error = e;
+        batch[nb++] = (done_blob){ &t->blobs[i], data, e };
+        bytes += info->raw_len;
+        if (nb == BATCH_BLOBS || bytes >= BATCH_BYTES || i + 1 == to) {
+            publish(f, batch, nb);
+            nb = 0;
+            bytes = 0;
         }
-        if (f->consumer_waiting)
-            pthread_cond_broadcast(&f->ready);
-        pthread_mutex_unlock(&f->mu);
     }
     return 0;
 }
@@ -336,10 +367,11 @@ int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *
 
 void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
 {
+    uint8_t *gone = NULL;
     pthread_mutex_lock(&f->mu);
     blobinfo *bi = bk_idmap_get(&f->blobs, id);
     if (bi && bi->refs > 0 && --bi->refs == 0) {
-        free(bi->data);
+        gone = bi->data;   /* freed outside the lock: the workers need it meanwhile */
         bi->data = NULL;
     }
     f->consumed++;
@@ -347,6 +379,7 @@ void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
     if (f->workers_waiting && f->next_task < f->ntasks && may_start(f, f->next_task))
         pthread_cond_broadcast(&f->room);
     pthread_mutex_unlock(&f->mu);
+    free(gone);
 }
 
 void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from,

@@ -66,6 +66,7 @@ typedef struct level {
     bool written;             /* something was created in or removed from it */
     bool chmod_needed;        /* its mode was changed to write into it */
     bool default_acl;         /* new entries inherit a default ACL */
+    bool setgid;              /* setgid: new directories in it inherit the bit */
     bool flags_unlocked;      /* its immutable/append-only flags were cleared (the target) */
     uint32_t flags;           /* its file flags now (FS_IOC_GETFLAGS) */
     gid_t new_gid;            /* the group new entries get */
@@ -262,6 +263,7 @@ int bk_place_new(bk_repo *repo, int tfd, const bk_plan *plan, const bk_place_opt
         (t.st.st_blksize & (t.st.st_blksize - 1)) == 0)
         p->bs = (size_t)t.st.st_blksize;
     t.new_gid = (t.st.st_mode & S_ISGID) ? t.st.st_gid : p->egid;
+    t.setgid = (t.st.st_mode & S_ISGID) != 0;
     if (get_flags(tfd, &t.flags) < 0)
         t.flags = 0;
     t.default_acl = fgetxattr(tfd, ACL_DEFAULT, NULL, 0) > 0;
@@ -444,6 +446,10 @@ static void leave(bk_place *p)
             int created = -1;
             if (old && !l->chmod_needed)
                 created = (int)(old->st_mode & 07777);
+            else if (!old && p->umask >= 0 && !parent->default_acl && !parent->setgid)
+                /* as made: (mode | 0700) & ~umask (no setgid bit inherited, no default
+                 * ACL): the chmod is needed only if that is not the snapshot's mode */
+                created = (int)(((n->mode & 0777) | 0700) & ~(uint32_t)p->umask);
             meta_fd(p, fd, pe, parent, created, old);
             if (!old || l->written || old->st_mtim.tv_sec != n->mtime ||
                 (uint32_t)old->st_mtim.tv_nsec != n->mtime_nsec)
@@ -612,6 +618,7 @@ static int open_existing_dir(bk_place *p, int dirfd, const char *name, level *l)
     l->fd = fd;
     l->existed = true;
     l->new_gid = (l->st.st_mode & S_ISGID) ? l->st.st_gid : p->egid;
+    l->setgid = (l->st.st_mode & S_ISGID) != 0;
     return 0;
 }
 
@@ -624,6 +631,7 @@ static int make_dir(int dirfd, const char *name, const bk_node *n, const level *
         return -errno;
     l->new_gid = parent->new_gid;
     l->default_acl = parent->default_acl;
+    l->setgid = parent->setgid;   /* (taken to be set, a guess of its mode is not made) */
     l->flags = parent->flags & FFLAGS_INHERITED;
     l->prepared = true;
     l->fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

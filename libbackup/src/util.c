@@ -340,11 +340,11 @@ int bk_read_file(const char *path, uint8_t **ret, size_t *ret_len)
             }
             buf = nb;
         }
-        size_t got;
-        r = bk_read_full(fd, buf + len, cap - len, &got);
+        size_t got, want = cap - len;
+        r = bk_read_full(fd, buf + len, want, &got);
         len += got;
-        if (r < 0 || got == 0)
-            break;
+        if (r < 0 || got < want)
+            break;   /* bk_read_full stops short only at the end: no read to see it again */
     }
     close(fd);
     if (r < 0) {
