@@ -7,9 +7,11 @@
 struct init_opts {
     uint64_t kdf_mem, pack_size, chunk_min, chunk_avg, chunk_max;
     long kdf_ops, compression;
+    int cipher;
 };
 
-enum { O_KDF_MEM = 1, O_KDF_OPS, O_PACK_SIZE, O_COMPRESSION, O_CHUNK_MIN, O_CHUNK_AVG, O_CHUNK_MAX };
+enum { O_KDF_MEM = 1, O_KDF_OPS, O_PACK_SIZE, O_COMPRESSION, O_CHUNK_MIN, O_CHUNK_AVG, O_CHUNK_MAX,
+       O_CIPHER };
 
 static const struct option opts[] = {
     { "kdf-memory", required_argument, NULL, O_KDF_MEM },
@@ -19,6 +21,7 @@ static const struct option opts[] = {
     { "chunk-min", required_argument, NULL, O_CHUNK_MIN },
     { "chunk-avg", required_argument, NULL, O_CHUNK_AVG },
     { "chunk-max", required_argument, NULL, O_CHUNK_MAX },
+    { "cipher", required_argument, NULL, O_CIPHER },
     { 0 },
 };
 
@@ -32,6 +35,16 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     case O_CHUNK_MIN: size = &o->chunk_min; break;
     case O_CHUNK_AVG: size = &o->chunk_avg; break;
     case O_CHUNK_MAX: size = &o->chunk_max; break;
+    case O_CIPHER:
+        if (strcmp(arg, "aes-256-gcm") == 0)
+            o->cipher = BK_CIPHER_AES;
+        else if (strcmp(arg, "xchacha20-poly1305") == 0)
+            o->cipher = BK_CIPHER_XCHACHA;
+        else if (strcmp(arg, "auto") == 0)
+            o->cipher = -1;
+        else
+            return cli_usage(c, "--cipher: expected aes-256-gcm, xchacha20-poly1305 or auto, got '%s'", arg);
+        return 0;
     case O_KDF_OPS:
     case O_COMPRESSION: {
         char *end;
@@ -62,7 +75,7 @@ static int set(cli *c, int option, int64_t v, const char *name)
 
 static int run(cli *c, int argc, char **argv)
 {
-    struct init_opts o = { .compression = -1 };
+    struct init_opts o = { .compression = -1, .cipher = -1 };
     int optind_;
     int e = cli_parse(c, argc, argv, "", opts, on_opt, &o, &optind_);
     if (e)
@@ -77,7 +90,8 @@ static int run(cli *c, int argc, char **argv)
         (o.compression >= 0 && (e = set(c, BK_REPO_COMPRESSION, o.compression, "compression"))) ||
         (o.chunk_min && (e = set(c, BK_REPO_CHUNK_MIN, (int64_t)o.chunk_min, "chunk-min"))) ||
         (o.chunk_avg && (e = set(c, BK_REPO_CHUNK_AVG, (int64_t)o.chunk_avg, "chunk-avg"))) ||
-        (o.chunk_max && (e = set(c, BK_REPO_CHUNK_MAX, (int64_t)o.chunk_max, "chunk-max"))))
+        (o.chunk_max && (e = set(c, BK_REPO_CHUNK_MAX, (int64_t)o.chunk_max, "chunk-max"))) ||
+        (e = set(c, BK_REPO_CIPHER, o.cipher, "cipher")))
         return e;
     char *pass;
     size_t len;
@@ -98,7 +112,8 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_init = {
-    "init", run, "init [--kdf-memory SIZE] [--kdf-ops N] [--pack-size SIZE] [--compression N]",
+    "init", run, "init [--kdf-memory SIZE] [--kdf-ops N] [--pack-size SIZE] [--compression N]\n"
+    "          [--cipher aes-256-gcm|xchacha20-poly1305|auto]",
     "Create a new repository at -r REPO.  The passphrase comes from --password-file,\n"
     "ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND or a prompt.\n\n"
     "Options:\n"
@@ -107,6 +122,8 @@ const command cmd_init = {
     "      --pack-size SIZE       pack target size (default 16M)\n"
     "      --compression N        zstd level, 0 = off (default 3)\n"
     "      --chunk-min/--chunk-avg/--chunk-max SIZE\n"
-    "                             chunker sizes for files (default 512K/1M/8M)\n",
+    "                             chunker sizes for files (default 512K/1M/8M)\n"
+    "      --cipher NAME          aes-256-gcm, xchacha20-poly1305, or auto (default): AES\n"
+    "                             where this CPU has AES-NI\n",
     .opts = opts,
 };

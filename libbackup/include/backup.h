@@ -63,6 +63,12 @@ typedef struct bk_build_info {
 } bk_build_info;
 BK_API void bk_build_info_get(bk_build_info *ret);
 
+/* Cipher suites of a repository's sealed objects (docs/FORMAT.md, sealed boxes). */
+typedef enum bk_cipher {
+    BK_CIPHER_XCHACHA = 0,       /* XChaCha20-Poly1305-IETF */
+    BK_CIPHER_AES = 1,           /* AES-256-GCM, a key per box (libsodium's: AES-NI) */
+} bk_cipher;
+
 typedef enum bk_log_level {
     BK_LOG_ERROR = 0,
     BK_LOG_WARNING = 1,
@@ -94,6 +100,8 @@ enum bk_repo_option {
     BK_REPO_CHUNK_MIN = 402,        /* int: chunker minimum (init) */
     BK_REPO_CHUNK_AVG = 403,        /* int: chunker average (init) */
     BK_REPO_CHUNK_MAX = 404,        /* int: chunker maximum (init) */
+    BK_REPO_CIPHER = 405,           /* int: a bk_cipher, or -1 (default): AES-256-GCM where
+                                       the CPU has AES-NI (init stores it) */
     BK_REPO_THREADS = 410,          /* int: worker threads (default: online CPUs) */
     BK_REPO_LOCK_WAIT = 500,        /* int: milliseconds to retry a held lock (default 0) */
     BK_REPO_READ_ONLY = 501,        /* int: 1 = never write (no lock objects either) */

@@ -18,7 +18,8 @@ static int derive(bk_keys *k)
     static const char ctx[crypto_kdf_CONTEXTBYTES] = { 'a', 'r', 'c', 'a', 'k', 'e', 'y', 's' };
     if (crypto_kdf_derive_from_key(k->aead, sizeof(k->aead), 1, ctx, k->master) != 0 ||
         crypto_kdf_derive_from_key(k->id, sizeof(k->id), 2, ctx, k->master) != 0 ||
-        crypto_kdf_derive_from_key(k->gear, sizeof(k->gear), 3, ctx, k->master) != 0)
+        crypto_kdf_derive_from_key(k->gear, sizeof(k->gear), 3, ctx, k->master) != 0 ||
+        crypto_kdf_derive_from_key(k->aes, sizeof(k->aes), 4, ctx, k->master) != 0)
         return -EIO;
     return 0;
 }
@@ -90,14 +91,45 @@ static size_t make_ad(uint8_t ad[AD_MAX], bk_kind kind, uint8_t enc, const bk_id
     return AD_MAX;
 }
 
+bool bk_cipher_aes_available(void)
+{
+    return crypto_aead_aes256gcm_is_available() == 1;
+}
+
+/* The AES-256-GCM state of one box, and GCM's nonce, from the box's 24-byte nonce.  A
+ * key of its own for each box: random 96-bit GCM nonces under one key are safe for about
+ * 2^32 boxes, fewer than a repository may hold; 128 random bits of key input are not
+ * exhausted. */
+static void aes_box_key(const bk_keys *k, const uint8_t *nonce, crypto_aead_aes256gcm_state *st,
+                        uint8_t gnonce[crypto_aead_aes256gcm_NPUBBYTES])
+{
+    uint8_t key[crypto_aead_aes256gcm_KEYBYTES];
+    crypto_generichash(key, sizeof(key), nonce, 16, k->aes, sizeof(k->aes));
+    crypto_aead_aes256gcm_beforenm(st, key);
+    sodium_memzero(key, sizeof(key));
+    memcpy(gnonce, nonce + 16, BK_NONCE_LEN - 16);
+    memset(gnonce + BK_NONCE_LEN - 16, 0, crypto_aead_aes256gcm_NPUBBYTES - (BK_NONCE_LEN - 16));
+}
+
 void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
                 const void *payload, size_t n, uint8_t *dst)
 {
+    if (k->cipher == BK_CIPHER_AES)
+        enc |= BK_ENC_AES;
     uint8_t ad[AD_MAX];
     size_t adlen = make_ad(ad, kind, enc, ad_id);
     dst[0] = enc;
     randombytes_buf(dst + 1, BK_NONCE_LEN);
     unsigned long long clen;
+    if (enc & BK_ENC_AES) {
+        crypto_aead_aes256gcm_state st;
+        uint8_t gnonce[crypto_aead_aes256gcm_NPUBBYTES];
+        aes_box_key(k, dst + 1, &st, gnonce);
+        crypto_aead_aes256gcm_encrypt_afternm(dst + BK_SEAL_HDR, &clen, payload, n, ad, adlen,
+                                              NULL, gnonce, &st);
+        sodium_memzero(&st, sizeof(st));
+        return;
+    }
     crypto_aead_xchacha20poly1305_ietf_encrypt(dst + BK_SEAL_HDR, &clen, payload, n, ad, adlen,
                                                NULL, dst + 1, k->aead);
 }
@@ -122,10 +154,23 @@ int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *bo
     uint8_t ad[AD_MAX];
     size_t adlen = make_ad(ad, kind, b[0], ad_id);
     unsigned long long mlen;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &mlen, NULL, b + BK_SEAL_HDR,
-                                                   n - BK_SEAL_HDR, ad, adlen, b + 1, k->aead) != 0)
+    if (b[0] & BK_ENC_AES) {
+        if (!bk_cipher_aes_available())
+            return -ENOTSUP;
+        crypto_aead_aes256gcm_state st;
+        uint8_t gnonce[crypto_aead_aes256gcm_NPUBBYTES];
+        aes_box_key(k, b + 1, &st, gnonce);
+        int r = crypto_aead_aes256gcm_decrypt_afternm(dst, &mlen, NULL, b + BK_SEAL_HDR,
+                                                      n - BK_SEAL_HDR, ad, adlen, gnonce, &st);
+        sodium_memzero(&st, sizeof(st));
+        if (r != 0)
+            return -EBADMSG;
+    } else if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &mlen, NULL, b + BK_SEAL_HDR,
+                                                          n - BK_SEAL_HDR, ad, adlen, b + 1,
+                                                          k->aead) != 0) {
         return -EBADMSG;
-    *ret_enc = b[0];
+    }
+    *ret_enc = b[0] & (uint8_t)~BK_ENC_AES;
     *ret_len = (size_t)mlen;
     return 0;
 }

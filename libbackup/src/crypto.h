@@ -31,12 +31,18 @@ static inline bool bk_kind_is_blob(unsigned k) { return k == BK_KIND_DATA || k =
 /* Payload encodings of a sealed box. */
 enum { BK_ENC_RAW = 0, BK_ENC_ZSTD = 1 };
 
+/* Can this machine use AES-256-GCM (libsodium's needs AES-NI and PCLMUL)?  (bk_cipher:
+ * backup.h; bk_seal writes the keys' cipher, bk_unseal opens either: the box says which.) */
+bool bk_cipher_aes_available(void);
+
 /* The repository's secrets; lives in sodium_malloc'd, mlocked memory. */
 typedef struct bk_keys {
     uint8_t master[BK_KEY_LEN];   /* the only secret stored (wrapped) in key slots */
     uint8_t aead[BK_KEY_LEN];     /* XChaCha20-Poly1305 */
     uint8_t id[BK_KEY_LEN];       /* keyed BLAKE2b for blob ids */
     uint8_t gear[BK_KEY_LEN];     /* seed of the chunker's gear table */
+    uint8_t aes[BK_KEY_LEN];      /* AES-256-GCM: the key of each box is derived from it */
+    bk_cipher cipher;             /* what bk_seal writes (the repository's config says) */
 } bk_keys;
 
 int bk_crypto_init(void);
@@ -51,10 +57,14 @@ void bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret);
 /* Object id: unkeyed BLAKE2b-256 of stored bytes (names of packs, index, snapshot objects). */
 void bk_hash(const void *p, size_t n, bk_id *ret);
 
-/* Sealed box: enc(1) || nonce(24) || ciphertext || tag(16), XChaCha20-Poly1305-IETF.
- * enc says how the payload is encoded (raw, zstd); it is not secret but authenticated, as
- * part of the associated data "arca" || format version || kind || enc [|| blob id].
- * ad_id binds blobs to their id (NULL for objects that are not blobs). */
+/* Sealed box: enc(1) || nonce(24) || ciphertext || tag(16), XChaCha20-Poly1305-IETF, or
+ * AES-256-GCM when enc has BK_ENC_AES: then the box's key is BLAKE2b-256, keyed with the
+ * AES key, of the nonce's first 16 bytes, and GCM's 12-byte nonce is the last 8 and four
+ * zero bytes (each key seals one box).  enc says how the payload is encoded (raw, zstd)
+ * and by which cipher; it is not secret but authenticated, as part of the associated data
+ * "arca" || format version || kind || enc [|| blob id].  ad_id binds blobs to their id
+ * (NULL for objects that are not blobs).  bk_unseal returns enc without the cipher bit. */
+#define BK_ENC_AES 0x80
 #define BK_SEAL_HDR (1 + BK_NONCE_LEN)
 /* Writes n + BK_SEAL_OVERHEAD bytes to dst. */
 void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,

@@ -37,6 +37,7 @@ bk_repo *bk_repo_new(void)
     repo->kdf.opslimit = BK_KDF_DEFAULT_OPS;
     repo->kdf.memlimit = BK_KDF_DEFAULT_MEM;
     repo->opt_compression = -1;
+    repo->opt_cipher = -1;
     bk_index_init(&repo->index);
     return repo;
 }
@@ -116,6 +117,9 @@ int bk_repo_set_int(bk_repo *repo, int option, int64_t v)
     case BK_REPO_COMPRESSION:
         if (v < 0 || v > 19) return -ERANGE;
         repo->opt_compression = (int)v; return 0;
+    case BK_REPO_CIPHER:
+        if (v < -1 || v > BK_CIPHER_AES) return -ERANGE;
+        repo->opt_cipher = (int)v; return 0;
     case BK_REPO_CHUNK_MIN:
     case BK_REPO_CHUNK_AVG:
     case BK_REPO_CHUNK_MAX:
@@ -320,13 +324,17 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
 
 /* ---- config ------------------------------------------------------------------------------- */
 
-/* Feature flags a repository may require; a reader refuses features it does not know. */
-static const char *const known_features[] = { NULL };
+/* Feature flags a repository may require; a reader refuses features it does not know.
+ * "aes-256-gcm": new objects are sealed with AES-256-GCM (a version that cannot open
+ * them must not write into the repository either). */
+#define FEATURE_AES "aes-256-gcm"
+static const char *const known_features[] = { FEATURE_AES, NULL };
 
 static int config_encode(const bk_config *c, bk_buf *out)
 {
-    json_t *o = json_pack("{s:i, s:s, s:[], s:{s:I, s:I, s:I}, s:I, s:i}", "version", c->version,
-                          "id", c->id, "features", "chunker", "min", (json_int_t)c->chunk_min,
+    json_t *features = c->cipher == BK_CIPHER_AES ? json_pack("[s]", FEATURE_AES) : json_array();
+    json_t *o = json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I}, s:I, s:i}", "version", c->version,
+                          "id", c->id, "features", features, "chunker", "min", (json_int_t)c->chunk_min,
                           "avg", (json_int_t)c->chunk_avg, "max", (json_int_t)c->chunk_max,
                           "pack_size", (json_int_t)c->pack_size, "compression", c->compression);
     if (!o)
@@ -362,6 +370,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
         goto out;
     size_t i;
     json_t *f;
+    int cipher = BK_CIPHER_XCHACHA;
     json_array_foreach(features, i, f) {
         bool known = false;
         for (const char *const *k = known_features; *k && json_is_string(f); k++)
@@ -370,6 +379,8 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
             r = -EPROTONOSUPPORT;
             goto out;
         }
+        if (strcmp(json_string_value(f), FEATURE_AES) == 0)
+            cipher = BK_CIPHER_AES;
     }
     if (strlen(id) != 64 || !bk_is_hex(id, 64) ||
         bk_chunker_check_params((size_t)mn, (size_t)av, (size_t)mx) < 0 ||
@@ -382,6 +393,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
     c->chunk_max = (uint32_t)mx;
     c->pack_size = (uint32_t)pack;
     c->compression = (int)comp;
+    c->cipher = cipher;
     r = 0;
 out:
     json_decref(o);
@@ -390,6 +402,11 @@ out:
 
 static int repo_setup(bk_repo *repo)
 {
+    if (repo->config.cipher == BK_CIPHER_AES && !bk_cipher_aes_available())
+        return bk_repo_error(repo, -ENOTSUP, "this repository's objects are sealed with "
+                             "AES-256-GCM, which this machine cannot use (libsodium's needs a CPU "
+                             "with AES-NI and PCLMUL)");
+    repo->keys->cipher = (bk_cipher)repo->config.cipher;
     repo->zctx = bk_zctx_new(repo->config.compression);
     if (!repo->zctx)
         return -ENOMEM;
@@ -448,6 +465,8 @@ static void default_config(const bk_repo *repo, bk_config *c)
     c->chunk_max = repo->opt_chunk_max ? repo->opt_chunk_max : BK_CHUNK_MAX_DEFAULT;
     c->pack_size = repo->opt_pack_size ? repo->opt_pack_size : BK_PACK_SIZE_DEFAULT;
     c->compression = repo->opt_compression >= 0 ? repo->opt_compression : BK_COMPRESSION_DEFAULT;
+    c->cipher = repo->opt_cipher >= 0 ? repo->opt_cipher
+                : bk_cipher_aes_available() ? BK_CIPHER_AES : BK_CIPHER_XCHACHA;
 }
 
 int bk_repo_save_config(bk_repo *repo)
@@ -513,6 +532,9 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
     if (bk_chunker_check_params(c->chunk_min, c->chunk_avg, c->chunk_max) < 0)
         return bk_repo_error(repo, -EINVAL, "invalid chunk sizes %u/%u/%u (min < avg < max, "
                              "avg a power of two)", c->chunk_min, c->chunk_avg, c->chunk_max);
+    if (c->cipher == BK_CIPHER_AES && !bk_cipher_aes_available())
+        return bk_repo_error(repo, -ENOTSUP, "AES-256-GCM needs a CPU with AES-NI and PCLMUL "
+                             "(libsodium's): this one has not; use XChaCha20-Poly1305");
     uint64_t maxobj = repo->be->ops->max_object_size(repo->be);
     if (maxobj && c->pack_size + (uint64_t)c->chunk_max + 65536 > maxobj)
         return bk_repo_error(repo, -EFBIG, "pack size %u is too large for this store "
@@ -660,7 +682,7 @@ int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, 
     uint8_t enc;
     size_t len;
     int r;
-    if (stored[0] == BK_ENC_RAW) {
+    if ((stored[0] & ~BK_ENC_AES) == BK_ENC_RAW) {
         if (plen != raw_len)
             return -EBADMSG;
         r = bk_unseal(k, kind, id, stored, stored_len, dst, &enc, &len);

@@ -24,6 +24,7 @@ typedef struct bk_config {
     uint32_t chunk_min, chunk_avg, chunk_max;
     uint32_t pack_size;
     int compression;
+    int cipher;                        /* bk_cipher: what seals new objects */
 } bk_config;
 
 /* Parse the config document (plaintext). */
@@ -42,6 +43,7 @@ struct bk_repo {
     bk_kdf_params kdf;
     uint32_t opt_pack_size, opt_chunk_min, opt_chunk_avg, opt_chunk_max;
     int opt_compression;               /* -1: default */
+    int opt_cipher;                    /* -1: AES-256-GCM if the CPU can */
     int threads;
     int64_t lock_wait_ms;
     bool read_only;

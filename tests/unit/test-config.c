@@ -25,6 +25,7 @@ static void test_golden(void **state)
     assert_int_equal(got.chunk_max, want.chunk_max);
     assert_int_equal(got.pack_size, want.pack_size);
     assert_int_equal(got.compression, want.compression);
+    assert_int_equal(got.cipher, BK_CIPHER_XCHACHA);
 
     /* what a new repository writes is byte for byte the golden document (but its id) */
     uint8_t *made;
@@ -54,7 +55,26 @@ static void test_other_params(void **state)
     assert_int_equal(got.chunk_max, BK_CHUNK_SIZE_LIMIT);
     assert_int_equal(got.pack_size, BK_PACK_SIZE_MIN);
     assert_int_equal(got.compression, 0);
+    assert_int_equal(got.cipher, BK_CIPHER_XCHACHA);
     assert_string_equal(got.id, want.id);
+    free(made);
+}
+
+/* AES-256-GCM is a feature of the config: an older reader refuses the repository */
+static void test_cipher_aes(void **state)
+{
+    if (!bk_cipher_aes_available())
+        skip();
+    bk_config want, got;
+    th_golden_config(&want);
+    want.cipher = BK_CIPHER_AES;
+    uint8_t *made;
+    size_t mlen;
+    assert_int_equal(th_repo_config_plain(&want, &made, &mlen), 0);
+    const char *feature = "\"features\":[\"aes-256-gcm\"]";
+    assert_non_null(memmem(made, mlen, feature, strlen(feature)));
+    assert_int_equal(bk_config_decode(made, mlen, &got), 0);
+    assert_int_equal(got.cipher, BK_CIPHER_AES);
     free(made);
 }
 
@@ -149,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_other_params),
+        cmocka_unit_test(test_cipher_aes),
         cmocka_unit_test(test_decode_cases),
         cmocka_unit_test(test_decode_garbage),
     };

@@ -94,10 +94,12 @@ static void test_blob_ids_keyed(void **state)
     bk_keys_free(c);
 }
 
-static void test_seal_round_trip(void **state)
+static void seal_round_trip(bk_cipher cipher)
 {
     bk_keys *k;
     assert_int_equal(bk_keys_new_random(&k), 0);
+    k->cipher = cipher;
+    uint8_t aes = cipher == BK_CIPHER_AES ? BK_ENC_AES : 0;
     bk_id id;
     th_id(&id, 1);
     size_t sizes[] = { 0, 1, 100, 65536 };
@@ -108,11 +110,15 @@ static void test_seal_round_trip(void **state)
         bk_buf box = BK_BUF_INIT;
         assert_int_equal(bk_seal(k, BK_KIND_DATA, &id, BK_ENC_ZSTD, p, n, &box), 0);
         assert_int_equal(box.len, n + BK_SEAL_OVERHEAD);
-        assert_int_equal(box.data[0], BK_ENC_ZSTD);
+        assert_int_equal(box.data[0], BK_ENC_ZSTD | aes);
         uint8_t enc;
         size_t len;
         assert_int_equal(bk_unseal(k, BK_KIND_DATA, &id, box.data, box.len, back, &enc, &len), 0);
         assert_int_equal(enc, BK_ENC_ZSTD);
+        /* the box says its cipher: keys that write the other one open it too */
+        k->cipher = !cipher;
+        assert_int_equal(bk_unseal(k, BK_KIND_DATA, &id, box.data, box.len, back, &enc, &len), 0);
+        k->cipher = cipher;
         assert_int_equal(len, n);
         if (n)
             assert_memory_equal(back, p, n);
@@ -139,11 +145,24 @@ static void test_seal_round_trip(void **state)
     bk_keys_free(k);
 }
 
-static void test_seal_rejects(void **state)
+static void test_seal_round_trip(void **state)
+{
+    seal_round_trip(BK_CIPHER_XCHACHA);
+}
+
+static void test_seal_round_trip_aes(void **state)
+{
+    if (!bk_cipher_aes_available())
+        skip();
+    seal_round_trip(BK_CIPHER_AES);
+}
+
+static void seal_rejects(bk_cipher cipher)
 {
     bk_keys *k, *other;
     assert_int_equal(bk_keys_new_random(&k), 0);
     assert_int_equal(bk_keys_new_random(&other), 0);
+    k->cipher = other->cipher = cipher;
     bk_id id, id2;
     th_id(&id, 1);
     th_id(&id2, 2);
@@ -153,7 +172,7 @@ static void test_seal_rejects(void **state)
     bk_buf box = BK_BUF_INIT;
     assert_int_equal(bk_seal(k, BK_KIND_TREE, &id, BK_ENC_RAW, p, sizeof(p), &box), 0);
 
-    /* every single flipped bit, in enc, nonce, ciphertext and tag */
+    /* every single flipped bit, in enc (the cipher's bit too), nonce, ciphertext and tag */
     for (size_t i = 0; i < box.len; i++)
         for (int bit = 0; bit < 8; bit++) {
             box.data[i] ^= (uint8_t)(1 << bit);
@@ -185,6 +204,18 @@ static void test_seal_rejects(void **state)
     bk_buf_free(&box);
     bk_keys_free(k);
     bk_keys_free(other);
+}
+
+static void test_seal_rejects(void **state)
+{
+    seal_rejects(BK_CIPHER_XCHACHA);
+}
+
+static void test_seal_rejects_aes(void **state)
+{
+    if (!bk_cipher_aes_available())
+        skip();
+    seal_rejects(BK_CIPHER_AES);
 }
 
 static void test_keyslot_round_trip(void **state)
@@ -364,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_blob_ids_keyed),
         cmocka_unit_test(test_seal_round_trip),
         cmocka_unit_test(test_seal_rejects),
+        cmocka_unit_test(test_seal_round_trip_aes),
+        cmocka_unit_test(test_seal_rejects_aes),
         cmocka_unit_test(test_keyslot_round_trip),
         cmocka_unit_test(test_keyslot_malformed),
         cmocka_unit_test(test_keyslot_golden),
