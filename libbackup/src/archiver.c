@@ -955,11 +955,9 @@ static void spill_setup(bk_repo *repo)
         if (!*end && v > 0)
             at = (size_t)v;
     }
-    const char *tmp = getenv("TMPDIR");
-    int r = bk_index_spill_setup(&repo->index, tmp, at);
-    if (r < 0)
-        bk_repo_log(repo, BK_LOG_WARNING, "cannot make a directory in %s for the index: %s; "
-                    "this run's additions stay in memory", tmp && *tmp ? tmp : "/tmp", strerror(-r));
+    if (bk_index_spill_setup(&repo->index, getenv("TMPDIR"), at) < 0)
+        bk_repo_log(repo, BK_LOG_WARNING, "out of memory: this run's additions to the index "
+                    "stay in memory");
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -132,21 +132,12 @@ static int local_get(bk_backend *be, bk_obj_type t, const char *name, uint64_t o
     r = bk_buf_reserve(out, len);
     if (r < 0)
         goto out;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t k = pread(fd, out->data + out->len + got, len - got, (off_t)(off + got));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto out;
-        }
-        if (k == 0) {
-            r = -ENODATA;
-            goto out;
-        }
-        got += (size_t)k;
-    }
+    size_t got;
+    r = bk_pread_full(fd, out->data + out->len, len, off, &got);
+    if (r == 0 && got < len)
+        r = -ENODATA;
+    if (r < 0)
+        goto out;
     out->len += len;
 out:
     close(fd);

@@ -155,17 +155,9 @@ void bk_imap_close(bk_imap *m)
  * mapping would raise SIGBUS. */
 static int read_at(const bk_imap *m, uint64_t off, void *buf, size_t len)
 {
-    for (size_t done = 0; done < len;) {
-        ssize_t k = pread(m->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            return -EBADMSG;
-        done += (size_t)k;
-    }
-    return 0;
+    size_t got;
+    int r = bk_pread_full(m->fd, buf, len, off, &got);
+    return r < 0 ? r : got < len ? -EBADMSG : 0;
 }
 
 /* The block b (of the packs and entries) is what its checksum says.  The bit is set with

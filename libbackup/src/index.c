@@ -121,22 +121,12 @@ bool bk_index_lookup(bk_index *idx, const bk_id *id, bk_index_entry *ret)
     }
     if (idx->nruns && bk_index_run_lookup(idx, id, 0, ret))
         return true;
-    if (!idx->map)
-        return false;
     uint64_t pos;
     bk_imap_entry me;
-    int r = map_pos(idx, id, &pos, &me);
-    if (r == -EBADMSG && idx->remap && idx->remap(idx, idx->remap_ctx) == 0) {
-        /* the RAM part may have changed too */
-        if ((e = bk_idmap_get(&idx->blobs, id))) {
-            *ret = *e;
-            return true;
-        }
-        r = idx->map ? map_pos(idx, id, &pos, &me) : -ENOENT;
-    }
-    if (r == 0)
-        *ret = me.e;
-    return r == 0;
+    if (!idx->map || map_pos_retry(idx, id, &pos, &me) < 0)
+        return false;   /* absent, or a damaged map that could not be made again */
+    *ret = me.e;
+    return true;
 }
 
 int bk_index_pack_id(bk_index *idx, uint32_t no, bk_id *ret)
@@ -205,7 +195,9 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
     uint64_t start = idx->blobs.cap;
     for (size_t k = idx->nruns; k-- > 0;) {
         bk_imap *run = idx->runs[k];
-        for (uint64_t i = *pos - start; *pos >= start && i < run->n; i++) {
+        if (*pos < start)
+            *pos = start;
+        for (uint64_t i = *pos - start; i < run->n; i++) {
             if (bk_imap_check_range(run, i, i + 1) < 0) {
                 *ret_err = -EBADMSG;
                 return false;
@@ -220,9 +212,9 @@ bool bk_index_next(bk_index *idx, uint64_t *pos, bk_id *ret_id, bk_index_entry *
             return true;
         }
         start += run->n;
-        if (*pos < start)
-            *pos = start;
     }
+    if (*pos < start)
+        *pos = start;
     bk_imap *m = idx->map;
     for (uint64_t i = *pos - start; m && i < m->n; i++) {
         if ((i & 0x3ffff) == 0 && i)

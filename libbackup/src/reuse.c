@@ -73,17 +73,12 @@ int bk_reuse_scan(const bk_chunker *ch, const bk_keys *k, int fd, const bk_node 
 
 int bk_reuse_read(const bk_keys *k, int fd, uint64_t off, uint8_t *buf, size_t len, const bk_id *id)
 {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EBADMSG;   /* the file shrank */
-        got += (size_t)n;
-    }
+    size_t got;
+    int r = bk_pread_full(fd, buf, len, off, &got);
+    if (r < 0)
+        return r;
+    if (got < len)
+        return -EBADMSG;   /* the file shrank */
     bk_id h;
     bk_blob_id(k, buf, len, &h);
     return memcmp(h.b, id->b, sizeof(h.b)) == 0 ? 0 : -EBADMSG;

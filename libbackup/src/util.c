@@ -306,6 +306,25 @@ int bk_read_full(int fd, void *buf, size_t n, size_t *ret_got)
     return 0;
 }
 
+int bk_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            *ret_got = got;
+            return -errno;
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    *ret_got = got;
+    return 0;
+}
+
 int bk_write_full(int fd, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
