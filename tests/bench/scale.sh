@@ -34,7 +34,7 @@
 # summaries in the cache).
 #
 # arca's repositories are made with the key derivation of the test suite (--kdf-memory
-# 8M --kdf-ops 1; the default costs 64 MiB and 0.3 s more at every open); borg and
+# 8M --kdf-ops 1; the default costs 32 MiB and 0.1 s more at every open); borg and
 # restic use theirs.  The "open" row is each tool's floor: open the repository, list
 # nothing.  Figures are wall-clock on a shared machine: compare ratios, expect noise.
 set -euo pipefail
