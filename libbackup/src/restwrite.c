@@ -149,7 +149,8 @@ static int write_piece(bk_rwriters *w, wbuf *b, const piece *pc, uint64_t *end)
     uint64_t off = pc->off, written = 0, reused = 0;
     int r = 0;
     size_t i;
-    for (i = pc->from; i < pc->to && !failed(f); i++) {
+    for (i = pc->from; i < pc->to && !failed(f) && !__atomic_load_n(&w->fatal, __ATOMIC_RELAXED);
+         i++) {
         const bk_content *c = &n->content[i];
         if (c->hole) {
             off += c->len;
@@ -286,7 +287,7 @@ static void *writer_main(void *arg)
             r = finish_file(w, &b, f);
         pthread_mutex_lock(&w->mu);
         if (r < 0 && !w->fatal)
-            w->fatal = r;
+            __atomic_store_n(&w->fatal, r, __ATOMIC_RELAXED);   /* the others skip what is left */
         if (last)
             f->complete = true;
         pthread_cond_broadcast(&w->changed);
