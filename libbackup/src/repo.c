@@ -663,37 +663,37 @@ struct id_hash_guess {
 static int guess_one(const char *name, uint64_t size, void *ctx)
 {
     struct id_hash_guess *g = ctx;
-    if (size > (64u << 20))
+    bk_id want, sha, b2;
+    if (size > (64u << 20) || bk_id_parse(name, &want) < 0)
         return 0;
     bk_buf b = BK_BUF_INIT;
     int r = bk_be_get(g->repo->be, g->type, name, 0, 0, &b);
-    bk_id want, sha, b2;
-    if (r == 0 && bk_id_parse(name, &want) == 0) {
+    if (r == 0) {
         bk_hash(b.data, b.len, &b2);
         r = bk_obj_hash(g->repo->keys, b.data, b.len, &sha);   /* the keys do SHA-256 here */
-        if (r == 0 && bk_id_cmp(&want, &sha) == 0)
-            *g->id_hash = BK_ID_HASH_HMAC_SHA256;
-        else if (r == 0 && bk_id_cmp(&want, &b2) == 0)
-            *g->id_hash = BK_ID_HASH_BLAKE2B;
-        else
-            r = r < 0 ? r : 1;   /* damaged: try another */
     }
     bk_buf_free(&b);
-    if (r < 0 && r != -ENOENT) {
+    if (r == -ENOENT)
+        return 0;   /* removed meanwhile */
+    if (r < 0) {
         g->result = r;
         return 1;
     }
-    return r == 0 || ++g->tries >= 16;   /* found one, or enough damaged ones */
+    if (bk_id_cmp(&want, &sha) == 0 || bk_id_cmp(&want, &b2) == 0) {
+        *g->id_hash = bk_id_cmp(&want, &sha) == 0 ? BK_ID_HASH_HMAC_SHA256 : BK_ID_HASH_BLAKE2B;
+        return 1;
+    }
+    return ++g->tries >= 16;   /* damaged: another one, unless there are many */
 }
 
 /* Without a config (arca repair): the id function the repository's objects are named by,
- * seen in the first index object or snapshot whose name is the SHA-256 or the BLAKE2b of its
- * content; *ret stays (the default of new repositories) if there is none. */
+ * seen in the first index object, snapshot or else pack whose name is the SHA-256 or the
+ * BLAKE2b of its content; *ret stays (the default of new repositories) if there is none. */
 static int stored_id_hash(bk_repo *repo, int *ret)
 {
     int r = bk_keys_set_id_hash(repo->keys, BK_ID_HASH_HMAC_SHA256);
     int found = -1;
-    static const bk_obj_type types[] = { BK_OBJ_INDEX, BK_OBJ_SNAPSHOT };
+    static const bk_obj_type types[] = { BK_OBJ_INDEX, BK_OBJ_SNAPSHOT, BK_OBJ_DATA };
     for (size_t i = 0; r == 0 && found < 0 && i < BK_ELEMENTSOF(types); i++) {
         struct id_hash_guess g = { repo, types[i], 0, 0, &found };
         r = bk_be_list(repo->be, types[i], guess_one, &g);
