@@ -7,8 +7,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #elif defined(__aarch64__)
-#include <sys/auxv.h>
-#include <asm/hwcap.h>
+#include <sys/auxv.h>        /* getauxval, and glibc's HWCAP_SHA2 */
 #endif
 
 #include "crypto.h"
@@ -105,6 +104,8 @@ bool bk_id_hash_sha_fast(void)
  * EVP_Q_mac fetch the algorithm and hash both pads on every call (1.2 us for a 256-byte
  * tree blob, against 0.33 us; docs/performance.md), and one EVP_MAC_CTX per thread would
  * need a context per repository handle and thread. */
+_Static_assert(BK_KEY_LEN <= 64, "the id key fits in one SHA-256 block");
+
 static int hmac_setup(bk_keys *k)
 {
     uint8_t pad[64];
