@@ -59,8 +59,9 @@ static int store_list(const bk_keys *keys, bk_writer *w, const bk_content *v, si
     bk_buf b = BK_BUF_INIT;
     int r = bk_clist_encode(v, n, &b);
     if (r == 0) {
-        bk_blob_id(keys, b.data, b.len, &l->id);
-        r = bk_writer_add(w, BK_KIND_TREE, &l->id, b.data, b.len);
+        r = bk_blob_id(keys, b.data, b.len, &l->id);
+        if (r == 0)
+            r = bk_writer_add(w, BK_KIND_TREE, &l->id, b.data, b.len);
     }
     bk_buf_free(&b);
     if (r < 0)
@@ -142,8 +143,9 @@ static int emit(bk_cdc *c, const uint8_t *p, size_t n)
     if (all_zero(p, n)) {
         e->hole = true;   /* restored as a hole: sparse files stay sparse */
     } else {
-        bk_blob_id(c->keys, p, n, &e->id);
-        r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
+        r = bk_blob_id(c->keys, p, n, &e->id);
+        if (r == 0)
+            r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
         if (r < 0)
             return r;
     }
