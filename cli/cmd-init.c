@@ -7,11 +7,11 @@
 struct init_opts {
     uint64_t kdf_mem, pack_size, chunk_min, chunk_avg, chunk_max;
     long kdf_ops, compression;
-    int cipher;
+    int cipher, id_hash;
 };
 
 enum { O_KDF_MEM = 1, O_KDF_OPS, O_PACK_SIZE, O_COMPRESSION, O_CHUNK_MIN, O_CHUNK_AVG, O_CHUNK_MAX,
-       O_CIPHER };
+       O_CIPHER, O_ID_HASH };
 
 static const struct option opts[] = {
     { "kdf-memory", required_argument, NULL, O_KDF_MEM },
@@ -22,6 +22,7 @@ static const struct option opts[] = {
     { "chunk-avg", required_argument, NULL, O_CHUNK_AVG },
     { "chunk-max", required_argument, NULL, O_CHUNK_MAX },
     { "cipher", required_argument, NULL, O_CIPHER },
+    { "id-hash", required_argument, NULL, O_ID_HASH },
     { 0 },
 };
 
@@ -44,6 +45,16 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
             o->cipher = -1;
         else
             return cli_usage(c, "--cipher: expected aes-256-gcm, xchacha20-poly1305 or auto, got '%s'", arg);
+        return 0;
+    case O_ID_HASH:
+        if (strcmp(arg, "hmac-sha256") == 0)
+            o->id_hash = BK_ID_HASH_HMAC_SHA256;
+        else if (strcmp(arg, "blake2b") == 0)
+            o->id_hash = BK_ID_HASH_BLAKE2B;
+        else if (strcmp(arg, "auto") == 0)
+            o->id_hash = -1;
+        else
+            return cli_usage(c, "--id-hash: expected hmac-sha256, blake2b or auto, got '%s'", arg);
         return 0;
     case O_KDF_OPS:
     case O_COMPRESSION: {
@@ -75,7 +86,7 @@ static int set(cli *c, int option, int64_t v, const char *name)
 
 static int run(cli *c, int argc, char **argv)
 {
-    struct init_opts o = { .compression = -1, .cipher = -1 };
+    struct init_opts o = { .compression = -1, .cipher = -1, .id_hash = -1 };
     int optind_;
     int e = cli_parse(c, argc, argv, "", opts, on_opt, &o, &optind_);
     if (e)
@@ -91,7 +102,8 @@ static int run(cli *c, int argc, char **argv)
         (o.chunk_min && (e = set(c, BK_REPO_CHUNK_MIN, (int64_t)o.chunk_min, "chunk-min"))) ||
         (o.chunk_avg && (e = set(c, BK_REPO_CHUNK_AVG, (int64_t)o.chunk_avg, "chunk-avg"))) ||
         (o.chunk_max && (e = set(c, BK_REPO_CHUNK_MAX, (int64_t)o.chunk_max, "chunk-max"))) ||
-        (e = set(c, BK_REPO_CIPHER, o.cipher, "cipher")))
+        (e = set(c, BK_REPO_CIPHER, o.cipher, "cipher")) ||
+        (e = set(c, BK_REPO_ID_HASH, o.id_hash, "id-hash")))
         return e;
     char *pass;
     size_t len;
@@ -113,7 +125,7 @@ static int run(cli *c, int argc, char **argv)
 
 const command cmd_init = {
     "init", run, "init [--kdf-memory SIZE] [--kdf-ops N] [--pack-size SIZE] [--compression N]\n"
-    "          [--cipher aes-256-gcm|xchacha20-poly1305|auto]",
+    "          [--cipher aes-256-gcm|xchacha20-poly1305|auto] [--id-hash hmac-sha256|blake2b|auto]",
     "Create a new repository at -r REPO.  The passphrase comes from --password-file,\n"
     "ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND or a prompt.\n\n"
     "Options:\n"
@@ -124,6 +136,8 @@ const command cmd_init = {
     "      --chunk-min/--chunk-avg/--chunk-max SIZE\n"
     "                             chunker sizes for files (default 512K/1M/8M)\n"
     "      --cipher NAME          aes-256-gcm, xchacha20-poly1305, or auto (default): AES\n"
-    "                             where this CPU has AES-NI\n",
+    "                             where this CPU has AES-NI\n"
+    "      --id-hash NAME         hmac-sha256, blake2b, or auto (default): HMAC-SHA-256\n"
+    "                             where this CPU has SHA extensions (SHA-NI, ARMv8 SHA2)\n",
     .opts = opts,
 };

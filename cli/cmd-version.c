@@ -8,15 +8,16 @@ int cli_print_version(cli *c)
     if (!c->json) {
         printf("arca %s (repository format %d)\n", b.version, b.format_version);
         if (c->verbosity > 0)
-            printf("RADOS %s; libsodium %s, zstd %s, libarchive %s, jansson %s%s%s\n",
-                   b.rados ? "on" : "off", b.libsodium, b.zstd, b.libarchive, b.jansson,
-                   b.rados ? ", librados " : "", b.librados);
+            printf("RADOS %s; libsodium %s, libcrypto %s, zstd %s, libarchive %s, jansson %s%s%s\n",
+                   b.rados ? "on" : "off", b.libsodium, b.libcrypto, b.zstd, b.libarchive,
+                   b.jansson, b.rados ? ", librados " : "", b.librados);
         return EXIT_OK;
     }
-    json_t *j = json_pack("{s:s, s:i, s:{s:b}, s:{s:s, s:s, s:s, s:s, s:o}}",
+    json_t *j = json_pack("{s:s, s:i, s:{s:b}, s:{s:s, s:s, s:s, s:s, s:s, s:o}}",
                           "version", b.version, "format_version", b.format_version,
                           "features", "rados", b.rados,
-                          "libraries", "libsodium", b.libsodium, "zstd", b.zstd,
+                          "libraries", "libsodium", b.libsodium, "libcrypto", b.libcrypto,
+                          "zstd", b.zstd,
                           "libarchive", b.libarchive, "jansson", b.jansson,
                           "librados", b.rados ? json_string(b.librados) : json_null());
     cli_json_print(j);

@@ -5,8 +5,8 @@
 #   scripts/deps.sh bench     also restic and borg for the benchmark
 set -euo pipefail
 
-build_pkgs="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchive-dev
-            libjansson-dev librados-dev"
+build_pkgs="build-essential cmake pkg-config libsodium-dev libssl-dev libzstd-dev
+            libarchive-dev libjansson-dev librados-dev"
 # test tools: attr, acl and e2fsprogs (setfattr, setfacl, chattr) make fixtures, mount
 # and util-linux (unshare, setpriv, flock) isolate and drop privileges, man-db and
 # groff-base check the man page; git, mmdebstrap and mount make the fresh Debian root

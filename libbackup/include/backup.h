@@ -59,6 +59,7 @@ typedef struct bk_build_info {
     int format_version;              /* the repository format it writes (BK_FORMAT_VERSION) */
     bool rados;                      /* built with the Ceph RADOS backend */
     char libsodium[32], zstd[32], libarchive[32], jansson[32];
+    char libcrypto[32];              /* OpenSSL's, for the HMAC-SHA-256 id function */
     char librados[32];               /* "" without RADOS */
 } bk_build_info;
 BK_API void bk_build_info_get(bk_build_info *ret);
@@ -68,6 +69,13 @@ typedef enum bk_cipher {
     BK_CIPHER_XCHACHA = 0,       /* XChaCha20-Poly1305-IETF */
     BK_CIPHER_AES = 1,           /* AES-256-GCM, a key per box (libsodium's: AES-NI) */
 } bk_cipher;
+
+/* Id functions of a repository: blob ids and the names of its objects (docs/FORMAT.md,
+ * keys and identifiers). */
+typedef enum bk_id_hash {
+    BK_ID_HASH_BLAKE2B = 0,      /* keyed BLAKE2b-256 ids, BLAKE2b-256 names (libsodium) */
+    BK_ID_HASH_HMAC_SHA256 = 1,  /* HMAC-SHA-256 ids, SHA-256 names (libcrypto: SHA-NI) */
+} bk_id_hash;
 
 typedef enum bk_log_level {
     BK_LOG_ERROR = 0,
@@ -102,6 +110,8 @@ enum bk_repo_option {
     BK_REPO_CHUNK_MAX = 404,        /* int: chunker maximum (init) */
     BK_REPO_CIPHER = 405,           /* int: a bk_cipher, or -1 (default): AES-256-GCM where
                                        the CPU has AES-NI (init stores it) */
+    BK_REPO_ID_HASH = 406,          /* int: a bk_id_hash, or -1 (default): HMAC-SHA-256 where
+                                       the CPU has SHA extensions (init stores it) */
     BK_REPO_THREADS = 410,          /* int: worker threads (default: online CPUs) */
     BK_REPO_LOCK_WAIT = 500,        /* int: milliseconds to retry a held lock (default 0) */
     BK_REPO_READ_ONLY = 501,        /* int: 1 = never write (no lock objects either) */

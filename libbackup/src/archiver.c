@@ -480,8 +480,9 @@ static int save_tree(bk_backup *b, bk_tree *t, bk_id *ret)
     bk_buf buf = BK_BUF_INIT;
     r = bk_tree_encode(t->nodes, t->n, &buf);
     if (r == 0) {
-        bk_blob_id(b->repo->keys, buf.data, buf.len, ret);
-        r = bk_writer_add(b->w, BK_KIND_TREE, ret, buf.data, buf.len);
+        r = bk_blob_id(b->repo->keys, buf.data, buf.len, ret);
+        if (r == 0)
+            r = bk_writer_add(b->w, BK_KIND_TREE, ret, buf.data, buf.len);
         r = r < 0 ? r : 0;
     }
     bk_buf_free(&buf);

@@ -1,6 +1,7 @@
 /* buildinfo.c - what this library was built with, for `arca version`. */
 #include <archive.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ void bk_build_info_get(bk_build_info *ret)
     ret->version = BK_VERSION_STRING;
     ret->format_version = BK_FORMAT_VERSION;
     snprintf(ret->libsodium, sizeof(ret->libsodium), "%s", sodium_version_string());
+    snprintf(ret->libcrypto, sizeof(ret->libcrypto), "%s", OpenSSL_version(OPENSSL_VERSION_STRING));
     snprintf(ret->zstd, sizeof(ret->zstd), "%s", ZSTD_versionString());
     int a = archive_version_number();
     snprintf(ret->libarchive, sizeof(ret->libarchive), "%d.%d.%d", a / 1000000, a / 1000 % 1000,

@@ -133,8 +133,13 @@ int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf 
     repo->no_cache = off;
     if (r < 0)
         return r;
+    /* copies of the repository's objects, under their names: the repository's function */
     bk_id want, got;
-    bk_hash(out->data, out->len, &got);
+    r = bk_obj_hash(repo->keys, out->data, out->len, &got);
+    if (r < 0) {
+        out->len = 0;
+        return r;
+    }
     if (bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0) {
         out->len = 0;
         return -EBADMSG;

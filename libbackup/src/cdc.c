@@ -64,8 +64,9 @@ static int store_list(const bk_keys *keys, bk_writer *w, const bk_content *v, si
     bk_buf b = BK_BUF_INIT;
     int r = bk_clist_encode(v, n, &b);
     if (r == 0) {
-        bk_blob_id(keys, b.data, b.len, &l->id);
-        r = bk_writer_add(w, BK_KIND_TREE, &l->id, b.data, b.len);
+        r = bk_blob_id(keys, b.data, b.len, &l->id);
+        if (r == 0)
+            r = bk_writer_add(w, BK_KIND_TREE, &l->id, b.data, b.len);
     }
     bk_buf_free(&b);
     if (r < 0)
@@ -184,8 +185,7 @@ static int process(bk_cdc *c, bool all)
     /* chunks of zeros get no id: they are holes */
     for (size_t i = 0; i < n; i++)
         c->items[i].id = all_zero(c->items[i].p, c->items[i].n) ? NULL : &c->ids[i];
-    bk_hashpool_run(c->pool, c->keys, c->items, n);
-    int r = 0;
+    int r = bk_hashpool_run(c->pool, c->keys, c->items, n);
     for (size_t i = 0; r == 0 && i < n; i++) {
         r = emit(c, c->items[i].p, c->items[i].n, c->items[i].id);
         c->start += c->items[i].n;

@@ -282,8 +282,10 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
     compare_header(c, p, hdr, n);
     if (full) {
         bk_id got;
-        bk_hash(b.data, b.len, &got);
-        if (bk_id_cmp(&got, &p->id) != 0)
+        int hr = bk_obj_hash(repo->keys, b.data, b.len, &got);
+        if (hr < 0)
+            problem(c, "pack %s: cannot hash: %s", hex, strerror(-hr));
+        else if (bk_id_cmp(&got, &p->id) != 0)
             problem(c, "pack %s: content does not match its name (corrupt pack)", hex);
         size_t bad = 0;
         for (size_t i = 0; i < n; i++) {

@@ -35,14 +35,26 @@ enum { BK_ENC_RAW = 0, BK_ENC_ZSTD = 1 };
  * backup.h; bk_seal writes the keys' cipher, bk_unseal opens either: the box says which.) */
 bool bk_cipher_aes_available(void);
 
+/* Has this CPU the instructions that make SHA-256 fast (x86 SHA-NI, ARMv8 SHA2)?  The
+ * default id function of new repositories (bk_id_hash: backup.h) depends on it; either
+ * function works everywhere (libcrypto has a portable SHA-256). */
+bool bk_id_hash_sha_fast(void);
+
 /* The repository's secrets; lives in sodium_malloc'd, mlocked memory. */
 typedef struct bk_keys {
     uint8_t master[BK_KEY_LEN];   /* the only secret stored (wrapped) in key slots */
     uint8_t aead[BK_KEY_LEN];     /* XChaCha20-Poly1305 */
-    uint8_t id[BK_KEY_LEN];       /* keyed BLAKE2b for blob ids */
+    uint8_t id[BK_KEY_LEN];       /* the key of blob ids (keyed BLAKE2b or HMAC-SHA-256) */
     uint8_t gear[BK_KEY_LEN];     /* seed of the chunker's gear table */
     uint8_t aes[BK_KEY_LEN];      /* AES-256-GCM: the key of each box is derived from it */
     bk_cipher cipher;             /* what bk_seal writes (the repository's config says) */
+    bk_id_hash id_hash;           /* the repository's id function: set it with
+                                     bk_keys_set_id_hash (the config says) */
+    /* HMAC-SHA-256 only: SHA-256 after the one block of id key ^ ipad and of id key ^ opad
+     * (RFC 2104), and SHA-256 itself; libcrypto's memory (freed, and wiped, by
+     * bk_keys_free).  Read-only once set: threads copy them, never change them. */
+    struct evp_md_ctx_st *hmac_inner, *hmac_outer;
+    struct evp_md_st *sha256;
 } bk_keys;
 
 int bk_crypto_init(void);
@@ -51,10 +63,21 @@ int bk_keys_new_random(bk_keys **ret);
 /* Keys from a known master (key slot unwrap, tests). */
 int bk_keys_from_master(const uint8_t master[BK_KEY_LEN], bk_keys **ret);
 void bk_keys_free(bk_keys *k);
+/* Choose the id function of bk_blob_id and bk_obj_hash (new keys: BLAKE2b); not while
+ * other threads use the keys.  -ENOMEM, or -EIO if libcrypto has no SHA-256. */
+int bk_keys_set_id_hash(bk_keys *k, bk_id_hash h) BK_MUST_CHECK;
 
-/* Blob id: keyed BLAKE2b-256 of the plaintext. */
-void bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret);
-/* Object id: unkeyed BLAKE2b-256 of stored bytes (names of packs, index, snapshot objects). */
+/* Blob id of the plaintext, by the keys' id function: BLAKE2b-256 keyed with the id key,
+ * or HMAC-SHA-256 with the id key.  Thread-safe (the keys are only read).  -ENOMEM if
+ * libcrypto cannot allocate (HMAC-SHA-256). */
+int bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret) BK_MUST_CHECK;
+/* Name of a content-addressed object of the repository (packs, index objects, snapshots),
+ * by the keys' id function: unkeyed BLAKE2b-256 or SHA-256 of the stored bytes.  Also
+ * what names their copies in the cache.  Thread-safe; -ENOMEM as bk_blob_id. */
+int bk_obj_hash(const bk_keys *k, const void *p, size_t n, bk_id *ret) BK_MUST_CHECK;
+/* Unkeyed BLAKE2b-256, whatever the repository's id function: the names of key slots
+ * (read before the config says which function the repository uses) and of local files
+ * that only this machine reads. */
 void bk_hash(const void *p, size_t n, bk_id *ret);
 
 /* Sealed box: enc(1) || nonce(24) || ciphertext || tag(16), XChaCha20-Poly1305-IETF, or

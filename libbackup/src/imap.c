@@ -16,7 +16,10 @@
 #define HEADER_SIZE 4096
 #define FANOUT 65536
 #define BLOCK (64u << 10)
-#define SUM_LEN 16
+#define SUM_LEN 16               /* the block checksums, and the header's (32 bytes), are
+                                    BLAKE2b whatever the repository's id function: the file
+                                    is this machine's alone (a damaged one is rebuilt from
+                                    the index objects), no other reader needs to agree */
 #define PARTS 256
 #define WINDOW_MAX 256           /* entries a lookup reads at once: 13 KB */
 #define PART_BUF 512             /* entries buffered per partition before a write */

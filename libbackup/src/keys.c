@@ -27,7 +27,7 @@ static int list_one(const char *name, uint64_t size, void *ctx)
     bk_keyslot_info info;
     memset(&info, 0, sizeof(info));
     bk_id want, got;
-    bk_hash(b.data, b.len, &got);
+    bk_hash(b.data, b.len, &got);   /* key slots keep BLAKE2b names (repo.c, object_name) */
     bool damaged = bk_id_parse(name, &want) < 0 || bk_id_cmp(&want, &got) != 0 ||
                    bk_keyslot_parse_info(b.data, b.len, &info) < 0;
     bk_buf_free(&b);

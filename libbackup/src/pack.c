@@ -72,7 +72,7 @@ int bk_packer_finish(bk_packer *p, const bk_keys *k, bk_id *ret_id)
         r = bk_buf_put_le32(&p->data, (uint32_t)(p->data.len - before));
     bk_buf_free(&hdr);
     if (r == 0)
-        bk_hash(p->data.data, p->data.len, ret_id);
+        r = bk_obj_hash(k, p->data.data, p->data.len, ret_id);
     return r;
 }
 

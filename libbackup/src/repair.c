@@ -138,8 +138,9 @@ static int repair_config(repairer *rp)
     free(sz.v);
     bk_snapshots_free(v, n);
     bk_repo_log(repo, BK_LOG_WARNING, "config is lost or damaged: %s a new one (chunker "
-                "%u/%u/%u, pack size %u, compression %d)", dry(rp) ? "would write" : "writing",
-                c->chunk_min, c->chunk_avg, c->chunk_max, c->pack_size, c->compression);
+                "%u/%u/%u, pack size %u, compression %d, ids %s)", dry(rp) ? "would write" :
+                "writing", c->chunk_min, c->chunk_avg, c->chunk_max, c->pack_size, c->compression,
+                c->id_hash == BK_ID_HASH_HMAC_SHA256 ? "HMAC-SHA-256" : "BLAKE2b");
     rp->st->config_rewritten = true;
     if (dry(rp))
         return 0;
@@ -714,8 +715,8 @@ static int fix_tree(repairer *rp, tree_memo *m, const bk_id *id, const char *pat
         bk_buf b = BK_BUF_INIT;
         r = bk_tree_encode(out.nodes, out.n, &b);
         if (r == 0) {
-            bk_blob_id(repo->keys, b.data, b.len, &nid);
-            if (!dry(rp)) {
+            r = bk_blob_id(repo->keys, b.data, b.len, &nid);
+            if (r == 0 && !dry(rp)) {
                 r = bk_writer_add(rp->w, BK_KIND_TREE, &nid, b.data, b.len);
                 r = r < 0 ? r : 0;
             }

@@ -38,6 +38,7 @@ bk_repo *bk_repo_new(void)
     repo->kdf.memlimit = BK_KDF_DEFAULT_MEM;
     repo->opt_compression = -1;
     repo->opt_cipher = -1;
+    repo->opt_id_hash = -1;
     bk_index_init(&repo->index);
     return repo;
 }
@@ -120,6 +121,9 @@ int bk_repo_set_int(bk_repo *repo, int option, int64_t v)
     case BK_REPO_CIPHER:
         if (v < -1 || v > BK_CIPHER_AES) return -ERANGE;
         repo->opt_cipher = (int)v; return 0;
+    case BK_REPO_ID_HASH:
+        if (v < -1 || v > BK_ID_HASH_HMAC_SHA256) return -ERANGE;
+        repo->opt_id_hash = (int)v; return 0;
     case BK_REPO_CHUNK_MIN:
     case BK_REPO_CHUNK_AVG:
     case BK_REPO_CHUNK_MAX:
@@ -209,11 +213,25 @@ static bool content_addressed(bk_obj_type t)
     return t == BK_OBJ_DATA || t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT || t == BK_OBJ_KEY;
 }
 
-/* Content-addressed objects are named by the hash of their stored bytes. */
-static bool name_matches(const char *name, const bk_buf *b)
+/* The name of a content-addressed object of type t: the hash of its stored bytes by the
+ * repository's id function, but BLAKE2b for key slots, which are read before the config
+ * says which function the repository uses. */
+static int object_name(const bk_repo *repo, bk_obj_type t, const void *p, size_t n, bk_id *ret)
+{
+    if (t == BK_OBJ_KEY) {
+        bk_hash(p, n, ret);
+        return 0;
+    }
+    return bk_obj_hash(repo->keys, p, n, ret);
+}
+
+/* 1 if the content matches its name, 0 if not, or a negative errno. */
+static int name_matches(const bk_repo *repo, bk_obj_type t, const char *name, const bk_buf *b)
 {
     bk_id want, got;
-    bk_hash(b->data, b->len, &got);
+    int r = object_name(repo, t, b->data, b->len, &got);
+    if (r < 0)
+        return r;
     return bk_id_parse(name, &want) == 0 && bk_id_cmp(&want, &got) == 0;
 }
 
@@ -236,7 +254,11 @@ int bk_repo_save_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const void *
     bk_id id;
     char name[BK_ID_HEX];
     if (content_addressed(t)) {
-        bk_hash(box.data, box.len, &id);
+        r = object_name(repo, t, box.data, box.len, &id);
+        if (r < 0) {
+            bk_buf_free(&box);
+            return r;
+        }
         bk_id_hex(&id, name);
     } else {
         memset(&id, 0, sizeof(id));
@@ -297,7 +319,7 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
     /* index objects and snapshots are immutable and named by their hash: cacheable */
     bool cacheable = t == BK_OBJ_INDEX || t == BK_OBJ_SNAPSHOT;
     bool cached = cacheable && bk_cache_get(repo, bk_obj_type_name(t), name, &b) == 0;
-    if (cached && !name_matches(name, &b)) {
+    if (cached && name_matches(repo, t, name, &b) != 1) {
         b.len = 0;   /* a damaged copy: read the original */
         cached = false;
     }
@@ -306,8 +328,10 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
         bk_buf_free(&b);
         return bk_repo_error(repo, r, "cannot read %s: %s", what, strerror(-r));
     }
-    if (content_addressed(t) && !name_matches(name, &b)) {
+    if (content_addressed(t) && (r = name_matches(repo, t, name, &b)) != 1) {
         bk_buf_free(&b);
+        if (r < 0)
+            return bk_repo_error(repo, r, "cannot hash %s: %s", what, strerror(-r));
         return bk_repo_error(repo, -EBADMSG, "%s is corrupt: its content does not match its "
                              "name", what);
     }
@@ -326,13 +350,24 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
 
 /* Feature flags a repository may require; a reader refuses features it does not know.
  * "aes-256-gcm": new objects are sealed with AES-256-GCM (a version that cannot open
- * them must not write into the repository either). */
+ * them must not write into the repository either).  "hmac-sha256": blob ids are
+ * HMAC-SHA-256 and objects are named by SHA-256 (a version that knows only BLAKE2b would
+ * find every name and id wrong). */
 #define FEATURE_AES "aes-256-gcm"
-static const char *const known_features[] = { FEATURE_AES, NULL };
+#define FEATURE_HMAC_SHA256 "hmac-sha256"
+static const char *const known_features[] = { FEATURE_AES, FEATURE_HMAC_SHA256, NULL };
 
 static int config_encode(const bk_config *c, bk_buf *out)
 {
-    json_t *features = c->cipher == BK_CIPHER_AES ? json_pack("[s]", FEATURE_AES) : json_array();
+    json_t *features = json_array();
+    if (!features ||
+        (c->cipher == BK_CIPHER_AES &&
+         json_array_append_new(features, json_string(FEATURE_AES)) < 0) ||
+        (c->id_hash == BK_ID_HASH_HMAC_SHA256 &&
+         json_array_append_new(features, json_string(FEATURE_HMAC_SHA256)) < 0)) {
+        json_decref(features);
+        return -ENOMEM;
+    }
     json_t *o = json_pack("{s:i, s:s, s:o, s:{s:I, s:I, s:I}, s:I, s:i}", "version", c->version,
                           "id", c->id, "features", features, "chunker", "min", (json_int_t)c->chunk_min,
                           "avg", (json_int_t)c->chunk_avg, "max", (json_int_t)c->chunk_max,
@@ -370,7 +405,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
         goto out;
     size_t i;
     json_t *f;
-    int cipher = BK_CIPHER_XCHACHA;
+    int cipher = BK_CIPHER_XCHACHA, id_hash = BK_ID_HASH_BLAKE2B;
     json_array_foreach(features, i, f) {
         bool known = false;
         for (const char *const *k = known_features; *k && json_is_string(f); k++)
@@ -381,6 +416,8 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
         }
         if (strcmp(json_string_value(f), FEATURE_AES) == 0)
             cipher = BK_CIPHER_AES;
+        if (strcmp(json_string_value(f), FEATURE_HMAC_SHA256) == 0)
+            id_hash = BK_ID_HASH_HMAC_SHA256;
     }
     if (strlen(id) != 64 || !bk_is_hex(id, 64) ||
         bk_chunker_check_params((size_t)mn, (size_t)av, (size_t)mx) < 0 ||
@@ -394,6 +431,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
     c->pack_size = (uint32_t)pack;
     c->compression = (int)comp;
     c->cipher = cipher;
+    c->id_hash = id_hash;
     r = 0;
 out:
     json_decref(o);
@@ -407,11 +445,16 @@ static int repo_setup(bk_repo *repo)
                              "AES-256-GCM, which this machine cannot use (libsodium's needs a CPU "
                              "with AES-NI and PCLMUL)");
     repo->keys->cipher = (bk_cipher)repo->config.cipher;
+    int r = bk_keys_set_id_hash(repo->keys, (bk_id_hash)repo->config.id_hash);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot set up the repository's id function (%s): %s",
+                             repo->config.id_hash == BK_ID_HASH_HMAC_SHA256 ? "HMAC-SHA-256"
+                             : "BLAKE2b", strerror(-r));
     repo->zctx = bk_zctx_new(repo->config.compression);
     if (!repo->zctx)
         return -ENOMEM;
-    int r = bk_chunker_init(&repo->chunker, repo->keys->gear, repo->config.chunk_min,
-                            repo->config.chunk_avg, repo->config.chunk_max);
+    r = bk_chunker_init(&repo->chunker, repo->keys->gear, repo->config.chunk_min,
+                        repo->config.chunk_avg, repo->config.chunk_max);
     if (r < 0)
         return bk_repo_error(repo, r, "invalid chunker parameters");
     return 0;
@@ -444,7 +487,7 @@ int bk_repo_write_key_slot(bk_repo *repo, const char *pass, size_t passlen, char
         return bk_repo_error(repo, r, "cannot create key slot: %s", strerror(-r));
     }
     bk_id id;
-    bk_hash(slot.data, slot.len, &id);
+    bk_hash(slot.data, slot.len, &id);   /* BLAKE2b whatever the id function (object_name) */
     bk_id_hex(&id, ret_id);
     r = bk_be_put(repo->be, BK_OBJ_KEY, ret_id, slot.data, slot.len);
     bk_buf_free(&slot);
@@ -467,6 +510,8 @@ static void default_config(const bk_repo *repo, bk_config *c)
     c->compression = repo->opt_compression >= 0 ? repo->opt_compression : BK_COMPRESSION_DEFAULT;
     c->cipher = repo->opt_cipher >= 0 ? repo->opt_cipher
                 : bk_cipher_aes_available() ? BK_CIPHER_AES : BK_CIPHER_XCHACHA;
+    c->id_hash = repo->opt_id_hash >= 0 ? repo->opt_id_hash
+                 : bk_id_hash_sha_fast() ? BK_ID_HASH_HMAC_SHA256 : BK_ID_HASH_BLAKE2B;
 }
 
 int bk_repo_save_config(bk_repo *repo)
@@ -608,6 +653,57 @@ static int try_slot(const char *name, uint64_t size, void *ctx)
     return 0;
 }
 
+struct id_hash_guess {
+    bk_repo *repo;
+    bk_obj_type type;
+    int tries, result;
+    int *id_hash;
+};
+
+static int guess_one(const char *name, uint64_t size, void *ctx)
+{
+    struct id_hash_guess *g = ctx;
+    bk_id want, sha, b2;
+    if (size > (64u << 20) || bk_id_parse(name, &want) < 0)
+        return 0;
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_be_get(g->repo->be, g->type, name, 0, 0, &b);
+    if (r == 0) {
+        bk_hash(b.data, b.len, &b2);
+        r = bk_obj_hash(g->repo->keys, b.data, b.len, &sha);   /* the keys do SHA-256 here */
+    }
+    bk_buf_free(&b);
+    if (r == -ENOENT)
+        return 0;   /* removed meanwhile */
+    if (r < 0) {
+        g->result = r;
+        return 1;
+    }
+    if (bk_id_cmp(&want, &sha) == 0 || bk_id_cmp(&want, &b2) == 0) {
+        *g->id_hash = bk_id_cmp(&want, &sha) == 0 ? BK_ID_HASH_HMAC_SHA256 : BK_ID_HASH_BLAKE2B;
+        return 1;
+    }
+    return ++g->tries >= 16;   /* damaged: another one, unless there are many */
+}
+
+/* Without a config (arca repair): the id function the repository's objects are named by,
+ * seen in the first index object, snapshot or else pack whose name is the SHA-256 or the
+ * BLAKE2b of its content; *ret stays (the default of new repositories) if there is none. */
+static int stored_id_hash(bk_repo *repo, int *ret)
+{
+    int r = bk_keys_set_id_hash(repo->keys, BK_ID_HASH_HMAC_SHA256);
+    int found = -1;
+    static const bk_obj_type types[] = { BK_OBJ_INDEX, BK_OBJ_SNAPSHOT, BK_OBJ_DATA };
+    for (size_t i = 0; r == 0 && found < 0 && i < BK_ELEMENTSOF(types); i++) {
+        struct id_hash_guess g = { repo, types[i], 0, 0, &found };
+        r = bk_be_list(repo->be, types[i], guess_one, &g);
+        r = r == -ENOENT ? 0 : r < 0 ? r : g.result;
+    }
+    if (r == 0 && found >= 0)
+        *ret = found;
+    return r;
+}
+
 int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t passlen)
 {
     int r = connect_backend(repo, location, false);
@@ -659,6 +755,9 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
         bk_repo_clear_error(repo);
         repo->config_lost = true;
         default_config(repo, &repo->config);
+        if ((r = stored_id_hash(repo, &repo->config.id_hash)) < 0)
+            return bk_repo_error(repo, r, "%s: cannot read the index objects and snapshots: %s",
+                                 location, strerror(-r));
         return repo_setup(repo);
     }
     if (r < 0 && r != -EBADMSG && r != -EPROTONOSUPPORT)
@@ -698,7 +797,8 @@ int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, 
     if (r < 0)
         return -EBADMSG;
     bk_id got;
-    bk_blob_id(k, dst, raw_len, &got);
+    if ((r = bk_blob_id(k, dst, raw_len, &got)) < 0)
+        return r;
     return bk_id_cmp(&got, id) == 0 ? 0 : -EBADMSG;
 }
 

@@ -25,6 +25,7 @@ typedef struct bk_config {
     uint32_t pack_size;
     int compression;
     int cipher;                        /* bk_cipher: what seals new objects */
+    int id_hash;                       /* bk_id_hash: blob ids and object names */
 } bk_config;
 
 /* Parse the config document (plaintext). */
@@ -44,6 +45,7 @@ struct bk_repo {
     uint32_t opt_pack_size, opt_chunk_min, opt_chunk_avg, opt_chunk_max;
     int opt_compression;               /* -1: default */
     int opt_cipher;                    /* -1: AES-256-GCM if the CPU can */
+    int opt_id_hash;                   /* -1: HMAC-SHA-256 if the CPU has SHA extensions */
     int threads;
     int64_t lock_wait_ms;
     bool read_only;

@@ -50,7 +50,8 @@ int bk_reuse_scan(const bk_chunker *ch, const bk_keys *k, int fd, const bk_node 
         }
         size_t cut = bk_chunker_cut(ch, buf + start, end - start);
         bk_id id;
-        bk_blob_id(k, buf + start, cut, &id);
+        if ((r = bk_blob_id(k, buf + start, cut, &id)) < 0)
+            break;
         uint64_t *at = bk_idmap_get(&want, &id);
         if (at && *at == 0) {
             *at = pos + 1;
@@ -80,6 +81,7 @@ int bk_reuse_read(const bk_keys *k, int fd, uint64_t off, uint8_t *buf, size_t l
     if (got < len)
         return -EBADMSG;   /* the file shrank */
     bk_id h;
-    bk_blob_id(k, buf, len, &h);
+    if ((r = bk_blob_id(k, buf, len, &h)) < 0)
+        return r;
     return memcmp(h.b, id->b, sizeof(h.b)) == 0 ? 0 : -EBADMSG;
 }

@@ -336,6 +336,7 @@ static int hint_name(const char *host, char *const *paths, size_t npaths, char n
     for (size_t i = 0; r == 0 && i < npaths; i++)
         r = bk_buf_append(&b, paths[i], strlen(paths[i]) + 1);
     if (r == 0) {
+        /* a name in the local cache only: BLAKE2b whatever the repository's id function */
         bk_id h;
         bk_hash(b.data, b.len, &h);
         bk_id_hex(&h, name);

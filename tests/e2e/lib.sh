@@ -183,6 +183,19 @@ damage() {
     rm -f "$T/damaged-object"
 }
 
+# name_of REPO FILE: the name an object of FILE's bytes has in REPO: the SHA-256 or the
+# BLAKE2b-256 of the bytes, by the repository's id function (docs/FORMAT.md, section 2;
+# key slots are BLAKE2b in either)
+name_of() {
+    local h
+    if arca -r "$1" --json cat config | contains -F '"hmac-sha256"'; then
+        h=$(sha256sum < "$2")
+    else
+        h=$(b2sum -l 256 < "$2")
+    fi
+    echo "${h%% *}"
+}
+
 # compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
 compare_trees() {
     python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"

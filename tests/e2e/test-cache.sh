@@ -33,7 +33,7 @@ arca -r "$R" restore latest --target "$T/r" -q
 compare_trees "$T/src" "$T/r$T/src"
 # the mended copies hash to their names again
 for f in "$C"/index/* "$C"/snapshots/*; do
-    [ "$(b2sum -l 256 "$f" | cut -c1-64)" = "$(basename "$f")" ] || fail "cached $f was not mended"
+    [ "$(name_of "$R" "$f")" = "$(basename "$f")" ] || fail "cached $f was not mended"
 done
 
 # what the repository forgets, the cache forgets

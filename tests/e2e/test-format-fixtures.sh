@@ -4,7 +4,7 @@
 # arca wrote it just before the cipher suites: every object sealed with
 # XChaCha20-Poly1305; new repositories default to AES-256-GCM where the CPU can).  Their snapshots list, check --read-data passes, both
 # snapshots restore byte for byte with their metadata, and a new backup into each dedups
-# against what it holds.  The fixtures are local repositories, the same on either
+# against what it holds (the fixtures' ids are BLAKE2b, and so are the new objects' names).  The fixtures are local repositories, the same on either
 # backend's run.
 source "$(dirname "$0")/lib.sh"
 
@@ -41,5 +41,11 @@ for V in v1 xchacha; do
     [ "$(json_get "$T/b.json" 'j["summary"]["bytes_added_raw"] < 20000')" = True ] ||
         fail "a backup of the same tree into fixture $V stored it again: $(cat "$T/b.json")"
     arca -r "$R" check >/dev/null || fail "check after a backup into fixture $V"
+    # and the objects it added are named by BLAKE2b, as the fixture's are, whatever this
+    # machine's default id function for new repositories (test-id-hash.sh)
+    for f in "$R"/snapshots/* "$R"/index/* "$R"/data/*/*; do
+        [ "$(b2sum -l 256 < "$f" | cut -c1-64)" = "$(basename "$f")" ] ||
+            fail "fixture $V: $(basename "$(dirname "$f")")/$(basename "$f") is not named by its BLAKE2b"
+    done
 done
 pass

@@ -156,7 +156,7 @@ assert sys.argv[2] == f"arca {j['version']} (repository format {j['format_versio
 assert isinstance(j["format_version"], int)
 assert isinstance(j["features"]["rados"], bool)
 libs = j["libraries"]
-for name in ("libsodium", "zstd", "libarchive", "jansson"):
+for name in ("libsodium", "libcrypto", "zstd", "libarchive", "jansson"):
     assert isinstance(libs[name], str) and libs[name][0].isdigit(), name
 assert (isinstance(libs["librados"], str) and libs["librados"][0].isdigit()) if j["features"]["rados"] \
     else libs["librados"] is None

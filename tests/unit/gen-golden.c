@@ -117,7 +117,8 @@ static void gen_keys(void)
     bk_hex(k->gear, BK_KEY_LEN, hex);
     fprintf(f, "gear %s\n", hex);
     bk_id id;
-    bk_blob_id(k, "hello", 5, &id);
+    if (bk_blob_id(k, "hello", 5, &id) < 0)
+        die("blob id", -ENOMEM);
     bk_id_hex(&id, hex);
     fprintf(f, "blob-id-hello %s\n", hex);
     bk_hash("hello", 5, &id);
@@ -139,7 +140,8 @@ static void gen_pack(void)
         size_t n;
         th_pack_blob(i, &p, &n, &kind);
         bk_id id;
-        bk_blob_id(k, p, n, &id);
+        if (bk_blob_id(k, p, n, &id) < 0)
+            die("blob id", -ENOMEM);
         /* as the writer does: zstd when it shrinks the blob, raw otherwise */
         size_t cap = bk_compress_bound(n);
         uint8_t *zb = malloc(cap);

@@ -413,7 +413,8 @@ int th_repo_config_plain(const bk_config *c, uint8_t **ret, size_t *ret_len)
         bk_repo_set_int(repo, BK_REPO_CHUNK_MIN, c->chunk_min) < 0 ||
         bk_repo_set_int(repo, BK_REPO_CHUNK_AVG, c->chunk_avg) < 0 ||
         bk_repo_set_int(repo, BK_REPO_CHUNK_MAX, c->chunk_max) < 0 ||
-        bk_repo_set_int(repo, BK_REPO_CIPHER, c->cipher) < 0)
+        bk_repo_set_int(repo, BK_REPO_CIPHER, c->cipher) < 0 ||
+        bk_repo_set_int(repo, BK_REPO_ID_HASH, c->id_hash) < 0)
         r = -EINVAL;
     if (r == 0)
         r = bk_repo_init(repo, loc, "pass", 4);

@@ -270,7 +270,7 @@ static void save_tree_of(fixture *f, bk_writer *w, const bk_node *n, bk_id *ret)
 {
     bk_buf b = BK_BUF_INIT;
     assert_int_equal(bk_tree_encode(n, 1, &b), 0);
-    bk_blob_id(f->repo->keys, b.data, b.len, ret);
+    assert_int_equal(bk_blob_id(f->repo->keys, b.data, b.len, ret), 0);
     assert_true(bk_writer_add(w, BK_KIND_TREE, ret, b.data, b.len) >= 0);
     bk_buf_free(&b);
 }

@@ -26,6 +26,7 @@ static void test_golden(void **state)
     assert_int_equal(got.pack_size, want.pack_size);
     assert_int_equal(got.compression, want.compression);
     assert_int_equal(got.cipher, BK_CIPHER_XCHACHA);
+    assert_int_equal(got.id_hash, BK_ID_HASH_BLAKE2B);   /* the golden config has no feature */
 
     /* what a new repository writes is byte for byte the golden document (but its id) */
     uint8_t *made;
@@ -78,6 +79,40 @@ static void test_cipher_aes(void **state)
     free(made);
 }
 
+/* HMAC-SHA-256 ids are a feature of the config, with or without AES-256-GCM */
+static void test_id_hash_hmac(void **state)
+{
+    for (int aes = 0; aes < 2; aes++) {
+        if (aes && !bk_cipher_aes_available())
+            continue;
+        bk_config want, got;
+        th_golden_config(&want);
+        want.cipher = aes ? BK_CIPHER_AES : BK_CIPHER_XCHACHA;
+        want.id_hash = BK_ID_HASH_HMAC_SHA256;
+        uint8_t *made;
+        size_t mlen;
+        assert_int_equal(th_repo_config_plain(&want, &made, &mlen), 0);
+        const char *feature = aes ? "\"features\":[\"aes-256-gcm\",\"hmac-sha256\"]"
+                                  : "\"features\":[\"hmac-sha256\"]";
+        assert_non_null(memmem(made, mlen, feature, strlen(feature)));
+        assert_int_equal(bk_config_decode(made, mlen, &got), 0);
+        assert_int_equal(got.id_hash, BK_ID_HASH_HMAC_SHA256);
+        assert_int_equal(got.cipher, want.cipher);
+        free(made);
+    }
+    /* BLAKE2b, asked for: no feature, as every repository before it */
+    bk_config want, got;
+    th_golden_config(&want);
+    want.id_hash = BK_ID_HASH_BLAKE2B;
+    uint8_t *made;
+    size_t mlen;
+    assert_int_equal(th_repo_config_plain(&want, &made, &mlen), 0);
+    assert_non_null(memmem(made, mlen, "\"features\":[]", 13));
+    assert_int_equal(bk_config_decode(made, mlen, &got), 0);
+    assert_int_equal(got.id_hash, BK_ID_HASH_BLAKE2B);
+    free(made);
+}
+
 #define ID "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
 
 static int decode(const char *fmt, const char *version, const char *id, const char *features,
@@ -105,6 +140,11 @@ static void test_decode_cases(void **state)
         { "2", ID, "[]", NULL, "16777216", "3", -EPROTONOSUPPORT },
         { "0", ID, "[]", NULL, "16777216", "3", -EPROTONOSUPPORT },
         { "1", ID, "[\"sha3\"]", NULL, "16777216", "3", -EPROTONOSUPPORT },
+        { "1", ID, "[\"hmac-sha256\"]", NULL, "16777216", "3", 0 },
+        { "1", ID, "[\"hmac-sha256\",\"aes-256-gcm\"]", NULL, "16777216", "3", 0 },
+        { "1", ID, "[\"hmac-sha256\",\"hmac-sha512\"]", NULL, "16777216", "3", -EPROTONOSUPPORT },
+        { "1", ID, "[\"HMAC-SHA256\"]", NULL, "16777216", "3", -EPROTONOSUPPORT },
+        { "1", ID, "[\"hmac-sha256 \"]", NULL, "16777216", "3", -EPROTONOSUPPORT },
         { "1", ID, "[\"\"]", NULL, "16777216", "3", -EPROTONOSUPPORT },
         { "1", ID, "[1]", NULL, "16777216", "3", -EPROTONOSUPPORT },
         { "1", ID, "{}", NULL, "16777216", "3", -EBADMSG },
@@ -170,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_other_params),
         cmocka_unit_test(test_cipher_aes),
+        cmocka_unit_test(test_id_hash_hmac),
         cmocka_unit_test(test_decode_cases),
         cmocka_unit_test(test_decode_garbage),
     };

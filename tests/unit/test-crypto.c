@@ -1,6 +1,7 @@
 /* test-crypto.c - keys, keyed blob ids, sealed boxes and key slots: round trips, and a
  * flipped bit, wrong kind, wrong id, wrong key or truncation rejected; golden subkeys and
  * the golden key slot. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,7 +41,7 @@ static void test_golden_keys(void **state)
     want[1].name = "id";
     bk_hex(k->gear, BK_KEY_LEN, want[2].hex);
     want[2].name = "gear";
-    bk_blob_id(k, "hello", 5, &id);
+    assert_int_equal(bk_blob_id(k, "hello", 5, &id), 0);
     bk_id_hex(&id, want[3].hex);
     want[3].name = "blob-id-hello";
     bk_hash("hello", 5, &id);
@@ -67,12 +68,12 @@ static void test_blob_ids_keyed(void **state)
     assert_int_equal(bk_keys_new_random(&b), 0);
     assert_memory_not_equal(a->master, b->master, BK_KEY_LEN);
     bk_id ia, ib, ia2, h1, h2;
-    bk_blob_id(a, "content", 7, &ia);
-    bk_blob_id(b, "content", 7, &ib);
-    bk_blob_id(a, "content", 7, &ia2);
+    assert_int_equal(bk_blob_id(a, "content", 7, &ia), 0);
+    assert_int_equal(bk_blob_id(b, "content", 7, &ib), 0);
+    assert_int_equal(bk_blob_id(a, "content", 7, &ia2), 0);
     assert_memory_not_equal(ia.b, ib.b, BK_ID_LEN);   /* different keys, different ids */
     assert_memory_equal(ia.b, ia2.b, BK_ID_LEN);      /* deterministic */
-    bk_blob_id(a, "Content", 7, &ia2);
+    assert_int_equal(bk_blob_id(a, "Content", 7, &ia2), 0);
     assert_memory_not_equal(ia.b, ia2.b, BK_ID_LEN);
     /* the object hash is unkeyed and not the blob id */
     bk_hash("content", 7, &h1);
@@ -92,6 +93,176 @@ static void test_blob_ids_keyed(void **state)
     bk_keys_free(a);
     bk_keys_free(b);
     bk_keys_free(c);
+}
+
+/* HMAC-SHA-256 through the id function: RFC 4231's test cases 1 to 4 (keys of 4 to 25
+ * bytes; HMAC pads a key shorter than the block with zeros, so the same key followed by
+ * zeros up to the 32 bytes of the id key gives the same MAC), and a 32-byte key: the
+ * golden id key on "hello" (Python's hmac module agrees). */
+static void test_hmac_sha256_ids(void **state)
+{
+    static const struct {
+        uint8_t key[32];
+        size_t keylen;
+        const char *data;
+        size_t datalen;
+        uint8_t fill;
+        const char *mac;
+    } rfc[] = {
+        { { 0 }, 20, "Hi There", 8, 0x0b,
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+        { { 'J', 'e', 'f', 'e' }, 4, "what do ya want for nothing?", 28, 0,
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+        { { 0 }, 20, NULL, 50, 0xaa,
+          "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+        { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+            24, 25 }, 25, NULL, 50, 0,
+          "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
+    };
+    bk_keys *k;
+    assert_int_equal(bk_keys_new_random(&k), 0);
+    for (size_t i = 0; i < BK_ELEMENTSOF(rfc); i++) {
+        uint8_t data[50];
+        memset(k->id, 0, sizeof(k->id));
+        if (rfc[i].fill)
+            memset(k->id, rfc[i].fill, rfc[i].keylen);
+        else
+            memcpy(k->id, rfc[i].key, rfc[i].keylen);
+        if (rfc[i].data)
+            memcpy(data, rfc[i].data, rfc[i].datalen);
+        else
+            memset(data, i == 2 ? 0xdd : 0xcd, rfc[i].datalen);
+        /* the pads are computed from the key when the function is chosen */
+        assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_HMAC_SHA256), 0);
+        bk_id id;
+        char hex[BK_ID_HEX];
+        assert_int_equal(bk_blob_id(k, data, rfc[i].datalen, &id), 0);
+        bk_id_hex(&id, hex);
+        if (strcmp(hex, rfc[i].mac) != 0)
+            fail_msg("RFC 4231 case %zu: %s", i + 1, hex);
+    }
+    bk_keys_free(k);
+
+    k = th_golden_keys();
+    assert_int_equal(k->id_hash, BK_ID_HASH_BLAKE2B);   /* new keys: BLAKE2b */
+    assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_HMAC_SHA256), 0);
+    bk_id id;
+    char hex[BK_ID_HEX];
+    assert_int_equal(bk_blob_id(k, "hello", 5, &id), 0);
+    bk_id_hex(&id, hex);
+    assert_string_equal(hex, "9c7e951608bb775b80778c55736a6dccb68bb1e553478354ef4fe80be9598d5d");
+    /* and back: the golden BLAKE2b id (tests/data/keys.txt) */
+    assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_BLAKE2B), 0);
+    assert_int_equal(bk_blob_id(k, "hello", 5, &id), 0);
+    bk_id_hex(&id, hex);
+    assert_string_equal(hex, "614c9079b323b8c3acbdaed3d242275e422b39fd22c973662e0fd15fe800513d");
+    assert_int_equal(bk_keys_set_id_hash(k, (bk_id_hash)7), -EINVAL);
+    assert_int_equal(k->id_hash, BK_ID_HASH_BLAKE2B);
+    bk_keys_free(k);
+}
+
+/* Names: SHA-256 of the stored bytes with HMAC-SHA-256 ids, BLAKE2b otherwise; bk_hash
+ * (key slots, local files) is BLAKE2b whatever the keys say. */
+static void test_object_names(void **state)
+{
+    bk_keys *k;
+    assert_int_equal(bk_keys_new_random(&k), 0);
+    bk_id b2, h;
+    char hex[BK_ID_HEX];
+    bk_hash("abc", 3, &b2);
+    assert_int_equal(bk_obj_hash(k, "abc", 3, &h), 0);
+    assert_memory_equal(h.b, b2.b, BK_ID_LEN);
+    assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_HMAC_SHA256), 0);
+    assert_int_equal(bk_obj_hash(k, "abc", 3, &h), 0);
+    bk_id_hex(&h, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(bk_obj_hash(k, "", 0, &h), 0);
+    bk_id_hex(&h, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    bk_id again;
+    bk_hash("abc", 3, &again);
+    assert_memory_equal(again.b, b2.b, BK_ID_LEN);
+    bk_keys_free(k);
+}
+
+/* The same keys and data give different ids under the two functions, and neither is the
+ * object hash of the data. */
+static void test_id_functions_differ(void **state)
+{
+    bk_keys *k;
+    assert_int_equal(bk_keys_new_random(&k), 0);
+    size_t sizes[] = { 0, 1, 55, 56, 63, 64, 65, 256, 8192, 1 << 20 };
+    uint8_t *p = malloc(1 << 20);
+    assert_non_null(p);
+    th_fill(p, 1 << 20, 3);
+    for (size_t i = 0; i < BK_ELEMENTSOF(sizes); i++) {
+        bk_id b2, hm, hm2, name;
+        assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_BLAKE2B), 0);
+        assert_int_equal(bk_blob_id(k, p, sizes[i], &b2), 0);
+        assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_HMAC_SHA256), 0);
+        assert_int_equal(bk_blob_id(k, p, sizes[i], &hm), 0);
+        assert_int_equal(bk_blob_id(k, p, sizes[i], &hm2), 0);
+        assert_int_equal(bk_obj_hash(k, p, sizes[i], &name), 0);
+        assert_memory_not_equal(b2.b, hm.b, BK_ID_LEN);
+        assert_memory_equal(hm.b, hm2.b, BK_ID_LEN);   /* deterministic */
+        assert_memory_not_equal(hm.b, name.b, BK_ID_LEN);   /* keyed */
+    }
+    /* other keys, other HMAC ids */
+    bk_keys *o;
+    assert_int_equal(bk_keys_new_random(&o), 0);
+    assert_int_equal(bk_keys_set_id_hash(o, BK_ID_HASH_HMAC_SHA256), 0);
+    bk_id a, b;
+    assert_int_equal(bk_blob_id(k, p, 100, &a), 0);
+    assert_int_equal(bk_blob_id(o, p, 100, &b), 0);
+    assert_memory_not_equal(a.b, b.b, BK_ID_LEN);
+    free(p);
+    bk_keys_free(k);
+    bk_keys_free(o);
+}
+
+/* Ids are computed by several threads at once from the same keys. */
+struct id_thread {
+    const bk_keys *k;
+    const uint8_t *p;
+    bk_id want[64];
+    int bad;
+};
+
+static void *id_thread_run(void *arg)
+{
+    struct id_thread *t = arg;
+    for (int round = 0; round < 50; round++)
+        for (size_t i = 0; i < 64; i++) {
+            bk_id id;
+            if (bk_blob_id(t->k, t->p, i * 131, &id) < 0 || bk_id_cmp(&id, &t->want[i]) != 0)
+                t->bad++;
+        }
+    return NULL;
+}
+
+static void test_hmac_threads(void **state)
+{
+    bk_keys *k;
+    assert_int_equal(bk_keys_new_random(&k), 0);
+    assert_int_equal(bk_keys_set_id_hash(k, BK_ID_HASH_HMAC_SHA256), 0);
+    uint8_t p[64 * 131];
+    th_fill(p, sizeof(p), 9);
+    struct id_thread t[4];
+    for (size_t j = 0; j < 4; j++) {
+        t[j].k = k;
+        t[j].p = p;
+        t[j].bad = 0;
+        for (size_t i = 0; i < 64; i++)
+            assert_int_equal(bk_blob_id(k, p, i * 131, &t[j].want[i]), 0);
+    }
+    pthread_t th[4];
+    for (size_t j = 0; j < 4; j++)
+        assert_int_equal(pthread_create(&th[j], NULL, id_thread_run, &t[j]), 0);
+    for (size_t j = 0; j < 4; j++) {
+        pthread_join(th[j], NULL);
+        assert_int_equal(t[j].bad, 0);
+    }
+    bk_keys_free(k);
 }
 
 static void seal_round_trip(bk_cipher cipher)
@@ -393,6 +564,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_keys),
         cmocka_unit_test(test_blob_ids_keyed),
+        cmocka_unit_test(test_hmac_sha256_ids),
+        cmocka_unit_test(test_object_names),
+        cmocka_unit_test(test_id_functions_differ),
+        cmocka_unit_test(test_hmac_threads),
         cmocka_unit_test(test_seal_round_trip),
         cmocka_unit_test(test_seal_rejects),
         cmocka_unit_test(test_seal_round_trip_aes),
