@@ -44,6 +44,7 @@ struct bk_backup {
 
     /* run state */
     bk_writer *w;
+    bk_hashpool *hashpool;      /* hashes the chunks of a large file on several cores */
     bk_scan *scan;              /* totals for progress, when someone watches */
     struct archive *ard;
     bk_chunker stream_chunker;
@@ -332,6 +333,7 @@ static int read_content(bk_backup *b, const bk_chunker *ch, int fd, const struct
 {
     bk_cdc c;
     bk_cdc_init(&c, ch, b->repo->keys, b->w);
+    c.pool = b->hashpool;
     c.tick = tick;
     c.tick_ctx = b;
     int r = st ? bk_cdc_read_file(&c, fd, (uint64_t)st->st_size, io_err)
@@ -1110,6 +1112,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         b->scan = NULL;   /* only the ETA is lost */
     if (r == 0)
         r = bk_writer_new(repo, b->dry_run, &b->w);
+    if (r == 0)
+        r = bk_hashpool_new(repo->keys, bk_repo_threads(repo) - 1, &b->hashpool);
     if (r == 0 && !b->dry_run)
         spill_setup(repo);
     if (r == 0) {
@@ -1226,6 +1230,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     b->ard = NULL;
     bk_writer_free(b->w);
     b->w = NULL;
+    bk_hashpool_free(b->hashpool);
+    b->hashpool = NULL;
     bk_scan_free(b->scan);
     b->scan = NULL;
     bk_node_clear(&rootnode);

@@ -17,6 +17,11 @@ void bk_cdc_free(bk_cdc *c)
     free(c->buf);
     free(c->content);
     free(c->lists);
+    free(c->items);
+    free(c->ids);
+    c->items = NULL;
+    c->ids = NULL;
+    c->icap = 0;
     c->buf = NULL;
     c->content = NULL;
     c->lists = NULL;
@@ -132,7 +137,9 @@ static int room(bk_cdc *c)
     return r < 0 ? r : grow(c);
 }
 
-static int emit(bk_cdc *c, const uint8_t *p, size_t n)
+/* A chunk, hashed (id) or all zeros (NULL: restored as a hole, so sparse files stay
+ * sparse), into the content list and, if new, to the writer. */
+static int emit(bk_cdc *c, const uint8_t *p, size_t n, const bk_id *id)
 {
     int r = room(c);
     if (r < 0)
@@ -140,12 +147,11 @@ static int emit(bk_cdc *c, const uint8_t *p, size_t n)
     bk_content *e = &c->content[c->n];
     memset(e, 0, sizeof(*e));
     e->len = (uint32_t)n;
-    if (all_zero(p, n)) {
-        e->hole = true;   /* restored as a hole: sparse files stay sparse */
+    if (!id) {
+        e->hole = true;
     } else {
-        r = bk_blob_id(c->keys, p, n, &e->id);
-        if (r == 0)
-            r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
+        e->id = *id;
+        r = bk_writer_add(c->w, BK_KIND_DATA, &e->id, p, n);
         if (r < 0)
             return r;
     }
@@ -154,16 +160,38 @@ static int emit(bk_cdc *c, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Cut and emit chunks; keep the tail until there is a full max's worth, or at the end. */
+/* Cut the chunks of what is buffered, keeping the tail until there is a full max's worth
+ * (or all of it, at the end); hash them together (on several cores, with a pool) and emit
+ * them in order. */
 static int process(bk_cdc *c, bool all)
 {
-    while (c->end > c->start && (all || c->end - c->start >= c->ch->max)) {
-        size_t cut = bk_chunker_cut(c->ch, c->buf + c->start, c->end - c->start);
-        int r = emit(c, c->buf + c->start, cut);
-        if (r < 0)
-            return r;
-        c->start += cut;
+    size_t n = 0, pos = c->start;
+    while (c->end > pos && (all || c->end - pos >= c->ch->max)) {
+        size_t cut = bk_chunker_cut(c->ch, c->buf + pos, c->end - pos);
+        if (n == c->icap) {
+            size_t cap = c->icap ? 2 * c->icap : 32;
+            bk_hash_item *v = realloc(c->items, cap * sizeof(*v));
+            if (v)
+                c->items = v;
+            bk_id *ids = v ? realloc(c->ids, cap * sizeof(*ids)) : NULL;
+            if (!ids)
+                return -ENOMEM;
+            c->ids = ids;
+            c->icap = cap;
+        }
+        c->items[n++] = (bk_hash_item){ c->buf + pos, cut, NULL };
+        pos += cut;
     }
+    /* chunks of zeros get no id: they are holes */
+    for (size_t i = 0; i < n; i++)
+        c->items[i].id = all_zero(c->items[i].p, c->items[i].n) ? NULL : &c->ids[i];
+    int r = bk_hashpool_run(c->pool, c->keys, c->items, n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = emit(c, c->items[i].p, c->items[i].n, c->items[i].id);
+        c->start += c->items[i].n;
+    }
+    if (r < 0)
+        return r;
     if (c->start == c->end) {
         c->start = c->end = 0;
     } else if (c->start > 0 && c->cap - c->end < c->ch->max) {

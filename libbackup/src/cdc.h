@@ -3,6 +3,7 @@
 #ifndef BK_CDC_H
 #define BK_CDC_H
 
+#include "hashpool.h"
 #include "tree.h"
 #include "writer.h"
 
@@ -10,6 +11,7 @@ typedef struct bk_cdc {
     const bk_chunker *ch;
     const bk_keys *keys;
     bk_writer *w;
+    bk_hashpool *pool;            /* hashes a buffer's chunks on several cores, or NULL */
     void (*tick)(void *ctx);      /* called now and then while reading (progress) */
     void *tick_ctx;
     uint8_t *buf;                 /* allocated on first use, released by flush */
@@ -20,6 +22,9 @@ typedef struct bk_cdc {
     size_t nlists, lcap;
     uint64_t size;                /* of the content so far, holes included */
     uint64_t bytes_read;          /* what was read: holes are not */
+    bk_hash_item *items;          /* the chunks cut from the buffer, being hashed */
+    bk_id *ids;                   /* their ids */
+    size_t icap;
 } bk_cdc;
 
 /* Holes are recorded in pieces of at most this many bytes. */

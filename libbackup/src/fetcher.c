@@ -42,7 +42,7 @@ struct bk_fetcher {
     pthread_mutex_t mu;
     pthread_cond_t ready;      /* a blob the consumer may wait for is there (or failed) */
     pthread_cond_t room;       /* a task the window held back may start */
-    bool consumer_waiting;
+    int consumers_waiting;     /* consumers (the restore's writers) blocked in get */
     int workers_waiting;
     size_t next_task;          /* next task to start */
     size_t consumed;           /* uses released */
@@ -191,7 +191,7 @@ static void publish(bk_fetcher *f, done_blob *b, size_t n)
             bi->error = b[i].error;
         }
     }
-    if (f->consumer_waiting)
+    if (f->consumers_waiting)
         pthread_cond_broadcast(&f->ready);
     pthread_mutex_unlock(&f->mu);
 }
@@ -345,9 +345,9 @@ int bk_fetcher_get(bk_fetcher *f, const bk_id *id, const uint8_t **ret, size_t *
             until.tv_sec++;
             until.tv_nsec -= 1000000000;
         }
-        f->consumer_waiting = true;
+        f->consumers_waiting++;
         pthread_cond_timedwait(&f->ready, &f->mu, &until);
-        f->consumer_waiting = false;
+        f->consumers_waiting--;
         if (bi->state == 0 && bk_interrupted())
             r = -EINTR;
     }

@@ -7,7 +7,7 @@
  * removes).  Write: entries in tree order through place.c, which creates every name in its
  * directory's fd (never through a symlink, never outside the target), files under a
  * temporary name renamed into place once complete, and directories' metadata after their
- * content.  One restore at a time per target (flock on the target directory). */
+ * content; the files' content is written by several writer threads (restwrite.c).  One restore at a time per target (flock on the target directory). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -21,6 +21,7 @@
 #include "match.h"
 #include "place.h"
 #include "restore.h"
+#include "restwrite.h"
 #include "reuse.h"
 #include "snapshot.h"
 #include "target.h"
@@ -573,192 +574,51 @@ static int lock_target(bk_restore *rs, int tfd)
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-typedef struct writer_ctx {
+typedef struct run_ctx {
     bk_restore *rs;
-    bk_fetcher *f;
     bk_restore_stats *st;
-    uint64_t *done_bytes;
-    uint8_t *buf;                /* for chunks read from the old local file, and --verify */
-    size_t cap;
-} writer_ctx;
+    uint64_t nfs4;
+} run_ctx;
 
-static int grow_buf(writer_ctx *w, size_t len)
+/* bk_place_report_fn and bk_rw_report_fn: count and name */
+static void on_report(void *ud, const char *path, int code, const char *msg)
 {
-    if (w->cap >= len)
-        return 0;
-    uint8_t *b = realloc(w->buf, len);
-    if (!b)
-        return -ENOMEM;
-    w->buf = b;
-    w->cap = len;
-    return 0;
+    run_ctx *c = ud;
+    report_item(c->rs, c->st, path, code, msg);
 }
 
-/* One chunk of a reused file: from the old local version if it still holds it, else from
- * the repository (the file changed since it was scanned).  *ret_free: to free after use. */
-static int local_chunk(writer_ctx *w, int oldfd, const bk_plan_entry *pe, size_t i,
-                       const uint8_t **ret, uint8_t **ret_free)
+/* bk_rw_done_fn: a file committed (or not) */
+static void on_file_done(void *ud, const bk_plan_entry *pe, int k)
 {
-    const bk_content *c = &pe->node.content[i];
-    *ret_free = NULL;
-    if (grow_buf(w, c->len) < 0)
-        return -ENOMEM;
-    if (oldfd >= 0 && bk_reuse_read(w->rs->repo->keys, oldfd, pe->local[i], w->buf, c->len,
-                                    &c->id) == 0) {
-        w->st->bytes_reused += c->len;
-        *ret = w->buf;
-        return 0;
-    }
-    size_t len;
-    uint8_t *p;
-    int r = bk_repo_load_blob(w->rs->repo, BK_KIND_DATA, &c->id, &p, &len);
-    if (r < 0)
-        return r;
-    if (len != c->len) {
-        free(p);
-        return bk_repo_error(w->rs->repo, -EBADMSG, "blob length differs from the tree's");
-    }
-    *ret = *ret_free = p;
-    return 0;
+    run_ctx *c = ud;
+    c->st->files_restored += k == 0;
+    c->nfs4 += k == 0 && pe->node.acl_nfs4;
 }
 
-/* The content of a file into its temporary file.  0: written; 1: this file failed
- * (reported); < 0: fatal. */
-static int write_content(writer_ctx *w, const bk_plan_entry *pe, int oldfd, bk_place_file *pf)
+/* A regular file: its temporary file begun here, its content queued for the writers,
+ * which take it from the fetcher (or its old version); renamed into place when it is
+ * committed.  0 queued (counted at its commit), 1 not restored (reported), < 0 fatal. */
+static int start_file(run_ctx *c, bk_fetcher *f, bk_rwriters *rw, bk_place *pl, size_t i,
+                      bk_plan_entry *pe)
 {
-    bk_restore *rs = w->rs;
     const bk_node *n = &pe->node;
-    uint64_t off = 0;
     if (pe->error) {
         char msg[1100];
         snprintf(msg, sizeof(msg), "not restored (the old version, if any, is kept): %s", pe->error);
-        report_item(rs, w->st, pe->path, -EBADMSG, msg);
+        report_item(c->rs, c->st, pe->path, -EBADMSG, msg);
+        bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
         return 1;
     }
-    for (size_t i = 0; i < n->ncontent; i++) {
-        const bk_content *c = &n->content[i];
-        if (c->hole) {
-            off += c->len;
-            continue;
-        }
-        bool local = pe->local && pe->local[i] != BK_LOCAL_NONE;
-        const uint8_t *data;
-        uint8_t *to_free = NULL;
-        size_t len = c->len;
-        int r = local ? local_chunk(w, oldfd, pe, i, &data, &to_free)
-                      : bk_fetcher_get(w->f, &c->id, &data, &len);
-        if (r < 0) {
-            if (!local)
-                bk_fetcher_release(w->f, &c->id);
-            bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
-            if (r == -ENOMEM || r == -EINTR)
-                return r;   /* the whole run stops (the temporary file goes) */
-            const char *m = bk_repo_errmsg(rs->repo);
-            char msg[1100];
-            snprintf(msg, sizeof(msg), "not restored (the old version, if any, is kept): %s",
-                     m && *m ? m : strerror(-r));
-            report_item(rs, w->st, pe->path, r, msg);
-            bk_repo_clear_error(rs->repo);
-            return 1;
-        }
-        int e = bk_place_file_write(pf, off, data, len);
-        if (local)
-            free(to_free);
-        else
-            bk_fetcher_release(w->f, &c->id);
-        if (e < 0) {
-            bk_fetcher_skip(w->f, n->content, n->ncontent, i + 1, pe->local);
-            char msg[256];
-            snprintf(msg, sizeof(msg), "cannot write (the old version, if any, is kept): %s",
-                     strerror(-e));
-            report_item(rs, w->st, pe->path, e, msg);
-            return 1;
-        }
-        off += len;
-        w->st->bytes_written += len;
-        *w->done_bytes += len;
-    }
-    return 0;
-}
-
-/* --verify: read the file back (its temporary file, before it is renamed into place) and
- * check every chunk against its id (holes: zeros) and the size. */
-static int verify_fd(writer_ctx *w, int fd, const bk_plan_entry *pe)
-{
-    const bk_node *n = &pe->node;
-    int r = 0;
-    uint64_t off = 0;
-    for (size_t i = 0; r == 0 && i < n->ncontent; i++) {
-        const bk_content *c = &n->content[i];
-        if ((r = grow_buf(w, c->len)) < 0)
-            break;
-        if (c->hole) {
-            size_t got = 0;
-            while (r == 0 && got < c->len) {
-                ssize_t k = pread(fd, w->buf, c->len - got, (off_t)(off + got));
-                if (k <= 0)
-                    r = k < 0 ? -errno : -EBADMSG;
-                else if (w->buf[0] != 0 || memcmp(w->buf, w->buf + 1, (size_t)k - 1) != 0)
-                    r = -EBADMSG;
-                else
-                    got += (size_t)k;
-            }
-        } else {
-            r = bk_reuse_read(w->rs->repo->keys, fd, off, w->buf, c->len, &c->id);
-        }
-        off += c->len;
-    }
-    struct stat st;
-    if (r == 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_size != n->size))
-        r = -EBADMSG;
-    return r;
-}
-
-/* bk_place_report_fn: count and name */
-static void on_place_report(void *ud, const char *path, int code, const char *msg)
-{
-    void **v = ud;
-    report_item(v[0], v[1], path, code, msg);
-}
-
-/* A regular file: fetched (or taken from its old version) into a temporary file, checked
- * with --verify, renamed into place.  0 restored, 1 not (reported), < 0 fatal. */
-static int restore_file(writer_ctx *w, bk_place *pl, size_t i, bk_plan_entry *pe)
-{
-    bk_restore *rs = w->rs;
-    const bk_node *n = &pe->node;
     int oldfd = pe->local ? bk_place_open_old(pl, i) : -1;
     bk_place_file pf;
-    int c = bk_place_file_begin(pl, i, &pf);
-    if (c == 0)
-        c = write_content(w, pe, oldfd, &pf);
-    else
-        bk_fetcher_skip(w->f, n->content, n->ncontent, 0, pe->local);
-    if (oldfd >= 0)
-        close(oldfd);
-    if (c == 0 && rs->verify) {
-        int e = bk_place_file_size(&pf);
-        if (e < 0) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "cannot write (the old version, if any, is kept): %s",
-                     strerror(-e));
-            report_item(rs, w->st, pe->path, e, msg);
-            bk_place_file_abort(&pf);
-            return 1;
-        }
-        int v = verify_fd(w, pf.fd, pe);
-        if (v < 0) {
-            report_item(rs, w->st, pe->path, v,
-                        v == -EBADMSG ? "verification failed: what was written differs from "
-                                        "the snapshot (the old version, if any, is kept)"
-                                      : strerror(-v));
-            c = 1;
-        }
+    int k = bk_place_file_begin(pl, i, &pf);
+    if (k != 0) {
+        if (oldfd >= 0)
+            close(oldfd);
+        bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
+        return k;
     }
-    if (c == 0)
-        return bk_place_file_commit(&pf);
-    bk_place_file_abort(&pf);
-    return c;
+    return bk_rw_add(rw, i, pe, &pf, oldfd);
 }
 
 int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
@@ -858,24 +718,42 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
         r = bk_fetcher_start(f);
 
     bk_place *pl = NULL;
-    void *rep[2] = { rs, &st };
+    run_ctx ctx = { .rs = rs, .st = &st };
     bk_place_opts po = { .target = rs->target, .root_tree = &rs->snap->tree, .owners = owners,
                          .owner = geteuid() == 0 && !rs->no_owner, .readable = rs->verify,
                          .fresh = fresh };
     if (r == 0)
-        r = bk_place_new(repo, tfd, &plan, &po, on_place_report, rep, &pl);
-    uint64_t done_bytes = 0, done_files = 0, nfs4 = 0;
-    writer_ctx w = { .rs = rs, .f = f, .st = &st, .done_bytes = &done_bytes };
-    for (size_t i = 0; r == 0 && i < plan.n; i++) {
+        r = bk_place_new(repo, tfd, &plan, &po, on_report, &ctx, &pl);
+    uint64_t done_bytes = 0, done_files = 0;
+    bk_rwriters *rw = NULL;
+    if (r == 0) {
+        bk_rw_opts ro = { .repo = repo, .fetcher = f, .verify = rs->verify,
+                          .threads = bk_repo_threads(repo), .done_bytes = &done_bytes,
+                          .st = &st, .done = on_file_done, .report = on_report, .ud = &ctx };
+        r = bk_rw_new(&ro, &rw);
+    }
+    for (size_t i = 0; r == 0 && i <= plan.n; i++) {
         if ((r = bk_repo_check_interrupt(repo)) < 0)
             break;
-        bk_plan_entry *pe = &plan.v[i];
-        bk_node *n = &pe->node;
-        bool file = n->type == BK_NODE_FILE && !pe->link_to;
-        if (pe->skip && n->type != BK_NODE_DIR) {
-            st.files_unchanged += file;
+        bk_plan_entry *pe = i < plan.n ? &plan.v[i] : NULL;
+        if (pe && pe->skip && pe->node.type != BK_NODE_DIR) {
+            st.files_unchanged += pe->node.type == BK_NODE_FILE && !pe->link_to;
             continue;
         }
+        /* the files begun are committed before the plan leaves their directory */
+        if ((!pe || bk_rw_must_drain(rw, pe)) && (r = bk_rw_drain(rw)) < 0)
+            break;
+        if (!pe) {
+            if (rs->progress) {
+                bk_progress p = { .files_done = done_files, .files_total = total_files,
+                                  .bytes_done = done_bytes, .bytes_total = total_bytes,
+                                  .errors = st.errors, .elapsed = bk_monotonic() - t0 };
+                rs->progress(&p, rs->progress_ud);
+            }
+            break;
+        }
+        bk_node *n = &pe->node;
+        bool file = n->type == BK_NODE_FILE && !pe->link_to;
         int k = bk_place_enter(pl, i);
         if (k == 0) {
             switch (n->type) {
@@ -884,7 +762,11 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
                 st.dirs += k == 0 && !pe->existed;
                 break;
             case BK_NODE_FILE:
-                k = pe->link_to ? bk_place_link(pl, i, pe->link_to - 1) : restore_file(&w, pl, i, pe);
+                if (file) {
+                    k = start_file(&ctx, f, rw, pl, i, pe);
+                    break;   /* counted when committed */
+                }
+                k = bk_place_link(pl, i, pe->link_to - 1);
                 st.files_restored += k == 0;
                 break;
             default:
@@ -892,7 +774,7 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
                 st.others += k == 0;
                 break;
             }
-            nfs4 += k == 0 && n->acl_nfs4;
+            ctx.nfs4 += k == 0 && !file && n->acl_nfs4;
         } else if (k > 0 && file) {
             bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
         }
@@ -901,24 +783,25 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
             break;
         }
         done_files += file;
-        if (rs->progress && (bk_monotonic() - last >= 0.1 || i + 1 == plan.n)) {
+        if (rs->progress && bk_monotonic() - last >= 0.1) {
             last = bk_monotonic();
             bk_progress p = { .files_done = done_files, .files_total = total_files,
-                              .bytes_done = done_bytes, .bytes_total = total_bytes,
-                              .errors = st.errors, .current = pe->path, .elapsed = last - t0 };
+                              .bytes_done = __atomic_load_n(&done_bytes, __ATOMIC_RELAXED),
+                              .bytes_total = total_bytes, .errors = st.errors,
+                              .current = pe->path, .elapsed = last - t0 };
             rs->progress(&p, rs->progress_ud);
         }
     }
+    bk_rw_free(rw);   /* before the directories close: what was not committed goes */
     if (pl) {
         int e = bk_place_finish(pl);
         if (r == 0)
             r = e;
         bk_place_free(pl);
     }
-    free(w.buf);
-    if (r == 0 && nfs4)
+    if (r == 0 && ctx.nfs4)
         bk_repo_log(repo, BK_LOG_WARNING, "%llu entries have NFSv4 ACLs, which are not restored",
-                    (unsigned long long)nfs4);
+                    (unsigned long long)ctx.nfs4);
 out:
     if (tfd >= 0)
         close(tfd);

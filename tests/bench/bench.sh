@@ -614,6 +614,12 @@ if 'radosbench' in {k[0] for k in vals}:
           f"of the files {f('{:.2f}', ab)} s = {f('{:.1f}', div(corpus / MiB, ab))} MiB/s "
           f"(init {f('{:.2f}', ai)} s)")
     print(f"  arca / rados bench, median of the pairs: {f('{:.2f}', med(per))}   (target >= 0.8)")
+    # what bounds it: the RADOS path's own cost (the same backup into a local repository on
+    # the tmpfs), and what arca's CPU work allows at all on this machine, OSD or not
+    lb = figure(runs, "backup", "arca")
+    print(f"  arca into RADOS / arca into a local repository: {f('{:.2f}', div(lb, ab))} (the RADOS path's cost)")
+    print(f"  arca's local backup / rados bench: {f('{:.2f}', div(div(corpus / MiB, lb), rb))} "
+          f"(the most the CPU allows here, with the OSD on the same {ncpu} CPUs)")
     if 'rados-fail' in info:
         print(f"  {info['rados-fail']}")
 PY
