@@ -539,7 +539,7 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = bk_index_count(&repo->index);
-        int nt = bk_repo_threads(repo) + 2;
+        int nt = bk_repo_readers(repo);
         pthread_t th[66];
         int started = 0;
         for (; started < nt && started < 66; started++)

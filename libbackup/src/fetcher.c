@@ -314,7 +314,7 @@ static void *worker(void *arg)
 
 int bk_fetcher_start(bk_fetcher *f)
 {
-    f->nthreads = bk_repo_threads(f->repo) + 2;
+    f->nthreads = bk_repo_readers(f->repo);
     f->threads = calloc((size_t)f->nthreads, sizeof(pthread_t));
     if (!f->threads)
         return -ENOMEM;
