@@ -28,7 +28,6 @@
 #define RUN_GAP (256u << 10)            /* read across gaps smaller than this */
 #define SEG_STORED ((uint64_t)2 << 20)   /* bytes read by one request, at most */
 #define SEG_RAW ((uint64_t)2 << 20)      /* bytes decoded from one request, at most */
-#define WINDOW ((uint64_t)16 << 20)      /* decoded bytes beyond the frontier */
 
 typedef struct blobinfo {
     uint32_t task;             /* the pack's task */
@@ -97,7 +96,8 @@ int bk_fetcher_new(bk_repo *repo, bk_fetcher **ret)
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->ready, NULL);
     pthread_cond_init(&f->room, NULL);
-    f->window = WINDOW;
+    /* two segments per reader beyond the frontier: one being read, one waiting */
+    f->window = 2 * (uint64_t)bk_repo_readers(repo) * SEG_RAW;
     f->seg_stored = SEG_STORED;
     f->seg_raw = SEG_RAW;
     *ret = f;
