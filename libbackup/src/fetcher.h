@@ -1,6 +1,7 @@
 /* fetcher.h - supplies decoded blobs to a consumer that reads them in a planned order
- * (restore, dump): every pack is fetched once, by parallel workers, a bounded distance
- * ahead of the consumer; each blob is kept until its last planned use. */
+ * (restore, dump): every pack is read once, in segments of a few MiB, by parallel
+ * workers, a bounded distance ahead of the consumer; each blob is kept until its last
+ * planned use. */
 #ifndef BK_FETCHER_H
 #define BK_FETCHER_H
 
