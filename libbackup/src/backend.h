@@ -38,6 +38,9 @@ typedef struct bk_backend_conf {
 
 typedef struct bk_backend_ops {
     const char *scheme;
+    /* Readers to run beyond one per CPU: where a read waits on the network, more of them
+     * in flight keep the CPUs busy.  0 where reads are the CPU's work (a local disk). */
+    int extra_readers;
     /* Create-exclusive write of a whole object: -EEXIST if the name exists. */
     int (*put)(bk_backend *be, bk_obj_type t, const char *name, const void *p, size_t n);
     /* Start a put; done runs later in any thread, exactly once, also when the put cannot

@@ -480,6 +480,7 @@ static void local_close(bk_backend *be)
 
 static const bk_backend_ops local_ops = {
     .scheme = "local",
+    .extra_readers = 0,
     .put = local_put,
     .put_async = NULL,
     .flush = NULL,

@@ -127,6 +127,7 @@ static uint64_t shard_split_setting(void)
 
 static const bk_backend_ops rados_ops = {
     .scheme = "rados",
+    .extra_readers = 2,
     .put = bk_rados_put,
     .put_async = bk_rados_put_async,
     .flush = bk_rados_flush,

@@ -232,7 +232,101 @@ static void compare_header(checker *c, pack_ref *p, const bk_pack_entry *hdr, si
     free(blobs);
 }
 
-static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
+/* --read-data reads a pack in pieces of whole blobs, at most this many bytes (or one larger
+ * blob): a reader holds one piece, the header and one decoded blob at a time. */
+#define CHECK_PIECE ((size_t)2 << 20)
+
+/* A reader's buffers, kept from pack to pack. */
+typedef struct pack_bufs {
+    bk_zctx *z;
+    bk_buf tail, piece;
+    uint8_t *out;                /* one decoded blob */
+    size_t out_cap;
+} pack_bufs;
+
+/* [off, off + len) of the pack into b (replacing what it held): from the store, and from the
+ * tail already read for the part it holds. */
+static int read_piece(checker *c, const char *hex, const bk_buf *tail, uint64_t tail_off,
+                      uint64_t off, size_t len, bk_buf *b)
+{
+    b->len = 0;
+    size_t stored = off >= tail_off ? 0 : (size_t)BK_MIN((uint64_t)len, tail_off - off);
+    int r = stored ? bk_be_get(c->repo->be, BK_OBJ_DATA, hex, off, stored, b) : 0;
+    if (r == 0 && stored < len)
+        r = bk_buf_append(b, tail->data + (off + stored - tail_off), len - stored);
+    pthread_mutex_lock(&c->mu);
+    c->res->bytes_read += r == 0 ? stored : 0;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* Every byte of the pack: its name is the hash of them all (hashed piece by piece), and
+ * every blob of the header decrypts and decodes to its id.  The header (n entries, in
+ * offset order, covering the body [0, size - header) without gaps) is in the tail, which
+ * holds [tail_off, size). */
+static void read_pack_data(checker *c, pack_ref *p, const char *hex, const bk_pack_entry *hdr,
+                           size_t n, pack_bufs *pb)
+{
+    bk_repo *repo = c->repo;
+    uint64_t tail_off = p->size - pb->tail.len;
+    uint64_t body = n ? (uint64_t)hdr[n - 1].offset + hdr[n - 1].stored_len : 0;
+    bk_obj_hasher hs;   /* the pack's name, by the repository's function */
+    int hr = bk_obj_hasher_init(&hs, repo->keys);
+    if (hr < 0) {
+        problem(c, "pack %s: cannot hash: %s", hex, strerror(-hr));
+        return;
+    }
+    size_t bad = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        uint64_t off = hdr[i].offset, end = off + hdr[i].stored_len;
+        for (j = i + 1; j < n && (uint64_t)hdr[j].offset + hdr[j].stored_len - off <= CHECK_PIECE; j++)
+            end = (uint64_t)hdr[j].offset + hdr[j].stored_len;
+        int r = read_piece(c, hex, &pb->tail, tail_off, off, (size_t)(end - off), &pb->piece);
+        if (r < 0) {
+            bk_obj_hasher_free(&hs);
+            problem(c, "pack %s: cannot read: %s", hex, strerror(-r));
+            return;
+        }
+        if (hr == 0)
+            hr = bk_obj_hasher_update(&hs, pb->piece.data, pb->piece.len);
+        for (size_t k = i; k < j; k++) {
+            size_t raw = hdr[k].raw_len ? hdr[k].raw_len : 1;
+            if (raw > pb->out_cap) {
+                uint8_t *v = realloc(pb->out, raw);
+                if (v) {
+                    pb->out = v;
+                    pb->out_cap = raw;
+                }
+            }
+            if (raw > pb->out_cap || !pb->z ||
+                bk_blob_decode(repo->keys, pb->z, hdr[k].kind, &hdr[k].id,
+                               pb->piece.data + (hdr[k].offset - off), hdr[k].stored_len, pb->out,
+                               hdr[k].raw_len) < 0) {
+                if (bad++ < 5) {
+                    char bhex[BK_ID_HEX];
+                    bk_id_hex(&hdr[k].id, bhex);
+                    problem(c, "pack %s: blob %s is corrupt", hex, bhex);
+                }
+            }
+        }
+    }
+    if (bad > 5)
+        problem(c, "pack %s: %zu more corrupt blobs", hex, bad - 5);
+    /* the header: in the tail (bk_pack_parse_header found it there) */
+    if (hr == 0)
+        hr = bk_obj_hasher_update(&hs, pb->tail.data + (body - tail_off), (size_t)(p->size - body));
+    bk_id got;
+    if (hr == 0)
+        hr = bk_obj_hasher_final(&hs, &got);
+    else
+        bk_obj_hasher_free(&hs);
+    if (hr < 0)
+        problem(c, "pack %s: cannot hash: %s", hex, strerror(-hr));
+    else if (bk_id_cmp(&got, &p->id) != 0)
+        problem(c, "pack %s: content does not match its name (corrupt pack)", hex);
+}
+
+static void check_pack(checker *c, pack_ref *p, pack_bufs *pb)
 {
     bk_repo *repo = c->repo;
     char hex[BK_ID_HEX];
@@ -244,22 +338,22 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
         return;
     }
     bool full = (c->flags & BK_CHECK_READ_DATA) && selected(c, &p->id);
-    bk_buf b = BK_BUF_INIT;
-    uint64_t tail = full ? p->size : BK_MIN(p->size, (uint64_t)BK_PACK_TAIL_GUESS);
-    int r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - tail, (size_t)tail, &b);
+    bk_buf *b = &pb->tail;
+    b->len = 0;
+    uint64_t tail = BK_MIN(p->size, (uint64_t)BK_PACK_TAIL_GUESS);
+    int r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - tail, (size_t)tail, b);
     bk_pack_entry *hdr = NULL;
     size_t n = 0, need = 0;
     if (r == 0) {
-        r = bk_pack_parse_header(repo->keys, b.data, b.len, p->size, &hdr, &n, &need);
+        r = bk_pack_parse_header(repo->keys, b->data, b->len, p->size, &hdr, &n, &need);
         if (r == -EAGAIN) {
-            b.len = 0;
-            r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - need, need, &b);
+            b->len = 0;
+            r = bk_be_get(repo->be, BK_OBJ_DATA, hex, p->size - need, need, b);
             if (r == 0)
-                r = bk_pack_parse_header(repo->keys, b.data, b.len, p->size, &hdr, &n, &need);
+                r = bk_pack_parse_header(repo->keys, b->data, b->len, p->size, &hdr, &n, &need);
         }
         if (r < 0 && r != -ENOMEM && r != -EIO) {
             problem(c, "pack %s: header does not decode (corrupt pack)", hex);
-            bk_buf_free(&b);
             return;
         }
     }
@@ -267,59 +361,38 @@ static void check_pack(checker *c, pack_ref *p, bk_zctx *z)
         char ihex[BK_ID_HEX];
         bk_id_hex(&c->index_ids[p->index], ihex);
         problem(c, "pack %s (listed in index/%s) is missing", hex, ihex);
-        bk_buf_free(&b);
         return;
     }
     if (r < 0) {
         problem(c, "pack %s: cannot read: %s", hex, strerror(-r));
-        bk_buf_free(&b);
         return;
     }
     pthread_mutex_lock(&c->mu);
-    c->res->bytes_read += b.len;
+    c->res->bytes_read += b->len;
     c->res->packs_read += full;
     pthread_mutex_unlock(&c->mu);
     compare_header(c, p, hdr, n);
-    if (full) {
-        bk_id got;
-        int hr = bk_obj_hash(repo->keys, b.data, b.len, &got);
-        if (hr < 0)
-            problem(c, "pack %s: cannot hash: %s", hex, strerror(-hr));
-        else if (bk_id_cmp(&got, &p->id) != 0)
-            problem(c, "pack %s: content does not match its name (corrupt pack)", hex);
-        size_t bad = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint8_t *out = malloc(hdr[i].raw_len ? hdr[i].raw_len : 1);
-            if (!out || bk_blob_decode(repo->keys, z, hdr[i].kind, &hdr[i].id, b.data + hdr[i].offset,
-                                       hdr[i].stored_len, out, hdr[i].raw_len) < 0) {
-                if (bad++ < 5) {
-                    char bhex[BK_ID_HEX];
-                    bk_id_hex(&hdr[i].id, bhex);
-                    problem(c, "pack %s: blob %s is corrupt", hex, bhex);
-                }
-            }
-            free(out);
-        }
-        if (bad > 5)
-            problem(c, "pack %s: %zu more corrupt blobs", hex, bad - 5);
-    }
+    if (full)
+        read_pack_data(c, p, hex, hdr, n, pb);
     free(hdr);
-    bk_buf_free(&b);
 }
 
 static void *pack_worker(void *arg)
 {
     checker *c = arg;
-    bk_zctx *z = bk_zctx_new(0);
+    pack_bufs pb = { .z = bk_zctx_new(0), .tail = BK_BUF_INIT, .piece = BK_BUF_INIT };
     for (;;) {
         pthread_mutex_lock(&c->mu);
         size_t i = c->next++;
         pthread_mutex_unlock(&c->mu);
         if (i >= c->nrefs || bk_interrupted())
             break;
-        check_pack(c, &c->refs[i], z);
+        check_pack(c, &c->refs[i], &pb);
     }
-    bk_zctx_free(z);
+    bk_buf_free(&pb.tail);
+    bk_buf_free(&pb.piece);
+    free(pb.out);
+    bk_zctx_free(pb.z);
     return NULL;
 }
 
@@ -541,7 +614,7 @@ int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_ch
     if (r == 0) {
         ret->packs = c.nrefs;
         ret->blobs = bk_index_count(&repo->index);
-        int nt = bk_repo_threads(repo) + 2;
+        int nt = bk_repo_readers(repo);
         pthread_t th[66];
         int started = 0;
         for (; started < nt && started < 66; started++)

@@ -168,6 +168,49 @@ int bk_obj_hash(const bk_keys *k, const void *p, size_t n, bk_id *ret)
     return EVP_Digest(p, n, ret->b, NULL, k->sha256, NULL) ? 0 : -ENOMEM;
 }
 
+_Static_assert(sizeof(((bk_obj_hasher *)0)->b2) >= sizeof(crypto_generichash_state),
+               "room for libsodium's BLAKE2b state");
+
+int bk_obj_hasher_init(bk_obj_hasher *h, const bk_keys *k)
+{
+    h->k = k;
+    h->sha = NULL;
+    if (k->id_hash == BK_ID_HASH_BLAKE2B)
+        return crypto_generichash_init((crypto_generichash_state *)h->b2, NULL, 0, BK_ID_LEN) == 0
+                   ? 0 : -EIO;
+    h->sha = EVP_MD_CTX_new();
+    if (!h->sha || !EVP_DigestInit_ex2(h->sha, k->sha256, NULL)) {
+        bk_obj_hasher_free(h);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int bk_obj_hasher_update(bk_obj_hasher *h, const void *p, size_t n)
+{
+    if (!h->sha)
+        return crypto_generichash_update((crypto_generichash_state *)h->b2, p, n) == 0 ? 0 : -EIO;
+    return EVP_DigestUpdate(h->sha, p, n) ? 0 : -ENOMEM;
+}
+
+int bk_obj_hasher_final(bk_obj_hasher *h, bk_id *ret)
+{
+    int r;
+    if (!h->sha)
+        r = crypto_generichash_final((crypto_generichash_state *)h->b2, ret->b, BK_ID_LEN) == 0
+                ? 0 : -EIO;
+    else
+        r = EVP_DigestFinal_ex(h->sha, ret->b, NULL) ? 0 : -ENOMEM;
+    bk_obj_hasher_free(h);
+    return r;
+}
+
+void bk_obj_hasher_free(bk_obj_hasher *h)
+{
+    EVP_MD_CTX_free(h->sha);
+    h->sha = NULL;
+}
+
 void bk_hash(const void *p, size_t n, bk_id *ret)
 {
     crypto_generichash(ret->b, BK_ID_LEN, p, n, NULL, 0);

@@ -75,6 +75,17 @@ int bk_blob_id(const bk_keys *k, const void *p, size_t n, bk_id *ret) BK_MUST_CH
  * by the keys' id function: unkeyed BLAKE2b-256 or SHA-256 of the stored bytes.  Also
  * what names their copies in the cache.  Thread-safe; -ENOMEM as bk_blob_id. */
 int bk_obj_hash(const bk_keys *k, const void *p, size_t n, bk_id *ret) BK_MUST_CHECK;
+/* The same name, of an object read in pieces: init, update for each piece in order,
+ * final (which also releases it; so does bk_obj_hasher_free, to give up).  -ENOMEM. */
+typedef struct bk_obj_hasher {
+    const bk_keys *k;
+    uint8_t b2[384] __attribute__((aligned(64)));   /* crypto_generichash_state */
+    struct evp_md_ctx_st *sha;
+} bk_obj_hasher;
+int bk_obj_hasher_init(bk_obj_hasher *h, const bk_keys *k) BK_MUST_CHECK;
+int bk_obj_hasher_update(bk_obj_hasher *h, const void *p, size_t n) BK_MUST_CHECK;
+int bk_obj_hasher_final(bk_obj_hasher *h, bk_id *ret) BK_MUST_CHECK;
+void bk_obj_hasher_free(bk_obj_hasher *h);
 /* Unkeyed BLAKE2b-256, whatever the repository's id function: the names of key slots
  * (read before the config says which function the repository uses) and of local files
  * that only this machine reads. */

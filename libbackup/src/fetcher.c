@@ -1,34 +1,59 @@
 /* fetcher.c - planned, parallel blob fetching.
  *
- * Planning assigns every distinct blob to a task: the pack that holds it.  Tasks are
- * numbered by their first use, so fetching them in order feeds the consumer in order.
- * A worker may start task k if k is at most the consumer's frontier (the highest task
- * any use so far needed) or the tasks between the frontier and k hold no more than the
- * window's worth of bytes: the consumer never waits for a task the window holds back,
- * and memory stays bounded by the window plus blobs kept for later uses. */
+ * Planning assigns every distinct blob to the pack that holds it.  When planning is over,
+ * each pack's blobs are sorted by offset and cut into segments, runs read with one request:
+ * a run ends at a wide gap (RUN_GAP) and before it would read more than seg_stored bytes or
+ * decode more than seg_raw (a larger blob is a segment of its own).  Segments are numbered
+ * by their first use, and workers start them in that order.
+ *
+ * The window.  The frontier is the highest segment that the uses up to the consumer's next
+ * one need.  A use is the first use of at most one segment, so the frontier moves up by at
+ * most one per use, and no blob of a segment beyond it has had a use: what those segments
+ * decoded is all still held.  A worker may start segment k if k <= frontier + 1, or if the
+ * decoded bytes of the segments frontier + 1 .. k fit in the window.  The consumer never
+ * waits for a segment that the window holds back: the blob it waits for is in a segment at
+ * or below the frontier; segments start in order and one at or below the frontier (or just
+ * above it) may always start; and the release that moves the frontier wakes the workers
+ * that wait.  So the fetcher holds (decoded, or being decoded) at most
+ *     max(window, one segment)              beyond the frontier
+ *   + what segments at or below it still hold, not yet released:
+ * when each blob is used once, in pack order, that is the segment being consumed; in
+ * general also blobs kept for later uses (content used twice, packs used in turns).  Each
+ * worker also has a read buffer of one segment's stored bytes. */
 #include <pthread.h>
 #include <time.h>
 
 #include "fetcher.h"
 
-#define RUN_GAP (256u << 10)   /* read across gaps smaller than this */
+#define RUN_GAP (256u << 10)            /* read across gaps smaller than this */
+#define SEG_STORED ((uint64_t)2 << 20)   /* bytes read by one request, at most */
+#define SEG_RAW ((uint64_t)2 << 20)      /* bytes decoded from one request, at most */
 
 typedef struct blobinfo {
-    uint32_t task;
+    uint32_t task;             /* the pack's task */
     uint32_t refs;             /* planned uses not yet released */
+    uint64_t first_use;
     uint32_t offset, stored_len, raw_len;
     uint8_t kind;
     uint8_t state;             /* 0 waiting, 1 ready, 2 failed */
+    bool charged;              /* raw_len is counted in held */
     int error;
     uint8_t *data;
 } blobinfo;
 
 typedef struct task {
     bk_id pack;
-    bk_id *blobs;
+    bk_id *blobs;              /* sorted by offset once planning is over */
     size_t n, cap;
-    uint64_t bytes;
+    bool started;
 } task;
+
+typedef struct segment {
+    uint32_t task;
+    uint32_t from, to;         /* its blobs: [from, to) of the task's */
+    uint64_t first_use;
+    uint64_t raw;              /* decoded bytes */
+} segment;
 
 struct bk_fetcher {
     bk_repo *repo;
@@ -36,17 +61,21 @@ struct bk_fetcher {
     bk_idmap packtask;         /* pack id -> uint32 task number */
     task *tasks;
     size_t ntasks, tasks_cap;
-    uint32_t *use_frontier;    /* per use: highest task needed up to it */
-    size_t nuses, uses_cap;
+    segment *segs;             /* by first use */
+    uint64_t *cum;             /* cum[k]: decoded bytes of segments 0 .. k-1 */
+    size_t nsegs;
+    size_t nuses;
 
     pthread_mutex_t mu;
     pthread_cond_t ready;      /* a blob the consumer may wait for is there (or failed) */
-    pthread_cond_t room;       /* a task the window held back may start */
+    pthread_cond_t room;       /* a segment the window held back may start */
     int consumers_waiting;     /* consumers (the restore's writers) blocked in get */
     int workers_waiting;
-    size_t next_task;          /* next task to start */
+    size_t next_seg;           /* next segment to start */
+    size_t frontier;           /* the highest segment needed by uses up to the next one */
     size_t consumed;           /* uses released */
-    uint64_t window;
+    uint64_t held;             /* decoded (or being decoded) bytes not yet freed */
+    uint64_t window, seg_stored, seg_raw;
     bool stop;
     pthread_t *threads;
     int nthreads;
@@ -67,9 +96,19 @@ int bk_fetcher_new(bk_repo *repo, bk_fetcher **ret)
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->ready, NULL);
     pthread_cond_init(&f->room, NULL);
-    f->window = BK_MAX((uint64_t)64 << 20, 4 * (uint64_t)repo->config.pack_size);
+    /* two segments per reader beyond the frontier: one being read, one waiting */
+    f->window = 2 * (uint64_t)bk_repo_readers(repo) * SEG_RAW;
+    f->seg_stored = SEG_STORED;
+    f->seg_raw = SEG_RAW;
     *ret = f;
     return 0;
+}
+
+void bk_fetcher_set_limits(bk_fetcher *f, uint64_t window, uint64_t seg_stored, uint64_t seg_raw)
+{
+    f->window = window;
+    f->seg_stored = seg_stored;
+    f->seg_raw = seg_raw;
 }
 
 int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
@@ -95,6 +134,7 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
         f->stats.bytes_planned += e->stored_len;
         bi->raw_len = e->raw_len;
         bi->kind = e->kind;
+        bi->first_use = f->nuses;
         uint32_t *tno;
         r = bk_idmap_put(&f->packtask, &pack, (void **)&tno);
         if (r < 0)
@@ -122,7 +162,6 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
             t->cap = cap;
         }
         t->blobs[t->n++] = *id;
-        t->bytes += e->raw_len;
         /* bi may have moved: look it up again */
         bi = bk_idmap_get(&f->blobs, id);
         bi->task = *tno;
@@ -130,16 +169,7 @@ int bk_fetcher_plan_blob(bk_fetcher *f, const bk_id *id)
     if (bi->state == 2)
         return bi->error;
     bi->refs++;
-    if (f->nuses == f->uses_cap) {
-        size_t cap = f->uses_cap ? f->uses_cap * 2 : 256;
-        uint32_t *v = realloc(f->use_frontier, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        f->use_frontier = v;
-        f->uses_cap = cap;
-    }
-    uint32_t prev = f->nuses ? f->use_frontier[f->nuses - 1] : 0;
-    f->use_frontier[f->nuses++] = BK_MAX(prev, bi->task);
+    f->nuses++;
     return 0;
 }
 
@@ -162,17 +192,83 @@ static int by_offset(const void *a, const void *b, void *ctx)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+static int by_first_use(const void *a, const void *b)
+{
+    const segment *x = a, *y = b;
+    return x->first_use < y->first_use ? -1 : x->first_use > y->first_use;
+}
+
+static int push_segment(bk_fetcher *f, size_t *cap, const segment *s)
+{
+    if (f->nsegs == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        segment *v = realloc(f->segs, c * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        f->segs = v;
+        *cap = c;
+    }
+    f->segs[f->nsegs++] = *s;
+    return 0;
+}
+
+/* Cut every task into segments and number them by first use. */
+static int make_segments(bk_fetcher *f)
+{
+    size_t cap = 0;
+    for (size_t k = 0; k < f->ntasks; k++) {
+        task *t = &f->tasks[k];
+        if (t->n > 1)
+            qsort_r(t->blobs, t->n, sizeof(bk_id), by_offset, f);
+        for (size_t from = 0, to; from < t->n; from = to) {
+            const blobinfo *first = bk_idmap_get(&f->blobs, &t->blobs[from]);
+            uint64_t end = (uint64_t)first->offset + first->stored_len;
+            segment s = { .task = (uint32_t)k, .from = (uint32_t)from,
+                          .first_use = first->first_use, .raw = first->raw_len };
+            for (to = from + 1; to < t->n; to++) {
+                const blobinfo *next = bk_idmap_get(&f->blobs, &t->blobs[to]);
+                uint64_t nend = (uint64_t)next->offset + next->stored_len;
+                if ((uint64_t)next->offset > end + RUN_GAP || nend - first->offset > f->seg_stored ||
+                    s.raw + next->raw_len > f->seg_raw)
+                    break;
+                end = nend;
+                s.raw += next->raw_len;
+                s.first_use = BK_MIN(s.first_use, next->first_use);
+            }
+            s.to = (uint32_t)to;
+            if (push_segment(f, &cap, &s) < 0)
+                return -ENOMEM;
+        }
+    }
+    if (f->nsegs > 1)
+        qsort(f->segs, f->nsegs, sizeof(segment), by_first_use);
+    if (!(f->cum = malloc((f->nsegs + 1) * sizeof(*f->cum))))
+        return -ENOMEM;
+    f->cum[0] = 0;
+    for (size_t k = 0; k < f->nsegs; k++)
+        f->cum[k + 1] = f->cum[k] + f->segs[k].raw;
+    return 0;
+}
+
 /* Decoded blobs of a run wait in a batch and are handed to the consumer together: one
  * lock and at most one wake-up per batch, not per blob (a pack of small files holds
  * thousands).  Small enough that the consumer never waits long for the first of them. */
 #define BATCH_BLOBS 64
-#define BATCH_BYTES (4u << 20)
+#define BATCH_BYTES (1u << 20)
 
 typedef struct done_blob {
     const bk_id *id;
     uint8_t *data;
     int error;
 } done_blob;
+
+static void uncharge(bk_fetcher *f, blobinfo *bi)
+{
+    if (bi->charged) {
+        f->held -= bi->raw_len;
+        bi->charged = false;
+    }
+}
 
 /* Publish a batch: under one lock, each blob becomes ready (or failed); one broadcast. */
 static void publish(bk_fetcher *f, done_blob *b, size_t n)
@@ -185,10 +281,13 @@ static void publish(bk_fetcher *f, done_blob *b, size_t n)
         if (bi->refs == 0) {
             free(b[i].data);   /* skipped meanwhile */
             bi->state = 1;
+            uncharge(f, bi);
         } else {
             bi->data = b[i].data;
             bi->state = b[i].error < 0 ? 2 : 1;
             bi->error = b[i].error;
+            if (b[i].error < 0)
+                uncharge(f, bi);
         }
     }
     if (f->consumers_waiting)
@@ -196,9 +295,9 @@ static void publish(bk_fetcher *f, done_blob *b, size_t n)
     pthread_mutex_unlock(&f->mu);
 }
 
-/* Fetch one run of blobs [from, to) of a task (sorted by offset) and decode them.  What a
- * blob is (offset, lengths, kind) does not change once planning is over, so it is read
- * without the lock; only state, data and refs are shared with the consumer. */
+/* Fetch one segment, blobs [from, to) of a task, and decode them.  What a blob is
+ * (offset, lengths, kind) does not change once planning is over, so it is read without
+ * the lock; only state, data and refs are shared with the consumer. */
 static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to, bk_buf *buf)
 {
     bk_repo *repo = f->repo;
@@ -244,13 +343,14 @@ static int fetch_run(bk_fetcher *f, bk_zctx *z, task *t, size_t from, size_t to,
     return 0;
 }
 
-static void fail_task(bk_fetcher *f, task *t, size_t from, size_t to, int err)
+static void fail_run(bk_fetcher *f, task *t, size_t from, size_t to, int err)
 {
     pthread_mutex_lock(&f->mu);
     for (size_t i = from; i < to; i++) {
         blobinfo *bi = bk_idmap_get(&f->blobs, &t->blobs[i]);
         bi->state = 2;
         bi->error = err;
+        uncharge(f, bi);
     }
     pthread_cond_broadcast(&f->ready);
     pthread_mutex_unlock(&f->mu);
@@ -258,13 +358,9 @@ static void fail_task(bk_fetcher *f, task *t, size_t from, size_t to, int err)
 
 static bool may_start(bk_fetcher *f, size_t k)
 {
-    size_t frontier = f->consumed < f->nuses ? f->use_frontier[f->consumed] : f->ntasks;
-    if (k <= frontier)
+    if (f->consumed >= f->nuses || k <= f->frontier + 1)
         return true;
-    uint64_t ahead = 0;
-    for (size_t i = frontier + 1; i <= k; i++)
-        ahead += f->tasks[i].bytes;
-    return ahead <= f->window;
+    return f->cum[k + 1] - f->cum[f->frontier + 1] <= f->window;
 }
 
 static void *worker(void *arg)
@@ -274,38 +370,28 @@ static void *worker(void *arg)
     bk_buf buf = BK_BUF_INIT;
     for (;;) {
         pthread_mutex_lock(&f->mu);
-        while (!f->stop && f->next_task < f->ntasks && !may_start(f, f->next_task)) {
+        while (!f->stop && f->next_seg < f->nsegs && !may_start(f, f->next_seg)) {
             f->workers_waiting++;
             pthread_cond_wait(&f->room, &f->mu);
             f->workers_waiting--;
         }
-        if (f->stop || f->next_task >= f->ntasks) {
+        if (f->stop || f->next_seg >= f->nsegs) {
             pthread_mutex_unlock(&f->mu);
             break;
         }
-        task *t = &f->tasks[f->next_task++];
-        f->stats.packs++;
+        const segment *s = &f->segs[f->next_seg++];
+        task *t = &f->tasks[s->task];
+        f->stats.packs += !t->started;
+        t->started = true;
+        for (size_t i = s->from; i < s->to; i++)
+            ((blobinfo *)bk_idmap_get(&f->blobs, &t->blobs[i]))->charged = true;
+        f->held += s->raw;
+        f->stats.held_max = BK_MAX(f->stats.held_max, f->held);
         pthread_mutex_unlock(&f->mu);
 
-        /* sort by offset (only this worker touches the task now) */
-        if (t->n > 1)
-            qsort_r(t->blobs, t->n, sizeof(bk_id), by_offset, f);
-        size_t from = 0;
-        while (from < t->n) {
-            size_t to = from + 1;
-            blobinfo *prev = bk_idmap_get(&f->blobs, &t->blobs[from]);
-            while (to < t->n) {
-                blobinfo *next = bk_idmap_get(&f->blobs, &t->blobs[to]);
-                if ((uint64_t)next->offset > (uint64_t)prev->offset + prev->stored_len + RUN_GAP)
-                    break;
-                prev = next;
-                to++;
-            }
-            int r = z ? fetch_run(f, z, t, from, to, &buf) : -ENOMEM;
-            if (r < 0)
-                fail_task(f, t, from, to, r);
-            from = to;
-        }
+        int r = z ? fetch_run(f, z, t, s->from, s->to, &buf) : -ENOMEM;
+        if (r < 0)
+            fail_run(f, t, s->from, s->to, r);
     }
     bk_buf_free(&buf);
     bk_zctx_free(z);
@@ -314,11 +400,14 @@ static void *worker(void *arg)
 
 int bk_fetcher_start(bk_fetcher *f)
 {
-    f->nthreads = bk_repo_threads(f->repo) + 2;
+    /* the idmap must not grow while workers read it: planning is over */
+    int r = make_segments(f);
+    if (r < 0)
+        return r;
+    f->nthreads = bk_repo_readers(f->repo);
     f->threads = calloc((size_t)f->nthreads, sizeof(pthread_t));
     if (!f->threads)
         return -ENOMEM;
-    /* the idmap must not grow while workers read it: planning is over */
     for (int i = 0; i < f->nthreads; i++)
         if (pthread_create(&f->threads[i], NULL, worker, f) != 0) {
             f->nthreads = i;
@@ -370,13 +459,18 @@ void bk_fetcher_release(bk_fetcher *f, const bk_id *id)
     uint8_t *gone = NULL;
     pthread_mutex_lock(&f->mu);
     blobinfo *bi = bk_idmap_get(&f->blobs, id);
-    if (bi && bi->refs > 0 && --bi->refs == 0) {
+    if (bi && bi->refs > 0 && --bi->refs == 0 && bi->state == 1) {
         gone = bi->data;   /* freed outside the lock: the workers need it meanwhile */
         bi->data = NULL;
+        uncharge(f, bi);
     }
     f->consumed++;
-    /* wake the workers only when the window lets the next task start */
-    if (f->workers_waiting && f->next_task < f->ntasks && may_start(f, f->next_task))
+    size_t was = f->frontier;
+    while (f->frontier + 1 < f->nsegs && f->segs[f->frontier + 1].first_use <= f->consumed)
+        f->frontier++;
+    /* wake the workers only when the window lets the next segment start */
+    if (f->workers_waiting && (f->frontier != was || f->consumed >= f->nuses) &&
+        f->next_seg < f->nsegs && may_start(f, f->next_seg))
         pthread_cond_broadcast(&f->room);
     pthread_mutex_unlock(&f->mu);
     free(gone);
@@ -393,6 +487,7 @@ void bk_fetcher_skip(bk_fetcher *f, const bk_content *c, size_t n, size_t from,
 void bk_fetcher_stats_get(bk_fetcher *f, bk_fetch_stats *ret)
 {
     pthread_mutex_lock(&f->mu);
+    f->stats.held = f->held;
     *ret = f->stats;
     pthread_mutex_unlock(&f->mu);
 }
@@ -418,7 +513,8 @@ void bk_fetcher_free(bk_fetcher *f)
     for (size_t i = 0; i < f->ntasks; i++)
         free(f->tasks[i].blobs);
     free(f->tasks);
-    free(f->use_frontier);
+    free(f->segs);
+    free(f->cum);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->ready);
     pthread_cond_destroy(&f->room);

@@ -206,6 +206,11 @@ int bk_repo_threads(const bk_repo *repo)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+int bk_repo_readers(const bk_repo *repo)
+{
+    return bk_repo_threads(repo) + repo->be->ops->extra_readers;
+}
+
 /* ---- objects ---------------------------------------------------------------------------- */
 
 static bool content_addressed(bk_obj_type t)

@@ -142,6 +142,9 @@ int bk_repo_chunker_for(const bk_repo *repo, uint32_t avg, bk_chunker *ret) BK_M
 
 /* Threads to use for CPU work. */
 int bk_repo_threads(const bk_repo *repo);
+/* Threads that read and decode packs (restore, check --read-data): the worker threads and
+ * the store's extra readers. */
+int bk_repo_readers(const bk_repo *repo);
 
 /* Resolve an absolute path inside a snapshot to its node (the root is a pseudo directory
  * node whose subtree is the snapshot's tree).  -ENOENT if absent. */
