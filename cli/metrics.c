@@ -137,6 +137,28 @@ static const char *series_end(const char *s, size_t *ret_namelen)
     return NULL;
 }
 
+/* After the series: blanks, a value, optionally a timestamp in milliseconds. */
+static bool sample_value_ok(const char *p)
+{
+    if (*p != ' ' && *p != '\t')
+        return false;
+    char *end;
+    strtod(p, &end);
+    if (end == p)
+        return false;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end) {
+        const char *q = end;
+        strtoll(q, &end, 10);
+        if (end == q)
+            return false;
+        while (*end == ' ' || *end == '\t')
+            end++;
+    }
+    return *end == 0;
+}
+
 static int parse_old(merge_state *st, const char *old)
 {
     const char *s = old;
@@ -162,6 +184,8 @@ static int parse_old(merge_state *st, const char *old)
         }
         size_t namelen;
         const char *end = l[0] && l[0] != '#' ? series_end(l, &namelen) : NULL;
+        if (end && !sample_value_ok(end))
+            end = NULL;
         if (!end) {   /* comments, blank and malformed lines go */
             free(l);
             continue;

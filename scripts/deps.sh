@@ -13,7 +13,7 @@ build_pkgs="build-essential cmake pkg-config libsodium-dev libzstd-dev libarchiv
 # of scripts/fresh-root.sh
 test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client
            clang libfuzzer-14-dev libclang-rt-14-dev attr acl e2fsprogs ansible-core python3
-           procps util-linux mount man-db groff-base git mmdebstrap"
+           procps util-linux mount man-db groff-base git mmdebstrap prometheus"
 bench_pkgs="restic borgbackup time"
 
 want=$build_pkgs
