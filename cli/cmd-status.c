@@ -178,7 +178,7 @@ static int report(cli *c, findings *fd)
     } else {
         /* a plugin's output is one line: the names in it cannot break it */
         for (char *p = summary; p && *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '|')
+            if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '|')
                 *p = *p == '|' ? '/' : ' ';
         printf("ARCA %s - %s", state_name(fd->state), summary ? summary : "");
         if (fd->perf && *fd->perf)

@@ -156,9 +156,9 @@ static void json_line(cli *c, const char *level, const char *msg, json_t *extra)
             safe = NULL;
     }
     const char *repo = c->repo_location ? c->repo_location : getenv("ARCA_REPOSITORY");
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "time", when, "level", level,
-                          "command", c->command, "repository", repo && *repo ? repo : NULL,
-                          "message", safe ? safe : "");
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s}", "time", when, "level", level, "command",
+                          c->command ? json_string(c->command) : json_null(), "repository",
+                          repo && *repo ? json_string(repo) : json_null(), "message", safe ? safe : "");
     if (o && extra)
         json_object_update(o, extra);
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;

@@ -427,7 +427,9 @@ int perfdata_append(char **out, const char *label, double value, const char *uom
     for (const char *p = label; *p; p++) {
         if (*p == '\'')
             *o++ = '\'';
-        *o++ = *p == '=' ? '_' : *p;   /* '=' ends a label: the one character it cannot hold */
+        /* '=' ends a label: the one character it cannot hold; a control or '|' would
+         * break the plugin's line */
+        *o++ = *p == '=' ? '_' : (unsigned char)*p < 0x20 || *p == 0x7f || *p == '|' ? ' ' : *p;
     }
     *o = 0;
     char nums[5][64];

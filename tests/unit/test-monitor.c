@@ -110,6 +110,10 @@ static void test_perfdata(void **state)
     assert_string_equal(p, "'it''s a_b'=1.5s;;10");
     free(p);
     p = NULL;
+    assert_int_equal(perfdata_append(&p, "a\nb|c", 1, "", NAN, NAN, NAN, NAN), 0);
+    assert_string_equal(p, "'a b c'=1");
+    free(p);
+    p = NULL;
     assert_int_equal(perfdata_append(&p, "x", 3, NULL, NAN, NAN, NAN, NAN), 0);
     assert_string_equal(p, "'x'=3");
     free(p);
