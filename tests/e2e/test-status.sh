@@ -112,6 +112,24 @@ wait "$sleeper" 2>/dev/null || true
 wait "$stuck" || true
 st 0 --group-by host --lock-critical 1s
 
+# ---- a damaged record; a check that found errors --------------------------------------------------
+damage "$R" status/check-ok flip
+st 3 --group-by host --check-critical 1h
+line_is "ARCA UNKNOWN - status/check-ok is damaged \\| .*"
+st 1 --group-by host
+line_is "ARCA WARNING - status/check-ok is damaged \\| .*"
+arca -r "$R" check > /dev/null || fail "check"
+st 0 --group-by host --check-critical 1h
+pack=$(list_objects "$R" data | head -1)
+damage "$R" "data/$pack" delete
+rc=0
+arca -r "$R" check > /dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "check of a repository without a pack exited $rc"
+st 2 --group-by host --check-critical 1h
+line_is "ARCA CRITICAL - the last check \\([0-9]+s ago\\) found [0-9]+ errors? \\| .*'check age'=[0-9]+s;;3600;0 .*"
+arca -r "$R" --json status > "$T/st.json" && fail "status --json exited 0 after a failed check"
+[ "$(json_get "$T/st.json" 'j["check"]["last_errors"] > 0')" = True ] || fail "last_errors: $(cat "$T/st.json")"
+
 # ---- UNKNOWN -----------------------------------------------------------------------------------
 echo wrong > "$T/wrong"
 rc=0
