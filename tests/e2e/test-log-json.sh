@@ -107,7 +107,7 @@ _, status = os.waitpid(pid, 0)
 open(out, "wb").write(data.replace(b"\r\n", b"\n"))
 sys.exit(os.waitstatus_to_exitcode(status) not in (0, 3))
 PY
-python3 - "$T/tty" <<'PY' || fail "a progress line in the JSON log: $(cat -A "$T/tty" | head -5)"
+python3 - "$T/tty" <<'PY' || fail "a progress line in the JSON log: $(cat -A "$T/tty")"
 import json, sys
 data = open(sys.argv[1], "rb").read()
 assert b"\r" not in data and b"\x1b" not in data, "terminal control in the log"

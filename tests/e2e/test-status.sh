@@ -120,7 +120,8 @@ st 1 --group-by host
 line_is "ARCA WARNING - status/check-ok is damaged \\| .*"
 arca -r "$R" check > /dev/null || fail "check"
 st 0 --group-by host --check-critical 1h
-pack=$(list_objects "$R" data | head -1)
+list_objects "$R" data > "$T/packs"
+pack=$(sed -n 1p "$T/packs")
 damage "$R" "data/$pack" delete
 rc=0
 arca -r "$R" check > /dev/null 2>&1 || rc=$?
