@@ -426,8 +426,8 @@ static int run(cli *c, int argc, char **argv)
 const command cmd_status = {
     "status", run,
     "status [--warning DUR] [--critical DUR] [--group-by LIST] [--expect-host HOST]...\n"
-    "              [--check-warning DUR] [--check-critical DUR] [--lock-warning DUR]\n"
-    "              [--lock-critical DUR] [--host HOST] [--tag TAG] [--path PATH]",
+    "          [--check-warning DUR] [--check-critical DUR] [--lock-warning DUR]\n"
+    "          [--lock-critical DUR] [--host HOST] [--tag TAG] [--path PATH]",
     "A Nagios/Icinga plugin: one line, 'ARCA OK - ...' (or WARNING, CRITICAL, UNKNOWN),\n"
     "then ' | ' and performance data; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
     "(an unreachable repository, a wrong passphrase, a usage error).  Takes no lock and\n"

@@ -110,7 +110,8 @@ static void usage_all(FILE *f)
         fprintf(f, "  %s\n", (*cmd)->synopsis);
     fprintf(f, "  help [COMMAND]\n\n%s\n"
                "Exit status: 0 ok, 1 error, 2 usage, 3 backup with unreadable files,\n"
-               "10 no repository, 11 locked, 12 wrong passphrase.  See arca(1).\n",
+               "10 no repository, 11 locked, 12 wrong passphrase; status: 0 OK, 1 WARNING,\n"
+               "2 CRITICAL, 3 UNKNOWN.  See arca(1).\n",
             global_help);
 }
 
@@ -575,10 +576,6 @@ int main(int argc, char **argv)
     cli_signals_install();
     c.tty_out = isatty(STDOUT_FILENO);
     c.tty_err = isatty(STDERR_FILENO);
-    if (bk_library_init() < 0) {
-        fprintf(stderr, "arca: cannot initialise libsodium\n");
-        return EXIT_FATAL;
-    }
     const char *lf = getenv("ARCA_LOG_FORMAT");
     if (lf && *lf && strcmp(lf, "json") != 0 && strcmp(lf, "text") != 0) {
         fprintf(stderr, "arca: ARCA_LOG_FORMAT: expected text or json, got '%s'\n", lf);
@@ -588,6 +585,10 @@ int main(int argc, char **argv)
     c.metrics_file = getenv("ARCA_METRICS_FILE");
     if (c.metrics_file && !*c.metrics_file)
         c.metrics_file = NULL;
+    if (bk_library_init() < 0) {
+        cli_err(&c, "cannot initialise libsodium");
+        return EXIT_FATAL;
+    }
     /* global options before the command */
     int i = 1;
     const command *cmd = NULL;
