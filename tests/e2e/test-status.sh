@@ -141,6 +141,12 @@ rc=0
 arca -r "$T/nothing-here" status > "$T/line" 2> /dev/null || rc=$?
 [ "$rc" -eq 3 ] || fail "no repository: exit $rc"
 line_is "ARCA UNKNOWN - no repository at $T/nothing-here"
+# an unreachable cluster (no monitor answers): UNKNOWN, with the reason
+printf '[global]\nmon_host = 127.0.0.1:1\n' > "$T/unreachable.conf"
+rc=0
+arca -r rados:backup/nothing --ceph-conf "$T/unreachable.conf" --ceph-timeout 2 status > "$T/line" 2> /dev/null || rc=$?
+[ "$rc" -eq 3 ] || fail "unreachable cluster: exit $rc"
+line_is "ARCA UNKNOWN - .*(no monitor answered within 2 s|RADOS).*"
 rc=0
 arca -r "$R" --json status --critical nonsense > "$T/st.json" 2> /dev/null || rc=$?
 [ "$rc" -eq 3 ] || fail "usage error: exit $rc"
