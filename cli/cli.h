@@ -42,6 +42,14 @@ typedef struct cli {
     bool tty_out, tty_err;   /* stdout / stderr are terminals */
     bool progress_shown;
     bk_repo *repo;
+    /* monitoring: --metrics-file, --log-format json, and what the run reports to them */
+    const char *metrics_file;
+    bool log_json;
+    double start_time;       /* wall clock, seconds since the epoch */
+    const char *run_host;    /* backup: the host recorded, and its paths joined with ',' */
+    char *run_paths;
+    struct { const char *key; double value; } figures[16];
+    size_t nfigures;
 } cli;
 
 typedef int (*cmd_fn)(cli *c, int argc, char **argv);
@@ -59,6 +67,14 @@ typedef struct command {
 extern const command *const commands[];
 extern const struct option *const cli_global_opts;
 extern const char *const cli_global_short;   /* getopt's string for them: "r:qvh" */
+
+/* A figure of this run (files, bytes_added, errors, snapshots_removed, bytes_freed): in the
+ * summary of --log-format json and, for the commands that write them, the metrics file. */
+void cli_figure(cli *c, const char *key, double value);
+/* At the end of a run (main): the summary line of --log-format json, the metrics file. */
+void cli_run_report(cli *c, int rc);
+/* --group-by LIST: host, paths, tags, or '' (forget, status).  0, or -1 if malformed. */
+int cli_parse_group_by(const char *arg, unsigned *ret);
 
 /* Print the version (with --json: the build's features and library versions). */
 int cli_print_version(cli *c);

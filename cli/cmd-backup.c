@@ -52,7 +52,7 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         free(copy);
         break;
     }
-    case O_HOST: r = bk_backup_set_str(b, BK_BACKUP_HOST, arg); break;
+    case O_HOST: c->run_host = arg; r = bk_backup_set_str(b, BK_BACKUP_HOST, arg); break;
     case O_EXCLUDE: r = bk_backup_set_str(b, BK_BACKUP_EXCLUDE, arg); break;
     case O_EXCLUDE_FILE:
         r = bk_backup_set_str(b, BK_BACKUP_EXCLUDE_FILE, arg);
@@ -133,6 +133,32 @@ static void print_summary(cli *c, const bk_snapshot *s, bool dry_run)
     }
 }
 
+/* The paths label of the metrics (and the log's summary): as given, made absolute where
+ * they exist, the same whether the run succeeds or fails. */
+static void run_paths(cli *c, const struct backup_opts *o, int n, char **v)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return;
+    if (o->stdin_mode || o->stdin_name)
+        fputs(o->stdin_name ? o->stdin_name : "stdin", f);
+    for (int i = 0; i < n; i++) {
+        char *abs = realpath(v[i], NULL);
+        fprintf(f, "%s%s", i ? "," : "", abs ? abs : v[i]);
+        free(abs);
+    }
+    if (o->mysql)
+        fprintf(f, "%s/mysql", n ? "," : "");
+    if (fclose(f) == 0) {
+        free(c->run_paths);
+        c->run_paths = out;
+    } else {
+        free(out);
+    }
+}
+
 static int run(cli *c, int argc, char **argv)
 {
     bk_backup *b = NULL;
@@ -155,6 +181,8 @@ static int run(cli *c, int argc, char **argv)
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     for (int i = first; e == 0 && i < argc; i++)
         bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
+    if (e == 0)
+        run_paths(c, &o, argc - first, argv + first);
     /* a prune's final step holds the exclusive lock briefly: wait for it, do not fail */
     cli_default_lock_wait(c, 10 * 60 * 1000);
     if (e == 0)
@@ -185,6 +213,9 @@ static int run(cli *c, int argc, char **argv)
         print_summary(c, snap, o.dry_run);
     }
     const bk_summary *m = &snap->summary;
+    cli_figure(c, "files", (double)m->total_files);
+    cli_figure(c, "bytes_added", (double)m->bytes_added);
+    cli_figure(c, "errors", (double)m->errors);
     int rc = m->errors || m->files_changed_while_read ? EXIT_PARTIAL : EXIT_OK;
     if (m->errors)
         cli_err(c, "%llu %s not be read (see above); the snapshot holds the rest",

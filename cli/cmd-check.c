@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { O_READ_DATA = 1, O_SUBSET, O_SCAN_ORPHANS };
 
@@ -62,9 +64,27 @@ static int run(cli *c, int argc, char **argv)
     if ((e = cli_open(c, OPEN_READER)))
         return e;
     bk_check_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = bk_check(c->repo, flags, &o.subset, &res);
     if (r < 0)
         return cli_fail(c, r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* for arca status: the check ran to its end (with --no-lock there is no lock to write
+     * under, so nothing is recorded) */
+    bk_check_record rec = {
+        .time = time(NULL),
+        .read_data = flags & BK_CHECK_READ_DATA,
+        .read_share = !(flags & BK_CHECK_READ_DATA) ? 0 : o.subset.t ? 1.0 / o.subset.t
+                      : o.subset.share ? o.subset.share : 1,
+        .errors = res.errors, .snapshots = res.snapshots, .packs = res.packs,
+        .duration = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+    };
+    gethostname(rec.host, sizeof(rec.host) - 1);
+    if (!c->no_lock && bk_check_record_save(c->repo, &rec) < 0)
+        cli_err(c, "warning: %s", bk_repo_errmsg(c->repo));
+    cli_figure(c, "errors", (double)res.errors);
+    cli_figure(c, "snapshots", (double)res.snapshots);
     if (c->json) {
         cli_json_print(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", res.errors == 0,
                                  "orphans", (json_int_t)res.orphans,

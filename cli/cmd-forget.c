@@ -98,22 +98,11 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         o->keep_tags[o->p.nkeep_tags++] = arg;
         o->p.keep_tags = o->keep_tags;
         return 0;
-    case O_GROUP_BY: {
-        o->group_by = 0;
+    case O_GROUP_BY:
         o->group_by_set = true;
-        char *copy = strdup(arg), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (strcmp(t, "host") == 0) o->group_by |= BK_GROUP_HOST;
-            else if (strcmp(t, "paths") == 0) o->group_by |= BK_GROUP_PATHS;
-            else if (strcmp(t, "tags") == 0) o->group_by |= BK_GROUP_TAGS;
-            else {
-                free(copy);
-                return cli_usage(c, "--group-by: expected host, paths and/or tags, got '%s'", arg);
-            }
-        }
-        free(copy);
+        if (cli_parse_group_by(arg, &o->group_by) < 0)
+            return cli_usage(c, "--group-by: expected host, paths and/or tags, got '%s'", arg);
         return 0;
-    }
     case 'n': o->dry_run = true; return 0;
     case O_PRUNE: o->prune = true; return 0;
     case O_MAX_UNUSED:
@@ -215,6 +204,7 @@ static int finish(cli *c, const struct forget_opts *o, json_t *out, size_t keep,
                    cli_plural(keep, "snapshot", "snapshots"));
     }
     bool changed = removed > 0;
+    cli_figure(c, "snapshots_removed", o->dry_run ? 0 : (double)removed);
     json_t *prune_json = NULL;
     int rc = EXIT_OK;
     if (o->prune) {
@@ -227,6 +217,7 @@ static int finish(cli *c, const struct forget_opts *o, json_t *out, size_t keep,
             return cli_fail(c, r);
         }
         rc = cli_prune_report(c, &st, o->dry_run, out ? &prune_json : NULL);
+        cli_figure(c, "bytes_freed", o->dry_run ? 0 : (double)st.bytes_freed);
         changed |= !o->dry_run && st.bytes_freed > 0;
     }
     if (out) {

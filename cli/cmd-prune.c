@@ -86,6 +86,7 @@ static int run(cli *c, int argc, char **argv)
     if (r < 0)
         return cli_fail(c, r);
     json_t *j = NULL;
+    cli_figure(c, "bytes_freed", o.po.dry_run ? 0 : (double)st.bytes_freed);
     cli_prune_report(c, &st, o.po.dry_run, c->json ? &j : NULL);
     if (j)
         cli_json_print(j);

@@ -4,17 +4,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "metrics.h"
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
     cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat,
-    cmd_repair, cmd_version, cmd_completion;
+    cmd_repair, cmd_version, cmd_completion, cmd_status;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_forget, &cmd_prune, &cmd_check, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock,
+    &cmd_forget, &cmd_prune, &cmd_check, &cmd_status, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock,
     &cmd_cat, &cmd_version, &cmd_completion, NULL,
 };
 
@@ -35,6 +37,8 @@ enum {
     OPT_RETRY_LOCK,
     OPT_THREADS,
     OPT_VERSION,
+    OPT_METRICS_FILE,
+    OPT_LOG_FORMAT,
 };
 
 static const struct option global_opts[] = {
@@ -58,6 +62,8 @@ static const struct option global_opts[] = {
     { "threads", required_argument, NULL, OPT_THREADS },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, OPT_VERSION },
+    { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { 0 },
 };
 #define GLOBAL_SHORT "r:qvh"
@@ -89,6 +95,10 @@ static const char global_help[] =
     "  -v, --verbose              more output (repeat for more)\n"
     "      --retry-lock DURATION  wait up to DURATION for a lock (30s, 5m)\n"
     "      --threads N            worker threads (default: CPUs)\n"
+    "      --metrics-file PATH    backup, forget, prune, check: update node_exporter\n"
+    "                             textfile metrics in PATH ($ARCA_METRICS_FILE)\n"
+    "      --log-format FORMAT    text (default) or json: one JSON object per line on\n"
+    "                             stderr, and a summary at the end ($ARCA_LOG_FORMAT)\n"
     "  -h, --help                 help\n";
 
 static void usage_all(FILE *f)
@@ -100,7 +110,8 @@ static void usage_all(FILE *f)
         fprintf(f, "  %s\n", (*cmd)->synopsis);
     fprintf(f, "  help [COMMAND]\n\n%s\n"
                "Exit status: 0 ok, 1 error, 2 usage, 3 backup with unreadable files,\n"
-               "10 no repository, 11 locked, 12 wrong passphrase.  See arca(1).\n",
+               "10 no repository, 11 locked, 12 wrong passphrase; status: 0 OK, 1 WARNING,\n"
+               "2 CRITICAL, 3 UNKNOWN.  See arca(1).\n",
             global_help);
 }
 
@@ -121,12 +132,63 @@ static void command_help(const command *cmd, FILE *f)
 
 /* Messages name paths from snapshots and carry the library's and other programs' words:
  * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
+static const char *level_name(bk_log_level l)
+{
+    return l == BK_LOG_ERROR ? "error" : l == BK_LOG_WARNING ? "warning" : l == BK_LOG_INFO ? "info" : "debug";
+}
+
+/* --log-format json: a line of JSON for Filebeat (jansson escapes; invalid UTF-8 from a
+ * snapshot's names becomes escaped text first, so that the line stays valid JSON). */
+static void json_line(cli *c, const char *level, const char *msg, json_t *extra)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[64];
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+    char *safe = NULL;
+    size_t safelen = 0;
+    FILE *m = open_memstream(&safe, &safelen);
+    if (m) {
+        cli_print_path(m, msg, strlen(msg));
+        if (fclose(m) != 0)
+            safe = NULL;
+    }
+    const char *repo = c->repo_location ? c->repo_location : getenv("ARCA_REPOSITORY");
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s}", "time", when, "level", level, "command",
+                          c->command ? json_string(c->command) : json_null(), "repository",
+                          repo && *repo ? json_string(repo) : json_null(), "message", safe ? safe : "");
+    if (o && extra)
+        json_object_update(o, extra);
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (line) {
+        flockfile(stderr);
+        fputs(line, stderr);
+        fputc('\n', stderr);
+        funlockfile(stderr);
+    }
+    free(line);
+    json_decref(o);
+    free(safe);
+}
+
+/* Messages name paths from snapshots and carry the library's and other programs' words:
+ * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
 static void vmsg(cli *c, const char *fmt, va_list ap)
 {
     char *s = NULL;
     int n = vasprintf(&s, fmt, ap);
     if (n < 0)
         s = NULL;   /* undefined after a failure */
+    if (c->log_json) {
+        const char *m = s ? s : "";
+        bool warn = strncmp(m, "warning: ", 9) == 0;
+        json_line(c, warn ? "warning" : "error", warn ? m + 9 : m, NULL);
+        free(s);
+        return;
+    }
     flockfile(stderr);   /* the library logs from its worker threads too: one line each */
     cli_progress_done(c);
     fputs("arca: ", stderr);
@@ -151,6 +213,8 @@ int cli_usage(cli *c, const char *fmt, ...)
     va_start(ap, fmt);
     vmsg(c, fmt, ap);
     va_end(ap);
+    if (c->log_json)
+        return EXIT_USAGE;
     if (c->command)
         fprintf(stderr, "Try 'arca help %s'.\n", c->command);
     else
@@ -199,7 +263,10 @@ void cli_log(bk_log_level level, const char *msg, void *userdata)
     cli *c = userdata;
     if (level == BK_LOG_ERROR || (level == BK_LOG_WARNING && c->verbosity >= 0) ||
         (level == BK_LOG_INFO && c->verbosity >= 1) || c->verbosity >= 2) {
-        cli_err(c, "%s%s", level == BK_LOG_WARNING ? "warning: " : "", msg);
+        if (c->log_json)
+            json_line(c, level_name(level), msg, NULL);
+        else
+            cli_err(c, "%s%s", level == BK_LOG_WARNING ? "warning: " : "", msg);
     }
 }
 
@@ -249,6 +316,12 @@ static int global_opt(cli *c, int opt, const char *arg)
         c->retry_lock_set = true;
         return 0;
     case OPT_THREADS: return parse_long(c, "threads", arg, 1, 256, &c->threads);
+    case OPT_METRICS_FILE: c->metrics_file = arg; return 0;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
+            return cli_usage(c, "--log-format: expected text or json, got '%s'", arg);
+        c->log_json = strcmp(arg, "json") == 0;
+        return 0;
     }
     return 1;
 }
@@ -403,6 +476,80 @@ int cli_open(cli *c, int lock)
     return EXIT_OK;
 }
 
+/* ---- the end of a run: the log's summary, the metrics file ------------------------------------ */
+
+static const struct {
+    const char *figure, *metric;
+} counters[] = {
+    { "files", "arca_files_total" },
+    { "bytes_added", "arca_bytes_added_total" },
+    { "errors", "arca_errors_total" },
+    { "snapshots_removed", "arca_snapshots_removed_total" },
+    { "bytes_freed", "arca_bytes_freed_total" },
+};
+
+static bool writes_metrics(const char *name)
+{
+    static const char *const which[] = { "backup", "forget", "prune", "check" };
+    for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++)
+        if (name && strcmp(name, which[i]) == 0)
+            return true;
+    return false;
+}
+
+void cli_run_report(cli *c, int rc)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_REALTIME, &t1);
+    double now = (double)t1.tv_sec + t1.tv_nsec / 1e9, duration = now - c->start_time;
+    char host[256] = "";
+    if (c->run_host)
+        snprintf(host, sizeof(host), "%s", c->run_host);
+    else
+        gethostname(host, sizeof(host) - 1);
+    if (c->log_json) {
+        json_t *fig = json_object();
+        for (size_t i = 0; i < c->nfigures; i++)
+            json_object_set_new(fig, c->figures[i].key,
+                                c->figures[i].value == (double)(json_int_t)c->figures[i].value
+                                    ? json_integer((json_int_t)c->figures[i].value)
+                                    : json_real(c->figures[i].value));
+        json_object_set_new(fig, "exit_code", json_integer(rc));
+        json_object_set_new(fig, "duration", json_real(duration));
+        json_object_set_new(fig, "host", json_string(host));
+        if (c->run_paths)
+            json_object_set_new(fig, "paths", json_string(c->run_paths));
+        json_t *extra = json_pack("{s:o}", "summary", fig);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s %s (exit status %d)", c->command,
+                 rc == 0 ? "succeeded" : rc == EXIT_PARTIAL ? "completed with warnings" : "failed", rc);
+        json_line(c, rc == 0 ? "info" : rc == EXIT_PARTIAL ? "warning" : "error", msg, extra);
+        json_decref(extra);
+    }
+    if (!c->metrics_file || !writes_metrics(c->command))
+        return;
+    const char *repo = c->repo_location ? c->repo_location : getenv("ARCA_REPOSITORY");
+    char *labels = metrics_labels(repo, c->command, host, c->run_paths ? c->run_paths : "");
+    if (!labels)
+        return;
+    metric_sample v[4 + sizeof(counters) / sizeof(counters[0])];
+    size_t n = 0;
+    bool ok = rc == EXIT_OK || rc == EXIT_PARTIAL;   /* a snapshot was saved */
+    v[n++] = (metric_sample){ "arca_last_run_timestamp_seconds", labels, now, false };
+    v[n++] = (metric_sample){ "arca_duration_seconds", labels, duration, false };
+    v[n++] = (metric_sample){ "arca_exit_code", labels, rc, false };
+    if (ok)
+        v[n++] = (metric_sample){ "arca_last_success_timestamp_seconds", labels, now, false };
+    for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)
+        for (size_t i = 0; i < c->nfigures; i++)
+            if (strcmp(c->figures[i].key, counters[k].figure) == 0)
+                v[n++] = (metric_sample){ counters[k].metric, labels, c->figures[i].value, true };
+    int r = metrics_update(c->metrics_file, v, n);
+    if (r < 0)
+        cli_err(c, "warning: cannot update the metrics file %s: %s", c->metrics_file, strerror(-r));
+    free(labels);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static int cmd_help(cli *c, int argc, char **argv)
@@ -429,8 +576,17 @@ int main(int argc, char **argv)
     cli_signals_install();
     c.tty_out = isatty(STDOUT_FILENO);
     c.tty_err = isatty(STDERR_FILENO);
+    const char *lf = getenv("ARCA_LOG_FORMAT");
+    if (lf && *lf && strcmp(lf, "json") != 0 && strcmp(lf, "text") != 0) {
+        fprintf(stderr, "arca: ARCA_LOG_FORMAT: expected text or json, got '%s'\n", lf);
+        return EXIT_USAGE;
+    }
+    c.log_json = lf && strcmp(lf, "json") == 0;
+    c.metrics_file = getenv("ARCA_METRICS_FILE");
+    if (c.metrics_file && !*c.metrics_file)
+        c.metrics_file = NULL;
     if (bk_library_init() < 0) {
-        fprintf(stderr, "arca: cannot initialise libsodium\n");
+        cli_err(&c, "cannot initialise libsodium");
         return EXIT_FATAL;
     }
     /* global options before the command */
@@ -477,7 +633,10 @@ int main(int argc, char **argv)
         i += sub_argc - 1;
     }
     if (!cmd && i >= argc) {
-        usage_all(stderr);
+        if (c.log_json)
+            cli_err(&c, "no command given: see arca help");
+        else
+            usage_all(stderr);
         return EXIT_USAGE;
     }
     c.command = cmd ? cmd->name : argv[i];
@@ -486,24 +645,33 @@ int main(int argc, char **argv)
     if (!cmd)
         cmd = find_command(c.command);
     if (!cmd) {
-        fprintf(stderr, "arca: unknown command '%s'\n", c.command);
-        usage_all(stderr);
+        cli_err(&c, "unknown command '%s'", c.command);
+        if (!c.log_json)
+            usage_all(stderr);
         return EXIT_USAGE;
     }
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    c.start_time = (double)t0.tv_sec + t0.tv_nsec / 1e9;
     int rc = cmd->run(&c, argc - i, argv + i);
     cli_progress_done(&c);
     bk_repo_free(c.repo);   /* releases the locks, whatever happened */
+    c.repo = NULL;
     if (cli_signal_caught()) {
-        fprintf(stderr, "arca: interrupted\n");
-        return 128 + cli_signal_caught();
+        cli_err(&c, "interrupted");
+        rc = 128 + cli_signal_caught();
+    } else {
+        bool out_failed = fflush(stdout) != 0 || ferror(stdout);
+        int out_errno = errno;
+        if ((out_failed || rc != EXIT_OK) && cli_stdout_gone())
+            cli_die_of_sigpipe();   /* quietly, as the other tools of a pipeline */
+        if (out_failed && rc == EXIT_OK) {
+            cli_err(&c, "cannot write output: %s", strerror(out_errno));
+            rc = EXIT_FATAL;
+        }
     }
-    bool out_failed = fflush(stdout) != 0 || ferror(stdout);
-    int out_errno = errno;
-    if ((out_failed || rc != EXIT_OK) && cli_stdout_gone())
-        cli_die_of_sigpipe();   /* quietly, as the other tools of a pipeline */
-    if (out_failed && rc == EXIT_OK) {
-        fprintf(stderr, "arca: cannot write output: %s\n", strerror(out_errno));
-        rc = EXIT_FATAL;
-    }
+    if (rc >= 0)   /* not --help, --version */
+        cli_run_report(&c, rc);
+    free(c.run_paths);
     return rc < 0 ? EXIT_OK : rc;
 }

@@ -51,7 +51,7 @@ static const char *ellipsis(void)
 void cli_progress(const bk_progress *p, void *userdata)
 {
     cli *c = userdata;
-    if (!c->tty_err || c->verbosity < 0 || c->json)
+    if (!c->tty_err || c->verbosity < 0 || c->json || c->log_json)
         return;
     /* the figures, in the order they are shown; rank says which go first when the line
      * is too narrow for all (0 stays longest) */

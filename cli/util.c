@@ -311,3 +311,36 @@ void cli_print_field(FILE *f, const char *s, int width)
             fputc(' ', f);
     free(e);
 }
+
+int cli_parse_group_by(const char *arg, unsigned *ret)
+{
+    unsigned by = 0;
+    char *copy = strdup(arg), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "host") == 0) by |= BK_GROUP_HOST;
+        else if (strcmp(t, "paths") == 0) by |= BK_GROUP_PATHS;
+        else if (strcmp(t, "tags") == 0) by |= BK_GROUP_TAGS;
+        else {
+            free(copy);
+            return -1;
+        }
+    }
+    free(copy);
+    *ret = by;
+    return 0;
+}
+
+void cli_figure(cli *c, const char *key, double value)
+{
+    for (size_t i = 0; i < c->nfigures; i++)
+        if (strcmp(c->figures[i].key, key) == 0) {
+            c->figures[i].value = value;
+            return;
+        }
+    if (c->nfigures < sizeof(c->figures) / sizeof(c->figures[0])) {
+        c->figures[c->nfigures].key = key;
+        c->figures[c->nfigures++].value = value;
+    }
+}

@@ -538,6 +538,41 @@ typedef struct bk_check_result {
 BK_API int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset,
                     bk_check_result *ret) BK_WARN_UNUSED;
 
+/* The record of a check run, kept in the repository (status/check: the last check that ran
+ * to its end; status/check-ok: the last that found no errors), for monitoring (arca status).
+ * docs/FORMAT.md, status records. */
+typedef struct bk_check_record {
+    int64_t time;                    /* when it finished, seconds since the epoch */
+    char host[256];                  /* where it ran */
+    bool read_data;                  /* data read and verified (all or a subset) */
+    double read_share;               /* share of the packs read: 1 all, 0 none */
+    uint64_t errors;                 /* problems found */
+    uint64_t snapshots, packs;
+    double duration;                 /* seconds */
+} bk_check_record;
+
+/* Store rec as status/check and, when it found no errors, as status/check-ok too (each
+ * replaces the one before).  Needs a lock (shared is enough). */
+BK_API int bk_check_record_save(bk_repo *repo, const bk_check_record *rec) BK_WARN_UNUSED;
+/* Read status/check-ok (ok = true) or status/check.  -ENOENT when there is none (no check
+ * ran since this version, or none succeeded); -EBADMSG damaged.  No lock needed. */
+BK_API int bk_check_record_load(bk_repo *repo, bool ok, bk_check_record *ret) BK_WARN_UNUSED;
+/* Parse a record's plaintext JSON (pure; what load uses; fuzzed).  name: "check" or
+ * "check-ok", which the document must name.  -EBADMSG malformed, -EPROTONOSUPPORT a newer
+ * version. */
+BK_API int bk_check_record_parse(const char *name, const uint8_t *p, size_t n,
+                                 bk_check_record *ret) BK_WARN_UNUSED;
+
+/* A repository lock held by another process (arca status, arca unlock). */
+typedef struct bk_lock_info {
+    char holder[512];                /* "shared lock by USER@HOST pid N (...) since TIME" */
+    bool exclusive;
+    int64_t since;                   /* when it was taken, seconds since the epoch; 0 unknown */
+} bk_lock_info;
+/* The locks held by others (this handle's own excepted); *ret is malloc'd (free it), NULL
+ * when there are none.  Takes no lock and removes nothing. */
+BK_API int bk_repo_locks(bk_repo *repo, bk_lock_info **ret, size_t *ret_n) BK_WARN_UNUSED;
+
 typedef struct bk_stats {
     uint64_t snapshots;
     uint64_t packs, pack_bytes;

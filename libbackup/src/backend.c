@@ -6,6 +6,7 @@ const char *bk_obj_type_name(bk_obj_type t)
     static const char *const names[BK_OBJ_TYPE_COUNT] = {
         [BK_OBJ_CONFIG] = "config", [BK_OBJ_KEY] = "keys", [BK_OBJ_DATA] = "data",
         [BK_OBJ_INDEX] = "index", [BK_OBJ_SNAPSHOT] = "snapshots", [BK_OBJ_LOCK] = "locks",
+        [BK_OBJ_STATUS] = "status",
     };
     return (unsigned)t < BK_OBJ_TYPE_COUNT ? names[t] : "?";
 }

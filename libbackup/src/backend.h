@@ -16,6 +16,7 @@ typedef enum bk_obj_type {
     BK_OBJ_INDEX,
     BK_OBJ_SNAPSHOT,
     BK_OBJ_LOCK,
+    BK_OBJ_STATUS,               /* status/<name>: records of runs (check), no catalog */
     BK_OBJ_TYPE_COUNT
 } bk_obj_type;
 

@@ -82,8 +82,8 @@ static int local_put(bk_backend *be, bk_obj_type t, const char *name, const void
     snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s", dir, rh);
 
     int fd = openat(l->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (fd < 0 && errno == ENOENT && t == BK_OBJ_DATA) {
-        /* the fan-out directory is made on first use */
+    if (fd < 0 && errno == ENOENT && (t == BK_OBJ_DATA || t == BK_OBJ_STATUS)) {
+        /* the fan-out directory is made on first use, status/ too (older repositories) */
         if (mkdirat(l->root, dir, 0755) < 0 && errno != EEXIST)
             return -errno;
         fd = openat(l->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);

@@ -24,6 +24,7 @@ typedef enum bk_kind {
     BK_KIND_PACK_HEADER = 19,
     BK_KIND_KEY_SLOT = 20,
     BK_KIND_LOCK = 21,
+    BK_KIND_STATUS = 22,     /* status/<name> records (check) */
 } bk_kind;
 
 static inline bool bk_kind_is_blob(unsigned k) { return k == BK_KIND_DATA || k == BK_KIND_TREE; }

@@ -115,7 +115,7 @@ static inline int oid_of(bk_obj_type t, const char *name, char *out, size_t n)
     int k;
     if (t == BK_OBJ_CONFIG)
         k = snprintf(out, n, "config");
-    else if (t == BK_OBJ_DATA || has_catalog(t))
+    else if (t == BK_OBJ_DATA || t == BK_OBJ_STATUS || has_catalog(t))
         k = snprintf(out, n, "%s/%s", bk_obj_type_name(t), name);
     else
         return -EINVAL;
