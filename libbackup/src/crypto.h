@@ -101,7 +101,8 @@ void bk_hash(const void *p, size_t n, bk_id *ret);
  * (NULL for objects that are not blobs).  bk_unseal returns enc without the cipher bit. */
 #define BK_ENC_AES 0x80
 #define BK_SEAL_HDR (1 + BK_NONCE_LEN)
-/* Writes n + BK_SEAL_OVERHEAD bytes to dst. */
+/* Writes n + BK_SEAL_OVERHEAD bytes to dst.  payload may be dst + BK_SEAL_HDR (sealed in
+ * place). */
 void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
                 const void *payload, size_t n, uint8_t *dst);
 /* Appends the box to out. */

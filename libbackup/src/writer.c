@@ -210,20 +210,19 @@ int bk_writer_add_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const void
     return r;
 }
 
-static int process(bk_writer *w, bk_zctx *z, bk_buf *scratch, bk_buf *sealed, job *j)
+/* Compress a job's blob straight into the box it is sealed in, and seal it there (the
+ * AEAD encrypts in place): one buffer per worker, no copy between them. */
+static int process(bk_writer *w, bk_zctx *z, bk_buf *sealed, job *j)
 {
     size_t cap = bk_compress_bound(j->len);
-    scratch->len = 0;
-    int r = bk_buf_reserve(scratch, cap);
-    if (r < 0)
-        return r;
-    size_t zn = bk_compress(z, scratch->data, cap, j->data, j->len);
-    const uint8_t *payload = zn ? scratch->data : j->data;
-    size_t plen = zn ? zn : j->len;
     sealed->len = 0;
-    r = bk_buf_reserve(sealed, plen + BK_SEAL_OVERHEAD);
+    int r = bk_buf_reserve(sealed, BK_MAX(cap, j->len) + BK_SEAL_OVERHEAD);
     if (r < 0)
         return r;
+    uint8_t *body = sealed->data + BK_SEAL_HDR;
+    size_t zn = bk_compress(z, body, cap, j->data, j->len);
+    const uint8_t *payload = zn ? body : j->data;
+    size_t plen = zn ? zn : j->len;
     bk_seal_to(w->repo->keys, (bk_kind)j->kind, &j->id, zn ? BK_ENC_ZSTD : BK_ENC_RAW, payload,
                plen, sealed->data);
     sealed->len = plen + BK_SEAL_OVERHEAD;
@@ -234,7 +233,7 @@ static void *worker(void *arg)
 {
     bk_writer *w = arg;
     bk_zctx *z = bk_zctx_new(w->repo->config.compression);
-    bk_buf scratch = BK_BUF_INIT, sealed = BK_BUF_INIT;
+    bk_buf sealed = BK_BUF_INIT;
     if (!z)
         set_error(w, -ENOMEM);
     for (;;) {
@@ -252,7 +251,7 @@ static void *worker(void *arg)
         bool skip = w->error != 0 || !z;
         pthread_mutex_unlock(&w->mu);
 
-        int r = skip ? 0 : process(w, z, &scratch, &sealed, &j);
+        int r = skip ? 0 : process(w, z, &sealed, &j);
         free(j.data);
         if (r < 0)
             set_error(w, r);
@@ -262,7 +261,6 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&w->cond_space);
         pthread_mutex_unlock(&w->mu);
     }
-    bk_buf_free(&scratch);
     bk_buf_free(&sealed);
     bk_zctx_free(z);
     return NULL;
@@ -288,7 +286,7 @@ int bk_writer_new(bk_repo *repo, bool dry_run, bk_writer **ret)
     pthread_cond_init(&w->cond_space, NULL);
     w->nthreads = bk_repo_threads(repo);
     w->qcap = 4 * (size_t)w->nthreads + 16;
-    w->qbytes_max = BK_MAX((size_t)32 << 20, 2 * (size_t)repo->config.chunk_max);
+    w->qbytes_max = BK_MAX((size_t)8 << 20, 2 * (size_t)repo->config.chunk_max);
     w->queue = calloc(w->qcap, sizeof(job));
     w->threads = calloc((size_t)w->nthreads, sizeof(pthread_t));
     if (!w->queue || !w->threads) {

@@ -273,7 +273,7 @@ static void seal_round_trip(bk_cipher cipher)
     uint8_t aes = cipher == BK_CIPHER_AES ? BK_ENC_AES : 0;
     bk_id id;
     th_id(&id, 1);
-    size_t sizes[] = { 0, 1, 100, 65536 };
+    size_t sizes[] = { 0, 1, 100, 65536, (1u << 20) + 13 };
     for (size_t s = 0; s < BK_ELEMENTSOF(sizes); s++) {
         size_t n = sizes[s];
         uint8_t *p = malloc(n + 1), *back = malloc(n + 1);
@@ -293,6 +293,18 @@ static void seal_round_trip(bk_cipher cipher)
         assert_int_equal(len, n);
         if (n)
             assert_memory_equal(back, p, n);
+        /* sealed in place (the payload where the box's ciphertext goes, as the writer
+         * compresses into the box): the same box, opened alike */
+        uint8_t *inplace = malloc(n + BK_SEAL_OVERHEAD);
+        memcpy(inplace + BK_SEAL_HDR, p, n);
+        bk_seal_to(k, BK_KIND_DATA, &id, BK_ENC_ZSTD, inplace + BK_SEAL_HDR, n, inplace);
+        memset(back, 0, n + 1);
+        assert_int_equal(bk_unseal(k, BK_KIND_DATA, &id, inplace, n + BK_SEAL_OVERHEAD, back,
+                                   &enc, &len), 0);
+        assert_int_equal(len, n);
+        if (n)
+            assert_memory_equal(back, p, n);
+        free(inplace);
         /* sealing twice gives different boxes (random nonce) */
         bk_buf box2 = BK_BUF_INIT;
         assert_int_equal(bk_seal(k, BK_KIND_DATA, &id, BK_ENC_ZSTD, p, n, &box2), 0);
