@@ -130,8 +130,6 @@ static void command_help(const command *cmd, FILE *f)
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-/* Messages name paths from snapshots and carry the library's and other programs' words:
- * escaped as ls escapes names, so that none can move the cursor or reorder the line. */
 static const char *level_name(bk_log_level l)
 {
     return l == BK_LOG_ERROR ? "error" : l == BK_LOG_WARNING ? "warning" : l == BK_LOG_INFO ? "info" : "debug";
