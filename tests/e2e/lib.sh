@@ -196,6 +196,36 @@ name_of() {
     echo "${h%% *}"
 }
 
+# node_at REPO SNAPSHOT PATH: the JSON of the node at the absolute PATH in the snapshot's
+# trees (arca cat snapshot, cat tree from the root down)
+node_at() {
+    local repo=$1 tree part last
+    tree=$(arca -r "$repo" --json cat snapshot "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree"])')
+    IFS=/ read -ra parts <<< "${3#/}"
+    last=${parts[-1]}
+    unset 'parts[-1]'
+    for part in "${parts[@]}"; do
+        tree=$(arca -r "$repo" --json cat tree "$tree" |
+               python3 -c 'import json,sys; print([n["subtree"] for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0])' "$part")
+    done
+    arca -r "$repo" --json cat tree "$tree" |
+        python3 -c 'import json,sys; print(json.dumps([n for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0]))' "$last"
+}
+
+# damage_blob REPO ID: flip a byte in the middle of blob ID where its pack holds it
+damage_blob() {
+    local repo=$1 id=$2 p back=
+    for p in $(list_objects "$repo" data); do
+        arca -r "$repo" --json cat pack "$p" > "$T/pack.json"
+        back=$(json_get "$T/pack.json" '"".join(str(j["size"] - b["offset"] - b["stored_length"] // 2) for b in j["blobs"] if b["id"] == "'"$id"'")')
+        if [ -n "$back" ]; then
+            damage "$repo" "data/$p" flip "$back"
+            return 0
+        fi
+    done
+    fail "no pack holds blob $id"
+}
+
 # compare_trees A B: content and metadata, byte for byte (tests/e2e/treecmp.py)
 compare_trees() {
     python3 "$HERE/treecmp.py" "$@" || fail "trees differ: $1 vs $2"

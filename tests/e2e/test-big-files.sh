@@ -15,17 +15,7 @@ head -c 5000 /dev/urandom > "$T/src/small"
 arca -r "$R" backup "$T/src" --json > "$T/b1.json"
 
 # the node of big, from the trees: lists, no pieces of its own
-node_json() {   # node_json SNAPSHOT NAME: the JSON of that node of $T/src
-    local tree part
-    tree=$(arca -r "$R" --json cat snapshot "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree"])')
-    IFS=/ read -ra parts <<< "${T#/}/src"
-    for part in "${parts[@]}"; do
-        tree=$(arca -r "$R" --json cat tree "$tree" |
-               python3 -c 'import json,sys; print([n["subtree"] for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0])' "$part")
-    done
-    arca -r "$R" --json cat tree "$tree" |
-        python3 -c 'import json,sys; print(json.dumps([n for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0]))' "$2"
-}
+node_json() { node_at "$R" "$1" "$T/src/$2"; }   # node_json SNAPSHOT NAME
 s1=$(json_get "$T/b1.json" 'j["snapshot_id"]')
 node_json "$s1" big > "$T/big1.json"
 [ "$(json_get "$T/big1.json" 'len(j.get("content_lists", []))')" = 3 ] ||
@@ -102,15 +92,7 @@ cmp "$T/stream" "$T/stream.out" || fail "the stream after prune differs"
 # are; check names the list; repair and a backup make the repository whole again
 node_json "$s3" big > "$T/big3.json"
 lid=$(json_get "$T/big3.json" 'j["content_lists"][1]["id"]')
-for p in $(list_objects "$R" data); do
-    arca -r "$R" --json cat pack "$p" > "$T/pack.json"
-    back=$(json_get "$T/pack.json" '"".join(str(j["size"] - b["offset"] - b["stored_length"] // 2) for b in j["blobs"] if b["id"] == "'"$lid"'")')
-    if [ -n "$back" ]; then
-        damage "$R" "data/$p" flip "$back"
-        break
-    fi
-done
-[ -n "$back" ] || fail "no pack holds the list $lid"
+damage_blob "$R" "$lid"
 rm -rf "$ARCA_CACHE_DIR" "$T/r3"
 rc=0
 arca -r "$R" restore latest --path "$T/src" --target "$T/r3" > /dev/null 2> "$T/r3.err" || rc=$?

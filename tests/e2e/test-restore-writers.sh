@@ -46,33 +46,11 @@ compare_trees "$S" "$T/r1$S"
 [ "$(json_get "$T/inc.json" 'j["bytes_reused"] > 30000000')" = True ] ||
     fail "the unchanged pieces of big were not reused: $(cat "$T/inc.json")"
 
-# the blob of big's last chunk, and the pack that holds it
-node_json() {   # node_json NAME...: the node of $S/NAME... in the snapshot
-    local tree part
-    tree=$(arca -r "$R" --json cat snapshot "$snap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree"])')
-    IFS=/ read -ra parts <<< "${S#/}/$1"
-    local last=${parts[-1]}
-    unset 'parts[-1]'
-    for part in "${parts[@]}"; do
-        tree=$(arca -r "$R" --json cat tree "$tree" |
-               python3 -c 'import json,sys; print([n["subtree"] for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0])' "$part")
-    done
-    arca -r "$R" --json cat tree "$tree" |
-        python3 -c 'import json,sys; print(json.dumps([n for n in json.load(sys.stdin) if n["name"] == sys.argv[1]][0]))' "$last"
-}
-node_json a/big > "$T/big.json"
+# the blob of big's last chunk, damaged in its pack
+node_at "$R" "$snap" "$S/a/big" > "$T/big.json"
 lastid=$(json_get "$T/big.json" '[c["id"] for c in j["content"] if c.get("id")][-1]')
 [ "$(json_get "$T/big.json" 'len(j["content"]) >= 20')" = True ] || fail "big has too few chunks for several pieces"
-back=
-for p in $(list_objects "$R" data); do
-    arca -r "$R" --json cat pack "$p" > "$T/pack.json"
-    back=$(json_get "$T/pack.json" '"".join(str(j["size"] - b["offset"] - b["stored_length"] // 2) for b in j["blobs"] if b["id"] == "'"$lastid"'")')
-    if [ -n "$back" ]; then
-        damage "$R" "data/$p" flip "$back"
-        break
-    fi
-done
-[ -n "$back" ] || fail "no pack holds big's last chunk $lastid"
+damage_blob "$R" "$lastid"
 
 # big must be rewritten (its old version differs in its first and its last chunk, so the
 # last one cannot be taken from it), and cannot be: it keeps the old one

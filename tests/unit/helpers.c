@@ -544,6 +544,19 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
 
 /* ---- temporary directories ---------------------------------------------------------------- */
 
+bk_repo *th_new_repo(const char *loc, const char *pass, uint32_t pack_size)
+{
+    bk_repo *r = bk_repo_new();
+    if (!r || bk_repo_set_int(r, BK_REPO_NO_CACHE, 1) < 0 ||
+        bk_repo_set_int(r, BK_REPO_KDF_OPS, 1) < 0 ||
+        bk_repo_set_int(r, BK_REPO_KDF_MEMORY, 8 << 20) < 0 ||
+        bk_repo_set_int(r, BK_REPO_THREADS, 2) < 0 ||
+        (pack_size && bk_repo_set_int(r, BK_REPO_PACK_SIZE, pack_size) < 0) ||
+        bk_repo_init(r, loc, pass, strlen(pass)) < 0)
+        abort();
+    return r;
+}
+
 char *th_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -58,6 +58,10 @@ bool th_tree_equal(const bk_tree *a, const bk_tree *b);
 bool th_index_obj_equal(const bk_index_obj *a, const bk_index_obj *b);
 bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b);
 
+/* A new repository at loc for tests: no cache, the cheapest key derivation, two threads,
+ * packs of pack_size bytes (0: the default).  Aborts the test program if it fails. */
+bk_repo *th_new_repo(const char *loc, const char *pass, uint32_t pack_size);
+
 /* A temporary directory (mkdtemp) and its recursive removal. */
 char *th_tmpdir(void);
 void th_rmrf(const char *path);

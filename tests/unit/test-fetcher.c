@@ -54,14 +54,7 @@ static int setup(void **state)
     assert_non_null(e);
     e->base = th_tmpdir();
     snprintf(e->repo_loc, sizeof(e->repo_loc), "%s/repo", e->base);
-    e->repo = bk_repo_new();
-    assert_non_null(e->repo);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_NO_CACHE, 1), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_KDF_OPS, 1), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_KDF_MEMORY, 8 << 20), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, 2), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_PACK_SIZE, 1 << 20), 0);
-    assert_int_equal(bk_repo_init(e->repo, e->repo_loc, PASS, strlen(PASS)), 0);
+    e->repo = th_new_repo(e->repo_loc, PASS, 1 << 20);
     bk_writer *w;
     assert_int_equal(bk_writer_new(e->repo, false, &w), 0);
     uint8_t *buf = malloc(MAXBLOB);

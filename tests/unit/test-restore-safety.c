@@ -286,13 +286,7 @@ static int setup(void **state)
     struct timespec ts[2] = { { 1600000000, 0 }, { 1600000000, 0 } };
     assert_int_equal(utimensat(AT_FDCWD, sub, ts, AT_SYMLINK_NOFOLLOW), 0);
 
-    e->repo = bk_repo_new();
-    assert_non_null(e->repo);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_NO_CACHE, 1), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_KDF_OPS, 1), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_KDF_MEMORY, 8 << 20), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, 2), 0);
-    assert_int_equal(bk_repo_init(e->repo, e->repo_loc, PASS, strlen(PASS)), 0);
+    e->repo = th_new_repo(e->repo_loc, PASS, 0);
     *state = e;
     return 0;
 }
