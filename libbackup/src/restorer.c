@@ -618,7 +618,7 @@ static int start_file(run_ctx *c, bk_fetcher *f, bk_rwriters *rw, bk_place *pl, 
         bk_fetcher_skip(f, n->content, n->ncontent, 0, pe->local);
         return k;
     }
-    return bk_rw_add(rw, i, pe, &pf, oldfd);
+    return bk_rw_add(rw, pe, &pf, oldfd);
 }
 
 int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)

@@ -37,7 +37,6 @@
 #define MAX_PIECES 512         /* queued and not taken */
 
 typedef struct rfile {
-    size_t idx;
     bk_plan_entry *pe;
     bk_place_file pf;
     int oldfd;
@@ -383,7 +382,7 @@ static int push_piece(bk_rwriters *w, const piece *pc)
     return r;
 }
 
-int bk_rw_add(bk_rwriters *w, size_t i, bk_plan_entry *pe, const bk_place_file *pf, int oldfd)
+int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int oldfd)
 {
     int r = 0;
     while (r == 0 && w->flen == MAX_FILES)
@@ -397,7 +396,6 @@ int bk_rw_add(bk_rwriters *w, size_t i, bk_plan_entry *pe, const bk_place_file *
         bk_fetcher_skip(w->o.fetcher, pe->node.content, pe->node.ncontent, 0, pe->local);
         return r < 0 ? r : -ENOMEM;
     }
-    f->idx = i;
     f->pe = pe;
     f->pf = *pf;
     f->oldfd = oldfd;

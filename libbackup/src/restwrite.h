@@ -35,11 +35,10 @@ int bk_rw_new(const bk_rw_opts *o, bk_rwriters **ret) BK_MUST_CHECK;
  * plain file in their directory: a directory, a hard link, anything in another one.) */
 bool bk_rw_must_drain(const bk_rwriters *w, const bk_plan_entry *pe);
 
-/* Queue the content of plan entry i, whose temporary file pf was just begun; oldfd (its
+/* Queue the content of plan entry pe, whose temporary file pf was just begun; oldfd (its
  * old version, or -1) is taken over.  Commits earlier files as room is needed.  0, or < 0
  * fatal (the run stops). */
-int bk_rw_add(bk_rwriters *w, size_t i, bk_plan_entry *pe, const bk_place_file *pf,
-              int oldfd) BK_MUST_CHECK;
+int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int oldfd) BK_MUST_CHECK;
 
 /* Commit every queued file, in order.  0 or < 0 fatal. */
 int bk_rw_drain(bk_rwriters *w) BK_MUST_CHECK;
