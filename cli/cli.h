@@ -50,6 +50,11 @@ typedef struct cli {
     char *run_paths;
     struct { const char *key; double value; } figures[16];
     size_t nfigures;
+    /* init --from-repo, copy: the source repository (source.c) */
+    struct {
+        const char *repo, *password_file, *password_command, *ceph_conf, *ceph_id, *keyring;
+    } from;
+    bk_repo *src;
 } cli;
 
 typedef int (*cmd_fn)(cli *c, int argc, char **argv);
@@ -102,10 +107,12 @@ int cli_new_repo(cli *c);
 
 /* Passphrases (password.c): the result lives in locked memory; free with
  * cli_password_free. */
-enum { PASS_EXISTING, PASS_INIT, PASS_NEW };
+enum { PASS_EXISTING, PASS_INIT, PASS_NEW, PASS_SOURCE };
 /* PASS_EXISTING: --password-file, ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND, prompt;
  * PASS_INIT: the same sources, a prompt asks twice; PASS_NEW: --new-password-file,
- * ARCA_NEW_PASSWORD_FILE, or a prompt that asks twice. */
+ * ARCA_NEW_PASSWORD_FILE, or a prompt that asks twice; PASS_SOURCE (the source repository
+ * of init --from-repo and copy): --from-password-file, ARCA_FROM_PASSWORD_FILE,
+ * --from-password-command, ARCA_FROM_PASSWORD_COMMAND, prompt. */
 int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len);
 void cli_password_free(char *p, size_t len);
 
@@ -170,6 +177,33 @@ void cli_print_path(FILE *f, const char *p, size_t len);
 /* The same for a string from a snapshot in a column: padded to width display columns, on
  * the left (width > 0, as %8s) or on the right (width < 0, as %-16s). */
 void cli_print_field(FILE *f, const char *s, int width);
+
+/* The source repository (source.c): --from-repo, --from-password-file,
+ * --from-password-command, --from-ceph-conf, --from-ceph-id, --from-keyring, each with an
+ * ARCA_FROM_* variable.  cli_from_opt: 0 handled, 1 not one of them. */
+enum { OPT_FROM_REPO = 0x1000, OPT_FROM_PASSWORD_FILE, OPT_FROM_PASSWORD_COMMAND,
+       OPT_FROM_CEPH_CONF, OPT_FROM_CEPH_ID, OPT_FROM_KEYRING };
+#define FROM_OPTIONS \
+    { "from-repo", required_argument, NULL, OPT_FROM_REPO }, \
+    { "from-password-file", required_argument, NULL, OPT_FROM_PASSWORD_FILE }, \
+    { "from-password-command", required_argument, NULL, OPT_FROM_PASSWORD_COMMAND }, \
+    { "from-ceph-conf", required_argument, NULL, OPT_FROM_CEPH_CONF }, \
+    { "from-ceph-id", required_argument, NULL, OPT_FROM_CEPH_ID }, \
+    { "from-keyring", required_argument, NULL, OPT_FROM_KEYRING }
+#define FROM_HELP \
+    "      --from-repo REPO       the source repository ($ARCA_FROM_REPOSITORY)\n" \
+    "      --from-password-file F its passphrase ($ARCA_FROM_PASSWORD_FILE)\n" \
+    "      --from-password-command CMD\n" \
+    "                             a command that prints it ($ARCA_FROM_PASSWORD_COMMAND)\n" \
+    "      --from-ceph-conf PATH  its ceph.conf ($ARCA_FROM_CEPH_CONF; never $CEPH_CONF)\n" \
+    "      --from-ceph-id ID      its cephx user ($ARCA_FROM_CEPH_ID)\n" \
+    "      --from-keyring PATH    its keyring ($ARCA_FROM_KEYRING)\n"
+int cli_from_opt(cli *c, int opt, const char *arg);
+/* The source's location from --from-repo or ARCA_FROM_REPOSITORY, or NULL. */
+const char *cli_from_location(cli *c);
+/* Open the source into c->src: shared lock, or read-only and no lock with --no-lock.
+ * Errors say "source repository: ...".  Returns an exit code. */
+int cli_open_source(cli *c);
 
 #define FILTER_OPTIONS \
     { "host", required_argument, NULL, 'H' }, \

@@ -12,11 +12,11 @@
 
 extern const command cmd_init, cmd_backup, cmd_snapshots, cmd_ls, cmd_diff, cmd_restore,
     cmd_dump, cmd_forget, cmd_prune, cmd_check, cmd_key, cmd_stats, cmd_unlock, cmd_cat,
-    cmd_repair, cmd_version, cmd_completion, cmd_status;
+    cmd_repair, cmd_version, cmd_completion, cmd_status, cmd_copy;
 
 const command *const commands[] = {
     &cmd_init, &cmd_backup, &cmd_snapshots, &cmd_ls, &cmd_diff, &cmd_restore, &cmd_dump,
-    &cmd_forget, &cmd_prune, &cmd_check, &cmd_status, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock,
+    &cmd_copy, &cmd_forget, &cmd_prune, &cmd_check, &cmd_status, &cmd_repair, &cmd_key, &cmd_stats, &cmd_unlock,
     &cmd_cat, &cmd_version, &cmd_completion, NULL,
 };
 
@@ -95,7 +95,7 @@ static const char global_help[] =
     "  -v, --verbose              more output (repeat for more)\n"
     "      --retry-lock DURATION  wait up to DURATION for a lock (30s, 5m)\n"
     "      --threads N            worker threads (default: CPUs)\n"
-    "      --metrics-file PATH    backup, forget, prune, check: update node_exporter\n"
+    "      --metrics-file PATH    backup, copy, forget, prune, check: update node_exporter\n"
     "                             textfile metrics in PATH ($ARCA_METRICS_FILE)\n"
     "      --log-format FORMAT    text (default) or json: one JSON object per line on\n"
     "                             stderr, and a summary at the end ($ARCA_LOG_FORMAT)\n"
@@ -484,11 +484,12 @@ static const struct {
     { "errors", "arca_errors_total" },
     { "snapshots_removed", "arca_snapshots_removed_total" },
     { "bytes_freed", "arca_bytes_freed_total" },
+    { "snapshots_copied", "arca_snapshots_copied_total" },
 };
 
 static bool writes_metrics(const char *name)
 {
-    static const char *const which[] = { "backup", "forget", "prune", "check" };
+    static const char *const which[] = { "backup", "copy", "forget", "prune", "check" };
     for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++)
         if (name && strcmp(name, which[i]) == 0)
             return true;
@@ -654,6 +655,7 @@ int main(int argc, char **argv)
     int rc = cmd->run(&c, argc - i, argv + i);
     cli_progress_done(&c);
     bk_repo_free(c.repo);   /* releases the locks, whatever happened */
+    bk_repo_free(c.src);
     c.repo = NULL;
     if (cli_signal_caught()) {
         cli_err(&c, "interrupted");

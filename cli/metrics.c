@@ -26,6 +26,7 @@ static const struct family {
     { "arca_errors_total", "counter", "Entries backup could not read, problems check found." },
     { "arca_snapshots_removed_total", "counter", "Snapshots removed by forget runs." },
     { "arca_bytes_freed_total", "counter", "Bytes freed by prune runs." },
+    { "arca_snapshots_copied_total", "counter", "Snapshots copied by copy runs." },
 };
 
 char *metrics_escape(const char *s)

@@ -64,7 +64,7 @@ static int from_file(cli *c, const char *path, char *buf, size_t *len)
     return 0;
 }
 
-static int from_command(cli *c, const char *cmd, char *buf, size_t *len)
+static int from_command(cli *c, const char *cmd, const char *what, char *buf, size_t *len)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -92,12 +92,11 @@ static int from_command(cli *c, const char *cmd, char *buf, size_t *len)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (r == -E2BIG) {
-        cli_err(c, "the passphrase from ARCA_PASSWORD_COMMAND is longer than %d bytes",
-                PASS_MAX - 1);
+        cli_err(c, "the passphrase from %s is longer than %d bytes", what, PASS_MAX - 1);
         return EXIT_FATAL;
     }
     if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        cli_err(c, "ARCA_PASSWORD_COMMAND failed");
+        cli_err(c, "%s failed", what);
         return EXIT_FATAL;
     }
     return 0;
@@ -129,7 +128,8 @@ static int prompt(cli *c, const char *question, char *buf, size_t *len)
 
 int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len)
 {
-    bool new_password = kind == PASS_NEW, confirm = kind != PASS_EXISTING;
+    bool new_password = kind == PASS_NEW, source = kind == PASS_SOURCE;
+    bool confirm = kind == PASS_INIT || kind == PASS_NEW;
     char *buf = sodium_malloc(PASS_MAX);
     if (!buf) {
         cli_err(c, "out of memory");
@@ -137,23 +137,35 @@ int cli_password_get(cli *c, int kind, char **ret, size_t *ret_len)
     }
     size_t len = 0;
     int e = 0;
-    const char *file = new_password ? c->new_password_file : c->password_file;
+    const char *file = new_password ? c->new_password_file
+                       : source ? c->from.password_file : c->password_file;
     if (!file)
-        file = getenv(new_password ? "ARCA_NEW_PASSWORD_FILE" : "ARCA_PASSWORD_FILE");
-    const char *cmd = new_password ? NULL : getenv("ARCA_PASSWORD_COMMAND");
+        file = getenv(new_password ? "ARCA_NEW_PASSWORD_FILE"
+                      : source ? "ARCA_FROM_PASSWORD_FILE" : "ARCA_PASSWORD_FILE");
+    const char *cmd_var = source ? "ARCA_FROM_PASSWORD_COMMAND" : "ARCA_PASSWORD_COMMAND";
+    const char *cmd = new_password ? NULL : source && c->from.password_command
+                      ? c->from.password_command : getenv(cmd_var);
+    if (source && c->from.password_command)
+        cmd_var = "--from-password-command";
     if (file && *file) {
         e = from_file(c, file, buf, &len);
     } else if (cmd && *cmd) {
-        e = from_command(c, cmd, buf, &len);
+        e = from_command(c, cmd, cmd_var, buf, &len);
     } else {
         cli_progress_done(c);
-        const char *q = confirm ? "new passphrase: " : "passphrase: ";
+        const char *q = source ? "source repository passphrase: "
+                        : confirm ? "new passphrase: " : "passphrase: ";
         int r = prompt(c, q, buf, &len);
         if (r < 0 && cli_signal_caught()) {
             e = cli_exit_code(-EINTR);   /* interrupted: main says so */
         } else if (r == -ENXIO) {
-            cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
-                       "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
+            if (source)
+                cli_err(c, "no passphrase for the source repository: use --from-password-file, "
+                           "--from-password-command, ARCA_FROM_PASSWORD_FILE or "
+                           "ARCA_FROM_PASSWORD_COMMAND (there is no terminal to ask)");
+            else
+                cli_err(c, "no passphrase: use --password-file, ARCA_PASSWORD_FILE or "
+                           "ARCA_PASSWORD_COMMAND (there is no terminal to ask)");
             e = EXIT_FATAL;
         } else if (r == -E2BIG) {
             cli_err(c, "the passphrase is longer than %d bytes", PASS_MAX - 1);

@@ -451,6 +451,52 @@ typedef struct bk_prune_stats {
  * is safe; a killed prune leaves a valid repository and the next one finishes its work. */
 BK_API int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret) BK_WARN_UNUSED;
 
+/* ---- copy ----------------------------------------------------------------------------- */
+
+/* Make a repository at location whose master key (so its chunker secret and id key), chunk
+ * sizes and id function are those of src (open): blobs then travel between them as stored,
+ * and backups made into either deduplicate against copies.  The new repository has its own
+ * id, passphrase (pass), pack size, compression and cipher (the handle's options). */
+BK_API int bk_repo_init_from(bk_repo *repo, const char *location, const char *pass, size_t passlen,
+                             const bk_repo *src) BK_WARN_UNUSED;
+/* Have a and b (open) the same keys and id function? */
+BK_API bool bk_repo_keys_match(const bk_repo *a, const bk_repo *b);
+
+enum { BK_COPY_COPIED = 0, BK_COPY_PRESENT = 1, BK_COPY_WOULD_COPY = 2 };
+
+typedef struct bk_copy_opts {
+    bool dry_run;                    /* decide and count, store nothing */
+    bk_progress_fn progress;         /* files: snapshots, bytes: read from the source */
+    void *progress_ud;
+    /* Once per source snapshot, oldest first: copied (dst_id: its copy), present (dst_id: the
+     * copy the destination has), or would be copied (dry run; dst_id NULL). */
+    void (*on_snapshot)(const bk_snapshot *src, const bk_id *dst_id, int status, void *ud);
+    void *ud;
+} bk_copy_opts;
+
+typedef struct bk_copy_stats {
+    bool keys_match;                 /* blobs travelled as stored */
+    uint64_t snapshots_copied;       /* (dry run: 0) */
+    uint64_t snapshots_present;      /* the destination had them already */
+    uint64_t blobs_copied;           /* new in the destination (dry run: to copy; when the
+                                        keys differ, the source blobs to read) */
+    uint64_t bytes_copied;           /* stored bytes added: packs and index (dry run: of the
+                                        blobs to copy) */
+    uint64_t bytes_read;             /* from the source's packs */
+    uint64_t trees_reused;           /* subtrees found complete in an earlier copy */
+    double duration;
+} bk_copy_stats;
+
+/* Copy snapshots (of src, as bk_snapshots_list gives them) from src into dst: each one
+ * whose copy dst does not have, with the blobs dst lacks.  A copy records the source's
+ * original id (its own, or the one it was copied from) as its original; its parent is the
+ * copy of the source's parent, if dst has it.  The caller holds a shared lock on dst and
+ * on src, or opened src read-only (BK_REPO_READ_ONLY).  Errors are on dst's handle; those
+ * of the source say so.  Interrupted or killed, it leaves dst consistent, and the next run
+ * does not copy again what was stored and indexed. */
+BK_API int bk_copy(bk_repo *dst, bk_repo *src, bk_snapshot *const *snaps, size_t n,
+                   const bk_copy_opts *opts, bk_copy_stats *ret) BK_WARN_UNUSED;
+
 /* ---- repair ------------------------------------------------------------------------- */
 
 enum {

@@ -558,8 +558,13 @@ static int leftovers(bk_repo *repo, char what[BK_ID_HEX + 32])
     return 0;
 }
 
-int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen)
+/* from: an open repository whose master key, chunk sizes and id function the new one
+ * takes (bk_repo_init_from), or NULL. */
+static int repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen,
+                     const bk_repo *from)
 {
+    if (from && !from->keys)
+        return bk_repo_error(repo, -EINVAL, "the repository to take the keys from is not open");
     int r = connect_backend(repo, location, true);
     if (r < 0)
         return r;
@@ -579,6 +584,12 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
 
     bk_config *c = &repo->config;
     default_config(repo, c);
+    if (from) {
+        c->chunk_min = from->config.chunk_min;
+        c->chunk_avg = from->config.chunk_avg;
+        c->chunk_max = from->config.chunk_max;
+        c->id_hash = from->config.id_hash;
+    }
     if (bk_chunker_check_params(c->chunk_min, c->chunk_avg, c->chunk_max) < 0)
         return bk_repo_error(repo, -EINVAL, "invalid chunk sizes %u/%u/%u (min < avg < max, "
                              "avg a power of two)", c->chunk_min, c->chunk_avg, c->chunk_max);
@@ -590,7 +601,7 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
         return bk_repo_error(repo, -EFBIG, "pack size %u is too large for this store "
                              "(largest object %llu bytes)", c->pack_size, (unsigned long long)maxobj);
 
-    r = bk_keys_new_random(&repo->keys);
+    r = from ? bk_keys_from_master(from->keys->master, &repo->keys) : bk_keys_new_random(&repo->keys);
     if (r < 0)
         return bk_repo_error(repo, r, "cannot create keys");
     r = bk_repo_write_key_slot(repo, pass, passlen, repo->key_id);
@@ -604,6 +615,17 @@ int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t p
         return bk_repo_error(repo, r, "%s: a repository exists there already", location);
     repo->index_loaded = true;   /* a new repository has an empty index */
     return r;
+}
+
+int bk_repo_init(bk_repo *repo, const char *location, const char *pass, size_t passlen)
+{
+    return repo_init(repo, location, pass, passlen, NULL);
+}
+
+int bk_repo_init_from(bk_repo *repo, const char *location, const char *pass, size_t passlen,
+                      const bk_repo *src)
+{
+    return repo_init(repo, location, pass, passlen, src);
 }
 
 struct slot_try {
