@@ -195,7 +195,7 @@ enum { OPT_FROM_REPO = 0x1000, OPT_FROM_PASSWORD_FILE, OPT_FROM_PASSWORD_COMMAND
     "      --from-password-file F its passphrase ($ARCA_FROM_PASSWORD_FILE)\n" \
     "      --from-password-command CMD\n" \
     "                             a command that prints it ($ARCA_FROM_PASSWORD_COMMAND)\n" \
-    "      --from-ceph-conf PATH  its ceph.conf ($ARCA_FROM_CEPH_CONF; never $CEPH_CONF)\n" \
+    "      --from-ceph-conf PATH  its ceph.conf ($ARCA_FROM_CEPH_CONF; else Ceph's default)\n" \
     "      --from-ceph-id ID      its cephx user ($ARCA_FROM_CEPH_ID)\n" \
     "      --from-keyring PATH    its keyring ($ARCA_FROM_KEYRING)\n"
 int cli_from_opt(cli *c, int opt, const char *arg);
