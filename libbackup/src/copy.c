@@ -487,8 +487,10 @@ static int commit(copier *c)
     }
     if (r < 0)
         return r;
-    bk_idmap_free(&c->queued);
-    bk_idmap_init(&c->queued, 0);
+    if (!c->dry) {   /* indexed now: the index answers for them */
+        bk_idmap_free(&c->queued);
+        bk_idmap_init(&c->queued, 0);
+    }
     c->raw_since_finish = 0;
     if (c->npend && !c->dry)
         bk_kill_point("copy-indexed");
