@@ -145,8 +145,9 @@ static int run(cli *c, int argc, char **argv)
     }
     uint64_t todo = o.dry_run ? n - st.snapshots_present : st.snapshots_copied;
     if (c->json) {
-        cli_json_print(json_pack("{s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-                                 "dry_run", o.dry_run, "keys_match", st.keys_match,
+        cli_json_print(json_pack("{s:b, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                                 "dry_run", o.dry_run, "changed", st.snapshots_copied > 0,
+                                 "keys_match", st.keys_match,
                                  "snapshots", out.list,
                                  "snapshots_copied", (json_int_t)st.snapshots_copied,
                                  "snapshots_present", (json_int_t)st.snapshots_present,
@@ -176,9 +177,10 @@ const command cmd_copy = {
     "Copy snapshots (all, those that match the filters, or those named) from the source\n"
     "repository into -r REPO: each one the destination has no copy of, with the blobs it\n"
     "lacks.  A copy records the id of the snapshot it was made from, so a second run copies\n"
-    "nothing, and copies of copies are recognised.  Between repositories made with init\n"
-    "--from-repo --copy-chunker-params, blobs travel as stored; otherwise they are decoded,\n"
-    "given the destination's ids and stored again.  The destination takes a shared lock;\n"
+    "nothing, and copies of copies are recognised.  Between repositories that share their\n"
+    "keys (a destination made by init from the source), blobs travel as stored; otherwise\n"
+    "they are decoded, given the destination's ids and stored again.  The destination\n"
+    "takes a shared lock;\n"
     "the source a shared lock too, or none with --no-lock (it is then only read: a read-only\n"
     "Ceph user will do).  Killed, it leaves both repositories consistent; run it again.\n\n"
     "Options:\n"

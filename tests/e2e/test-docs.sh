@@ -71,11 +71,18 @@ for c in "${cmds[@]}"; do
 done
 
 # ---- every option the source defines, shown in the help or not ---------------------------
+macro() {   # macro NAME: the body of a #define NAME of cli/cli.h that ends lines in '\'
+    awk -v m="$1" '$1 == "#define" && $2 == m { on = 1; next } on { print; on = /\\$/ }' "$ROOT/cli/cli.h"
+}
 defined() {   # defined FILE: the long option names of its struct option tables
-    local files=("$1")
-    # FILTER_OPTIONS (cli.h) stands for --host, --tag and --path
-    [ "$(basename "$1")" != cli.h ] && grep -q 'FILTER_OPTIONS' "$1" && files+=("$ROOT/cli/cli.h")
-    cat "${files[@]}" | grep -oP '\{ *"\K[a-z0-9-]+(?=", *(no|required|optional)_argument)' |
+    # FILTER_OPTIONS (cli.h) stands for --host, --tag and --path, FROM_OPTIONS for the
+    # --from-* options of the source repository
+    { cat "$1"
+      if [ "$(basename "$1")" != cli.h ]; then
+          ! grep -q 'FILTER_OPTIONS' "$1" || macro FILTER_OPTIONS
+          ! grep -q 'FROM_OPTIONS' "$1" || macro FROM_OPTIONS
+      fi
+    } | grep -oP '\{ *"\K[a-z0-9-]+(?=", *(no|required|optional)_argument)' |
         sed 's/^/--/' | sort -u || true
 }
 : > "$T/src-opts"
