@@ -42,6 +42,10 @@
 #define SPAN_MAX (32u << 20)
 /* how far back in the source's snapshots to look for a hint of the same host and paths */
 #define HINT_LOOKBACK 4096
+/* the walked trees and the new ids of re-keyed blobs are caches: past this many entries
+ * they are dropped at the next commit (then the hint of the next snapshot, or a walk that
+ * finds every blob in the index, stands in), so that a run's memory stays bounded */
+#define CACHE_MAX (1u << 22)
 
 typedef struct raw_item {
     bk_id id;
@@ -490,6 +494,14 @@ static int commit(copier *c)
     if (!c->dry) {   /* indexed now: the index answers for them */
         bk_idmap_free(&c->queued);
         bk_idmap_init(&c->queued, 0);
+        if (c->trees.count > CACHE_MAX) {
+            bk_idmap_free(&c->trees);
+            bk_idmap_init(&c->trees, sizeof(bk_id));
+        }
+        if (c->remap.count > CACHE_MAX) {
+            bk_idmap_free(&c->remap);
+            bk_idmap_init(&c->remap, sizeof(bk_id));
+        }
     }
     c->raw_since_finish = 0;
     if (c->npend && !c->dry)

@@ -35,7 +35,10 @@
 # size after it), unchanged re-backup, full restore (warm page cache), check of every
 # byte (arca and restic check --read-data, borg check --verify-data), and the second
 # dump through stdin (its time, and the bytes the repository grew).  arca and restic
-# also: incremental restore over their own restored copy after ~1% of it was damaged
+# also: a copy of every snapshot into a new repository that shares the source's chunker
+# (arca: and its keys, init --from-repo --copy-chunker-params; restic: init --from-repo
+# --copy-chunker-params, then copy), and an incremental restore over their own restored
+# copy after ~1% of it was damaged
 # the same way (arca: restore --delete; restic: --overwrite if-changed --delete where it
 # has them, else a plain restore that rewrites every file); borg has none.  Restores
 # are compared with the corpus (diff -r).
@@ -355,6 +358,24 @@ phase_check() {
         borg) run check "$2" borg borg check --verify-data "$REPO_borg" ;;
     esac
 }
+# arca and restic only (borg 1.2 has no copy): every snapshot into a new repository that
+# shares the source's chunker (and, for arca, its keys: blobs travel as stored; restic
+# decrypts and encrypts each one again)
+phase_copy() {
+    local dst=$W/copy-$1
+    rm -rf "$dst"
+    case $1 in
+        arca) quiet "$ARCA" -r "$dst" init --from-repo "$REPO_arca" --copy-chunker-params
+              ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE run copy "$2" arca "$ARCA" -r "$dst" copy \
+                  --from-repo "$REPO_arca" ;;
+        restic) RESTIC_FROM_PASSWORD=$RESTIC_PASSWORD quiet restic -r "$dst" init \
+                    --from-repo "$REPO_restic" --copy-chunker-params
+                RESTIC_FROM_PASSWORD=$RESTIC_PASSWORD run copy "$2" restic restic -r "$dst" copy \
+                    --from-repo "$REPO_restic" ;;
+    esac
+    value copysize "$2" "$1" "$(size_of "$dst")"
+    rm -rf "$dst"
+}
 # arca and restic only: borg has no incremental restore
 phase_increstore() {
     rm -rf "$RESTORE"
@@ -423,6 +444,7 @@ pairs backup
 pairs rebackup
 pairs restore
 pairs check
+pairs copy restic
 pairs increstore restic
 pairs dump
 cp "$W/increstore.restic$PAIRS.arca.out" "$W/increstore.json"
@@ -518,6 +540,7 @@ print("each tool: the median of its runs; arca/restic and arca/borg: the median 
 
 PHASES = [("backup", "initial backup"), ("rebackup", "unchanged re-backup"),
           ("restore", "full restore"), ("check", "check --read-data"),
+          ("copy", "copy, all snapshots"),
           ("increstore", "incremental restore"), ("dump", "second dump, --stdin")]
 print(f"{'time (s)':24} {'arca':>13} {'restic':>13} {'borg':>13} {'arca/restic':>13} {'arca/borg':>13}")
 print(f"{'':24}" + f" {'wall':>6} {'cpu':>6}" * 5)
@@ -547,7 +570,8 @@ print("\nthroughput of the files (MiB/s, median of the runs)")
 for tool in ("arca", "restic", "borg"):
     print(f"  {tool:7}" + "".join(
         f" {label} {f('{:7.1f}', corpus / MiB / figure(runs, kind, tool))}"
-        for kind, label in (("backup", "backup"), ("restore", "  restore"), ("check", "  check"))))
+        for kind, label in (("backup", "backup"), ("restore", "  restore"), ("check", "  check"),
+                            ("copy", "  copy"))))
 
 print("\nthe pair ratios arca / restic, arca / borg (wall), to judge the noise")
 for kind, label in PHASES:
