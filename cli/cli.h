@@ -33,6 +33,7 @@ typedef struct cli {
     bool no_lock;
     bool allow_no_config;    /* repair: open a repository whose config is lost */
     const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
+    const char *ceph_snap;   /* --ceph-snap: a read-only view as of a pool snapshot */
     long ceph_timeout, ceph_inflight;
     long threads;
     long long retry_lock_ms;
@@ -53,6 +54,7 @@ typedef struct cli {
     /* init --from-repo, copy: the source repository (source.c) */
     struct {
         const char *repo, *password_file, *password_command, *ceph_conf, *ceph_id, *keyring;
+        const char *ceph_snap;
     } from;
     bk_repo *src;
 } cli;
@@ -182,14 +184,15 @@ void cli_print_field(FILE *f, const char *s, int width);
  * --from-password-command, --from-ceph-conf, --from-ceph-id, --from-keyring, each with an
  * ARCA_FROM_* variable.  cli_from_opt: 0 handled, 1 not one of them. */
 enum { OPT_FROM_REPO = 0x1000, OPT_FROM_PASSWORD_FILE, OPT_FROM_PASSWORD_COMMAND,
-       OPT_FROM_CEPH_CONF, OPT_FROM_CEPH_ID, OPT_FROM_KEYRING };
+       OPT_FROM_CEPH_CONF, OPT_FROM_CEPH_ID, OPT_FROM_KEYRING, OPT_FROM_CEPH_SNAP };
 #define FROM_OPTIONS \
     { "from-repo", required_argument, NULL, OPT_FROM_REPO }, \
     { "from-password-file", required_argument, NULL, OPT_FROM_PASSWORD_FILE }, \
     { "from-password-command", required_argument, NULL, OPT_FROM_PASSWORD_COMMAND }, \
     { "from-ceph-conf", required_argument, NULL, OPT_FROM_CEPH_CONF }, \
     { "from-ceph-id", required_argument, NULL, OPT_FROM_CEPH_ID }, \
-    { "from-keyring", required_argument, NULL, OPT_FROM_KEYRING }
+    { "from-keyring", required_argument, NULL, OPT_FROM_KEYRING }, \
+    { "from-ceph-snap", required_argument, NULL, OPT_FROM_CEPH_SNAP }
 #define FROM_HELP \
     "      --from-repo REPO       the source repository ($ARCA_FROM_REPOSITORY)\n" \
     "      --from-password-file F its passphrase ($ARCA_FROM_PASSWORD_FILE)\n" \
@@ -197,11 +200,13 @@ enum { OPT_FROM_REPO = 0x1000, OPT_FROM_PASSWORD_FILE, OPT_FROM_PASSWORD_COMMAND
     "                             a command that prints it ($ARCA_FROM_PASSWORD_COMMAND)\n" \
     "      --from-ceph-conf PATH  its ceph.conf ($ARCA_FROM_CEPH_CONF; else Ceph's default)\n" \
     "      --from-ceph-id ID      its cephx user ($ARCA_FROM_CEPH_ID)\n" \
-    "      --from-keyring PATH    its keyring ($ARCA_FROM_KEYRING)\n"
+    "      --from-keyring PATH    its keyring ($ARCA_FROM_KEYRING)\n" \
+    "      --from-ceph-snap NAME  read it as of this RADOS pool snapshot ($ARCA_FROM_CEPH_SNAP)\n"
 int cli_from_opt(cli *c, int opt, const char *arg);
 /* The source's location from --from-repo or ARCA_FROM_REPOSITORY, or NULL. */
 const char *cli_from_location(cli *c);
-/* Open the source into c->src: shared lock, or read-only and no lock with --no-lock.
+/* Open the source into c->src: shared lock, or read-only and no lock with --no-lock or
+ * --from-ceph-snap.
  * Errors say "source repository: ...".  Returns an exit code. */
 int cli_open_source(cli *c);
 

@@ -39,6 +39,7 @@ enum {
     OPT_VERSION,
     OPT_METRICS_FILE,
     OPT_LOG_FORMAT,
+    OPT_CEPH_SNAP,
 };
 
 static const struct option global_opts[] = {
@@ -55,6 +56,7 @@ static const struct option global_opts[] = {
     { "ceph-timeout", required_argument, NULL, OPT_CEPH_TIMEOUT },
     { "ceph-inflight", required_argument, NULL, OPT_CEPH_INFLIGHT },
     { "data-pool", required_argument, NULL, OPT_DATA_POOL },
+    { "ceph-snap", required_argument, NULL, OPT_CEPH_SNAP },
     { "json", no_argument, NULL, OPT_JSON },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
@@ -90,6 +92,9 @@ static const char global_help[] =
     "      --ceph-timeout SEC     limit for every cluster operation (default 30)\n"
     "      --ceph-inflight N      concurrent RADOS writes (default 8)\n"
     "      --data-pool POOL       pool for pack objects (e.g. erasure coded)\n"
+    "      --ceph-snap NAME       read the repository as of RADOS pool snapshot NAME\n"
+    "                             (snapshots, ls, diff, restore, dump, check, cat, stats,\n"
+    "                             status; read-only, no cache)\n"
     "      --json                 machine-readable output\n"
     "  -q, --quiet                only errors\n"
     "  -v, --verbose              more output (repeat for more)\n"
@@ -304,6 +309,7 @@ static int global_opt(cli *c, int opt, const char *arg)
     case OPT_CEPH_TIMEOUT: return parse_long(c, "ceph-timeout", arg, 1, 86400, &c->ceph_timeout);
     case OPT_CEPH_INFLIGHT: return parse_long(c, "ceph-inflight", arg, 1, 256, &c->ceph_inflight);
     case OPT_DATA_POOL: c->data_pool = arg; return 0;
+    case OPT_CEPH_SNAP: c->ceph_snap = arg; return 0;
     case OPT_JSON: c->json = true; return 0;
     case 'q': c->verbosity = -1; return 0;
     case 'v': c->verbosity = c->verbosity < 0 ? 1 : c->verbosity + 1; return 0;
@@ -420,6 +426,20 @@ int cli_new_repo(cli *c)
         bk_repo_set_str(r, BK_REPO_CEPH_KEYRING, c->keyring);
     if (c->data_pool)
         bk_repo_set_str(r, BK_REPO_DATA_POOL, c->data_pool);
+    if (c->ceph_snap) {
+        /* a pool snapshot is read-only: the commands that only read */
+        static const char *const readers[] = { "snapshots", "ls", "diff", "restore", "dump",
+                                               "check", "cat", "stats", "status", NULL };
+        bool ok = false;
+        for (size_t i = 0; readers[i] && !ok; i++)
+            ok = c->command && strcmp(c->command, readers[i]) == 0;
+        if (!ok)
+            return cli_usage(c, "--ceph-snap is a read-only view of the repository: for "
+                                "snapshots, ls, diff, restore, dump, check, cat, stats and status, "
+                                "not %s", c->command ? c->command : "this command");
+        bk_repo_set_str(r, BK_REPO_CEPH_SNAP, c->ceph_snap);
+        c->no_lock = true;   /* nothing can be written there, a lock neither */
+    }
     if (c->ceph_timeout)
         bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
     if (c->ceph_inflight)

@@ -1,5 +1,5 @@
 /* source.c - the source repository of init --from-repo and copy: its own location,
- * passphrase and Ceph settings (--from-*, ARCA_FROM_*), never the destination's. */
+ * passphrase and Ceph settings (--from-*, ARCA_FROM_*), not the destination's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@ int cli_from_opt(cli *c, int opt, const char *arg)
     case OPT_FROM_CEPH_CONF: c->from.ceph_conf = arg; return 0;
     case OPT_FROM_CEPH_ID: c->from.ceph_id = arg; return 0;
     case OPT_FROM_KEYRING: c->from.keyring = arg; return 0;
+    case OPT_FROM_CEPH_SNAP: c->from.ceph_snap = arg; return 0;
     }
     return 1;
 }
@@ -73,6 +74,10 @@ int cli_open_source(cli *c)
         bk_repo_set_str(r, BK_REPO_CEPH_ID, id);
     if (keyring)
         bk_repo_set_str(r, BK_REPO_CEPH_KEYRING, keyring);
+    /* a pool snapshot: read-only, no lock (a repository as it was before an attack) */
+    const char *snap = option_or_env(c->from.ceph_snap, "ARCA_FROM_CEPH_SNAP");
+    if (snap)
+        bk_repo_set_str(r, BK_REPO_CEPH_SNAP, snap);
     if (c->ceph_timeout)
         bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
     if (c->threads)

@@ -101,6 +101,9 @@ enum bk_repo_option {
     BK_REPO_CEPH_TIMEOUT = 204,     /* int: seconds for mon/osd ops and connect */
     BK_REPO_CEPH_INFLIGHT = 205,    /* int: concurrent RADOS writes */
     BK_REPO_DATA_POOL = 206,        /* str: pool for pack objects (may be erasure coded) */
+    BK_REPO_CEPH_SNAP = 207,        /* str: a read-only view of the repository as of this
+                                       RADOS pool snapshot (of its pool, and of its data
+                                       pool); implies READ_ONLY and NO_CACHE */
     BK_REPO_KDF_MEMORY = 300,       /* int: Argon2id memory for new key slots, bytes */
     BK_REPO_KDF_OPS = 301,          /* int: Argon2id passes for new key slots */
     BK_REPO_PACK_SIZE = 400,        /* int: pack target size, bytes (init stores it) */

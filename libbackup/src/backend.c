@@ -20,6 +20,9 @@ int bk_backend_open(const char *location, const bk_backend_conf *conf, bool crea
         return bk_backend_rados_open(location + 6, conf, create, err, ret);
     if (strncmp(location, "local:", 6) == 0)
         location += 6;
+    if (conf && conf->ceph_snap)
+        return bk_error_set(err, -EINVAL, "%s: --ceph-snap is for repositories in RADOS "
+                            "(rados:POOL/NAMESPACE), not for a directory", location);
     return bk_backend_local_open(location, create, err, ret);
 }
 

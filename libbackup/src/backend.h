@@ -30,6 +30,7 @@ typedef void (*bk_put_done_fn)(int result, void *ctx);
 /* Connection settings shared by backends (the repository options). */
 typedef struct bk_backend_conf {
     const char *ceph_conf, *ceph_id, *ceph_name, *keyring, *data_pool;
+    const char *ceph_snap;       /* read the pools as of this pool snapshot (read-only) */
     int ceph_timeout;            /* seconds, 0 = default */
     int ceph_inflight;           /* 0 = default */
 } bk_backend_conf;

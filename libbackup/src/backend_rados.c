@@ -255,6 +255,21 @@ static int open_pool(rados_t c, const char *pool, const char *ns, rados_ioctx_t 
     return 0;
 }
 
+/* Read io as of its pool's snapshot name (--ceph-snap): writes then fail (-EROFS). */
+static int snap_read(rados_ioctx_t io, const char *pool, const char *name, bk_error *err)
+{
+    rados_snap_t snap;
+    int r = rados_ioctx_snap_lookup(io, name, &snap);
+    if (r == -ENOENT)   /* not "no repository": -ESRCH */
+        return bk_error_set(err, -ESRCH, "pool '%s' has no snapshot '%s' (ceph osd pool lssnap %s)",
+                            pool, name, pool);
+    if (r < 0)
+        return bk_error_set(err, r, "cannot look up snapshot '%s' of pool '%s': %s", name, pool,
+                            strerror(-r));
+    rados_ioctx_snap_set_read(io, snap);
+    return 0;
+}
+
 /* The data pool: recorded in config's xattr at init; --data-pool must agree with it. */
 static int resolve_data_pool(rados_be *b, const char *want, const char *pool, const char *name,
                              bk_error *err)
@@ -375,6 +390,13 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
         goto fail;
     }
     b->data_io = b->io;
+    if (conf->ceph_snap && create) {
+        r = bk_error_set(err, -EROFS, "--ceph-snap is a read-only view: no repository can be "
+                         "made there");
+        goto fail;
+    }
+    if (conf->ceph_snap && (r = snap_read(b->io, pool, conf->ceph_snap, err)) < 0)
+        goto fail;
     r = resolve_data_pool(b, conf->data_pool, pool, name, err);
     if (r < 0)
         goto fail;
@@ -384,6 +406,8 @@ int bk_backend_rados_open(const char *spec, const bk_backend_conf *conf, bool cr
             b->data_io = b->io;
             goto fail;
         }
+        if (conf->ceph_snap && (r = snap_read(b->data_io, b->data_pool, conf->ceph_snap, err)) < 0)
+            goto fail;   /* (fail: destroys data_io) */
         int req = 0;
         uint64_t align = 0;
         if (rados_ioctx_pool_requires_alignment2(b->data_io, &req) == 0 && req &&

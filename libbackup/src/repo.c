@@ -67,6 +67,7 @@ void bk_repo_free(bk_repo *repo)
     free((char *)repo->conf.ceph_name);
     free((char *)repo->conf.keyring);
     free((char *)repo->conf.data_pool);
+    free((char *)repo->conf.ceph_snap);
     free(repo->location);
     pthread_mutex_destroy(&repo->err_lock);
     pthread_mutex_destroy(&repo->zlock);
@@ -92,6 +93,10 @@ int bk_repo_set_str(bk_repo *repo, int option, const char *value)
     case BK_REPO_CEPH_NAME: return set_str((char **)&repo->conf.ceph_name, value);
     case BK_REPO_CEPH_KEYRING: return set_str((char **)&repo->conf.keyring, value);
     case BK_REPO_DATA_POOL: return set_str((char **)&repo->conf.data_pool, value);
+    case BK_REPO_CEPH_SNAP:
+        /* what the cache holds is of the repository as it is now, not as it was */
+        repo->read_only = repo->no_cache = value != NULL;
+        return set_str((char **)&repo->conf.ceph_snap, value);
     }
     return -EINVAL;
 }

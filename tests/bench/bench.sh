@@ -226,6 +226,7 @@ export RESTIC_PASSWORD=bench-pass BORG_PASSPHRASE=bench-pass BORG_RELOCATED_REPO
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_BASE_DIR=$W/borg-base
 printf 'bench-pass\n' > "$W/pass"
 export ARCA_PASSWORD_FILE=$W/pass XDG_CACHE_HOME=$W/cache
+export ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE RESTIC_FROM_PASSWORD=$RESTIC_PASSWORD   # copy
 unset ARCA_CACHE_DIR RESTIC_CACHE_DIR ARCA_REPOSITORY RESTIC_REPOSITORY BORG_REPO
 
 # measure PHASE ROUND TOOL CMD...: run CMD under /usr/bin/time and append "PHASE ROUND
@@ -366,12 +367,9 @@ phase_copy() {
     rm -rf "$dst"
     case $1 in
         arca) quiet "$ARCA" -r "$dst" init --from-repo "$REPO_arca" --copy-chunker-params
-              ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE run copy "$2" arca "$ARCA" -r "$dst" copy \
-                  --from-repo "$REPO_arca" ;;
-        restic) RESTIC_FROM_PASSWORD=$RESTIC_PASSWORD quiet restic -r "$dst" init \
-                    --from-repo "$REPO_restic" --copy-chunker-params
-                RESTIC_FROM_PASSWORD=$RESTIC_PASSWORD run copy "$2" restic restic -r "$dst" copy \
-                    --from-repo "$REPO_restic" ;;
+              run copy "$2" arca "$ARCA" -r "$dst" copy --from-repo "$REPO_arca" ;;
+        restic) quiet restic -r "$dst" init --from-repo "$REPO_restic" --copy-chunker-params
+                run copy "$2" restic restic -r "$dst" copy --from-repo "$REPO_restic" ;;
     esac
     value copysize "$2" "$1" "$(size_of "$dst")"
     rm -rf "$dst"
