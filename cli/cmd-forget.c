@@ -7,7 +7,7 @@
 #include "cli.h"
 
 enum { O_LAST = 1, O_HOURLY, O_DAILY, O_WEEKLY, O_MONTHLY, O_YEARLY, O_WITHIN, O_KEEP_TAG,
-       O_GROUP_BY, O_PRUNE, O_MAX_UNUSED };
+       O_GROUP_BY, O_PRUNE, O_MAX_UNUSED, O_KEY_SLOT };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -23,6 +23,7 @@ static const struct option opts[] = {
     { "dry-run", no_argument, NULL, 'n' },
     { "prune", no_argument, NULL, O_PRUNE },
     { "max-unused", required_argument, NULL, O_MAX_UNUSED },
+    { "key-slot", required_argument, NULL, O_KEY_SLOT },
     { 0 },
 };
 
@@ -34,6 +35,7 @@ struct forget_opts {
     bool group_by_set;
     bool dry_run, prune;
     double max_unused;
+    const char *key_slot;        /* --key-slot: every snapshot that slot wrote */
 };
 
 /* "1y5m7d2h", as restic's --keep-within */
@@ -105,6 +107,17 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         return 0;
     case 'n': o->dry_run = true; return 0;
     case O_PRUNE: o->prune = true; return 0;
+    case O_KEY_SLOT: {
+        size_t len = strlen(arg);
+        bool hex = len >= 4 && len < BK_ID_HEX;
+        for (size_t i = 0; hex && i < len; i++)
+            hex = isxdigit((unsigned char)arg[i]) && !isupper((unsigned char)arg[i]);
+        if (!hex)
+            return cli_usage(c, "--key-slot: expected a key slot id or a prefix of it (4 to 64 "
+                                "hex digits, arca key list), got '%s'", arg);
+        o->key_slot = arg;
+        return 0;
+    }
     case O_MAX_UNUSED:
         if (cli_parse_max_unused(arg, &o->max_unused) < 0)
             return cli_usage(c, "--max-unused: expected a percentage (5%%) or a fraction, got '%s'", arg);
@@ -372,6 +385,41 @@ static int forget_ids(cli *c, const struct forget_opts *o, char **args, size_t n
     return finish(c, o, out, 0, n, removed, chatty, true);
 }
 
+/* forget --key-slot ID: every snapshot (of the filters) that the slot wrote, as forget
+ * with their ids would; none is no error (a second run removes nothing). */
+static int forget_key_slot(cli *c, const struct forget_opts *o, bool chatty)
+{
+    bk_filter bf = cli_filter_get(&o->f);
+    bk_snapshot **v;
+    size_t n;
+    int r = bk_snapshots_list(c->repo, &bf, &v, &n);
+    if (r < 0)
+        return cli_fail(c, r);
+    char **ids = calloc(n ? n : 1, sizeof(*ids)), *hexes = malloc((n ? n : 1) * BK_ID_HEX);
+    size_t k = 0;
+    for (size_t i = 0; ids && hexes && i < n; i++) {
+        char slot[BK_ID_HEX];
+        if (!v[i]->has_key_slot)
+            continue;
+        bk_id_hex(&v[i]->key_slot, slot);
+        if (strncmp(slot, o->key_slot, strlen(o->key_slot)) != 0)
+            continue;
+        ids[k] = hexes + k * BK_ID_HEX;
+        bk_id_hex(&v[i]->id, ids[k++]);
+    }
+    bk_snapshots_free(v, n);
+    int e;
+    if (!ids || !hexes)
+        e = cli_fail(c, -ENOMEM);
+    else if (k == 0)
+        e = finish(c, o, c->json ? json_pack("{s:[]}", "groups") : NULL, 0, 0, 0, chatty, true);
+    else
+        e = forget_ids(c, o, ids, k, chatty);
+    free(ids);
+    free(hexes);
+    return e;
+}
+
 static int run(cli *c, int argc, char **argv)
 {
     struct forget_opts o = { .group_by = BK_GROUP_HOST | BK_GROUP_PATHS, .max_unused = 0.05 };
@@ -383,9 +431,12 @@ static int run(cli *c, int argc, char **argv)
     bool chatty = c->verbosity >= 0 && (c->tty_out || c->verbosity >= 1 || o.dry_run);
     bk_policy empty = { 0 };
     bool policy = memcmp(&o.p, &empty, sizeof(empty)) != 0;
+    if (o.key_slot && (first < argc || policy || o.group_by_set))
+        return cli_usage(c, "--key-slot removes every snapshot the slot wrote: give no snapshots "
+                            "or policy with it");
     if (first < argc && (policy || o.group_by_set))
         return cli_usage(c, "give snapshots or a policy (--keep-*, --group-by), not both");
-    if (first == argc && !policy)
+    if (first == argc && !policy && !o.key_slot)
         return cli_usage(c, "no policy given: nothing would be kept, so nothing is removed "
                             "(give --keep-last, --keep-daily, ..., or snapshot ids)");
     if (o.prune)
@@ -394,6 +445,8 @@ static int run(cli *c, int argc, char **argv)
         return e;
     if (first < argc)
         return forget_ids(c, &o, argv + first, (size_t)(argc - first), chatty);
+    if (o.key_slot)
+        return forget_key_slot(c, &o, chatty);
     bk_filter bf = cli_filter_get(&o.f);
     bk_snapshot **v;
     size_t n;
@@ -452,7 +505,7 @@ static int run(cli *c, int argc, char **argv)
 
 const command cmd_forget = {
     "forget", run, "forget --keep-... [--group-by host,paths,tags] [--prune] [--dry-run] |\n"
-    "       forget SNAPSHOT... [--prune] [--dry-run]",
+    "       forget SNAPSHOT... [--prune] [--dry-run] | forget --key-slot ID [--prune] [--dry-run]",
     "Remove the snapshots a policy does not keep (the data stays until prune).  Within\n"
     "each group the newest snapshot of each of the N newest hours, days, ISO weeks, months\n"
     "and years that have snapshots is kept; a snapshot kept for several reasons lists\n"
@@ -461,6 +514,9 @@ const command cmd_forget = {
     "With SNAPSHOT arguments (ids, unique prefixes, latest), exactly those are removed:\n"
     "all are looked up first, and one that matches no snapshot is an error (exit 1) that\n"
     "removes nothing, also when it was removed by an earlier run.\n\n"
+    "With --key-slot ID (a slot of arca key list, or a unique prefix), every snapshot that\n"
+    "slot wrote (backups, copies, repairs record theirs) is removed, of those the filters\n"
+    "select: what a compromised host's key added.\n\n"
     "Options:\n"
     "      --keep-last N          the N newest (-1: all)\n"
     "      --keep-hourly N        the newest of each of the N newest hours with snapshots\n"
@@ -469,6 +525,7 @@ const command cmd_forget = {
     "      --keep-tag TAGS        snapshots with all of TAGS (a,b); repeat for alternatives\n"
     "      --group-by LIST        host,paths (default), any of host, paths, tags, or ''\n"
     "      --host/--tag/--path    only consider matching snapshots (with SNAPSHOT: for latest)\n"
+    "      --key-slot ID          every snapshot written through that key slot\n"
     "  -n, --dry-run              show what would be removed\n"
     "      --prune                then run prune\n"
     "      --max-unused LIMIT     for --prune (default 5%)\n",

@@ -188,6 +188,11 @@ json_t *cli_snapshot_json(const bk_snapshot *s)
         bk_id_hex(&s->original, original);
         json_object_set_new(o, "original", json_string(original));
     }
+    if (s->has_key_slot) {
+        char slot[BK_ID_HEX];
+        bk_id_hex(&s->key_slot, slot);
+        json_object_set_new(o, "key_slot", json_string(slot));
+    }
     json_object_set_new(o, "chunker", json_pack("{s:i, s:i, s:i}", "min", (int)s->chunk_min,
                                                 "avg", (int)s->chunk_avg, "max", (int)s->chunk_max));
     json_object_set_new(o, "program", json_string(s->program));

@@ -189,6 +189,8 @@ typedef struct bk_snapshot {
     bk_id parent;
     bool has_original;             /* made from another snapshot (repair, copy): its id */
     bk_id original;
+    bool has_key_slot;             /* the key slot (its id) of the run that wrote it */
+    bk_id key_slot;
     uint32_t chunk_min, chunk_avg, chunk_max;   /* chunker parameters used */
     char *program;                 /* "arca 0.1.0" */
     bool has_summary;

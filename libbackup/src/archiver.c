@@ -1181,6 +1181,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             snap->host = strdup(host);
             snap->username = strdup(user);
             snap->program = strdup("arca " BK_VERSION_STRING);
+            snap->has_key_slot = bk_id_parse(b->repo->key_id, &snap->key_slot) == 0;
             snap->uid = getuid();
             snap->gid = getgid();
             snap->paths = paths;

@@ -518,6 +518,7 @@ static int commit(copier *c)
         d->tree = c->pend[i].tree;
         d->has_original = true;
         d->original = *snap_key(s);
+        d->has_key_slot = bk_id_parse(c->dst->key_id, &d->key_slot) == 0;   /* the copier's */
         /* the parent, if the destination has its copy (else none: it would name nothing) */
         size_t *pos = s->has_parent ? bk_idmap_get(&c->src_pos, &s->parent) : NULL;
         const dst_snap *pd = pos ? bk_idmap_get(&c->have, snap_key(c->all[*pos])) : NULL;

@@ -808,6 +808,7 @@ static int repair_snapshots(repairer *rp)
             n->tree = root;
             n->has_original = true;
             n->original = s->id;
+            n->has_key_slot = bk_id_parse(repo->key_id, &n->key_slot) == 0;
             bool tagged = false;
             for (size_t t = 0; t < n->ntags; t++)
                 tagged |= strcmp(n->tags[t], "repaired") == 0;

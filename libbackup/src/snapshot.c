@@ -48,6 +48,11 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         bk_id_hex(&s->original, original);
         bad |= json_object_set_new(o, "original", json_string(original));
     }
+    if (s->has_key_slot) {   /* since 0.2 */
+        char slot[BK_ID_HEX];
+        bk_id_hex(&s->key_slot, slot);
+        bad |= json_object_set_new(o, "key_slot", json_string(slot));
+    }
     bad |= json_object_set_new(o, "chunker", json_pack("{s:I, s:I, s:I}", "min",
                                    (json_int_t)s->chunk_min, "avg", (json_int_t)s->chunk_avg,
                                    "max", (json_int_t)s->chunk_max));
@@ -117,17 +122,23 @@ int bk_snapshot_decode(const uint8_t *p, size_t n, bk_snapshot **ret)
     r = -EBADMSG;
     json_int_t version, uid = 0, gid = 0;
     const char *when, *host, *user = "", *tree, *parent = NULL, *program = "", *original = NULL;
+    const char *key_slot = NULL;
     json_t *paths, *tags = NULL, *chunker = NULL, *summary = NULL;
-    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o, s?s}",
+    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o, s?s, s?s}",
                     "version", &version, "time", &when, "host", &host, "username", &user,
                     "uid", &uid, "gid", &gid, "paths", &paths, "tags", &tags, "tree", &tree,
                     "parent", &parent, "chunker", &chunker, "program", &program,
-                    "summary", &summary, "original", &original) != 0)
+                    "summary", &summary, "original", &original, "key_slot", &key_slot) != 0)
         goto fail;
     if (original) {
         if (bk_id_parse(original, &s->original) < 0)
             goto fail;
         s->has_original = true;
+    }
+    if (key_slot) {
+        if (bk_id_parse(key_slot, &s->key_slot) < 0)
+            goto fail;
+        s->has_key_slot = true;
     }
     if (version != BK_FORMAT_VERSION) {
         r = -EPROTONOSUPPORT;
