@@ -26,9 +26,22 @@ static int derive(bk_keys *k)
     if (crypto_kdf_derive_from_key(k->aead, sizeof(k->aead), 1, ctx, k->master) != 0 ||
         crypto_kdf_derive_from_key(k->id, sizeof(k->id), 2, ctx, k->master) != 0 ||
         crypto_kdf_derive_from_key(k->gear, sizeof(k->gear), 3, ctx, k->master) != 0 ||
-        crypto_kdf_derive_from_key(k->aes, sizeof(k->aes), 4, ctx, k->master) != 0)
+        crypto_kdf_derive_from_key(k->aes, sizeof(k->aes), 4, ctx, k->master) != 0 ||
+        crypto_kdf_derive_from_key(k->box_sk, sizeof(k->box_sk), 5, ctx, k->master) != 0 ||
+        crypto_kdf_derive_from_key(k->index, sizeof(k->index), 6, ctx, k->master) != 0)
+        return -EIO;
+    /* every full key has the same key pair: the master's (X25519 clamps the secret) */
+    if (crypto_scalarmult_base(k->box_pk, k->box_sk) != 0)
         return -EIO;
     return 0;
+}
+
+void bk_keys_backup_bundle(const bk_keys *full, uint8_t out[BK_BACKUP_KEYS_LEN])
+{
+    memcpy(out, full->id, BK_KEY_LEN);
+    memcpy(out + BK_KEY_LEN, full->gear, BK_KEY_LEN);
+    memcpy(out + 2 * BK_KEY_LEN, full->index, BK_KEY_LEN);
+    memcpy(out + 3 * BK_KEY_LEN, full->box_pk, BK_KEY_LEN);
 }
 
 static bk_keys *keys_alloc(void)
@@ -65,6 +78,20 @@ int bk_keys_from_master(const uint8_t master[BK_KEY_LEN], bk_keys **ret)
         bk_keys_free(k);
         return r;
     }
+    *ret = k;
+    return 0;
+}
+
+int bk_keys_from_backup_bundle(const uint8_t b[BK_BACKUP_KEYS_LEN], bk_keys **ret)
+{
+    bk_keys *k = keys_alloc();
+    if (!k)
+        return -ENOMEM;
+    memcpy(k->id, b, BK_KEY_LEN);
+    memcpy(k->gear, b + BK_KEY_LEN, BK_KEY_LEN);
+    memcpy(k->index, b + 2 * BK_KEY_LEN, BK_KEY_LEN);
+    memcpy(k->box_pk, b + 3 * BK_KEY_LEN, BK_KEY_LEN);
+    k->backup_only = true;
     *ret = k;
     return 0;
 }
@@ -250,9 +277,67 @@ static void aes_box_key(const bk_keys *k, const uint8_t *nonce, crypto_aead_aes2
     memset(gnonce + BK_NONCE_LEN - 16, 0, crypto_aead_aes256gcm_NPUBBYTES - (BK_NONCE_LEN - 16));
 }
 
+/* The key of a box to the public key pk: from the shared secret and both public keys.
+ * -EBADMSG when the shared secret is zero (epk of small order: not a box we wrote). */
+static int pk_box_key(const uint8_t *shared_src_sk, const uint8_t *other_pk, const uint8_t *epk,
+                      const uint8_t *pk, uint8_t key[BK_KEY_LEN])
+{
+    uint8_t shared[crypto_scalarmult_BYTES];
+    if (crypto_scalarmult(shared, shared_src_sk, other_pk) != 0)
+        return -EBADMSG;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, BK_KEY_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)"arca-pk-box", 11);
+    crypto_generichash_update(&st, shared, sizeof(shared));
+    crypto_generichash_update(&st, epk, BK_KEY_LEN);
+    crypto_generichash_update(&st, pk, BK_KEY_LEN);
+    crypto_generichash_final(&st, key, BK_KEY_LEN);
+    sodium_memzero(shared, sizeof(shared));
+    sodium_memzero(&st, sizeof(st));
+    return 0;
+}
+
+void bk_seal_pk_with(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+                     const uint8_t esk[BK_KEY_LEN], const uint8_t nonce[BK_NONCE_LEN],
+                     const void *payload, size_t n, uint8_t *dst)
+{
+    enc = (uint8_t)((enc & ~(BK_ENC_AES | BK_ENC_INDEX)) | BK_ENC_PK);
+    uint8_t ad[AD_MAX], key[BK_KEY_LEN], epk[BK_KEY_LEN];
+    size_t adlen = make_ad(ad, kind, enc, ad_id);
+    crypto_scalarmult_base(epk, esk);
+    if (pk_box_key(esk, k->box_pk, epk, k->box_pk, key) != 0)
+        randombytes_buf(key, sizeof(key));   /* a small-order public key: nobody opens it */
+    dst[0] = enc;
+    memcpy(dst + 1, epk, BK_KEY_LEN);
+    memcpy(dst + 1 + BK_KEY_LEN, nonce, BK_NONCE_LEN);
+    unsigned long long clen;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(dst + BK_PK_SEAL_HDR, &clen, payload, n, ad, adlen,
+                                               NULL, dst + 1 + BK_KEY_LEN, key);
+    sodium_memzero(key, sizeof(key));
+}
+
 void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
                 const void *payload, size_t n, uint8_t *dst)
 {
+    if (k->backup_only && !(enc & BK_ENC_INDEX)) {
+        uint8_t esk[BK_KEY_LEN], nonce[BK_NONCE_LEN];
+        randombytes_buf(esk, sizeof(esk));
+        randombytes_buf(nonce, sizeof(nonce));
+        bk_seal_pk_with(k, kind, ad_id, enc, esk, nonce, payload, n, dst);
+        sodium_memzero(esk, sizeof(esk));
+        return;
+    }
+    if (enc & BK_ENC_INDEX) {
+        enc &= (uint8_t)~(BK_ENC_AES | BK_ENC_PK);
+        uint8_t ad[AD_MAX];
+        size_t adlen = make_ad(ad, kind, enc, ad_id);
+        dst[0] = enc;
+        randombytes_buf(dst + 1, BK_NONCE_LEN);
+        unsigned long long clen;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(dst + BK_SEAL_HDR, &clen, payload, n, ad,
+                                                   adlen, NULL, dst + 1, k->index);
+        return;
+    }
     if (k->cipher == BK_CIPHER_AES)
         enc |= BK_ENC_AES;
     uint8_t ad[AD_MAX];
@@ -276,11 +361,12 @@ void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
 int bk_seal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
             const void *payload, size_t n, bk_buf *out)
 {
-    int r = bk_buf_reserve(out, n + BK_SEAL_OVERHEAD);
+    size_t over = bk_seal_overhead(k, enc);
+    int r = bk_buf_reserve(out, n + over);
     if (r < 0)
         return r;
     bk_seal_to(k, kind, ad_id, enc, payload, n, out->data + out->len);
-    out->len += n + BK_SEAL_OVERHEAD;
+    out->len += n + over;
     return 0;
 }
 
@@ -293,7 +379,28 @@ int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *bo
     uint8_t ad[AD_MAX];
     size_t adlen = make_ad(ad, kind, b[0], ad_id);
     unsigned long long mlen;
-    if (b[0] & BK_ENC_AES) {
+    if (k->backup_only && !(b[0] & BK_ENC_INDEX))
+        return -EACCES;   /* what only a full key opens */
+    if ((b[0] & BK_ENC_PK) && (b[0] & (BK_ENC_AES | BK_ENC_INDEX)))
+        return -EBADMSG;   /* no box of ours has both */
+    if (b[0] & BK_ENC_PK) {
+        if (n < BK_PK_SEAL_OVERHEAD)
+            return -EBADMSG;
+        uint8_t key[BK_KEY_LEN];
+        if (pk_box_key(k->box_sk, b + 1, b + 1, k->box_pk, key) != 0)
+            return -EBADMSG;
+        int r = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &mlen, NULL, b + BK_PK_SEAL_HDR,
+                                                           n - BK_PK_SEAL_HDR, ad, adlen,
+                                                           b + 1 + BK_KEY_LEN, key);
+        sodium_memzero(key, sizeof(key));
+        if (r != 0)
+            return -EBADMSG;
+    } else if (b[0] & BK_ENC_INDEX) {
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, &mlen, NULL, b + BK_SEAL_HDR,
+                                                       n - BK_SEAL_HDR, ad, adlen, b + 1,
+                                                       k->index) != 0)
+            return -EBADMSG;
+    } else if (b[0] & BK_ENC_AES) {
         if (!bk_cipher_aes_available())
             return -ENOTSUP;
         crypto_aead_aes256gcm_state st;
@@ -309,7 +416,7 @@ int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *bo
                                                           k->aead) != 0) {
         return -EBADMSG;
     }
-    *ret_enc = b[0] & (uint8_t)~BK_ENC_AES;
+    *ret_enc = b[0] & (uint8_t)~(BK_ENC_AES | BK_ENC_PK | BK_ENC_INDEX);
     *ret_len = (size_t)mlen;
     return 0;
 }
@@ -330,11 +437,18 @@ static int slot_kek(const char *pass, size_t passlen, const uint8_t *salt,
     return 0;
 }
 
-int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
-                      const char *host, const char *user, int64_t created, bk_buf *out)
+/* The wrapped secret of a slot: the master (32 bytes), or a backup-only bundle and its host. */
+#define SLOT_BOX_MAX (BK_BACKUP_KEYS_LEN + 255 + BK_SEAL_OVERHEAD)
+
+static int slot_create(const uint8_t *secret, size_t slen, bool backup, const char *backup_host,
+                       const char *pass, size_t passlen, const bk_kdf_params *kdf,
+                       const char *host, const char *user, int64_t created, bk_buf *out)
 {
     uint8_t salt[SLOT_SALT_LEN];
-    uint8_t box[BK_KEY_LEN + BK_SEAL_OVERHEAD];
+    uint8_t box[SLOT_BOX_MAX];
+    size_t boxlen = slen + BK_SEAL_OVERHEAD;
+    if (boxlen > sizeof(box))
+        return -EINVAL;
     randombytes_buf(salt, sizeof(salt));
 
     bk_keys *kek = keys_alloc();   /* only ->aead is used: the wrapping key */
@@ -345,18 +459,24 @@ int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const 
         bk_keys_free(kek);
         return r;
     }
-    bk_seal_to(kek, BK_KIND_KEY_SLOT, NULL, BK_ENC_RAW, k->master, BK_KEY_LEN, box);
+    bk_seal_to(kek, BK_KIND_KEY_SLOT, NULL, BK_ENC_RAW, secret, slen, box);
     bk_keys_free(kek);
 
     char salthex[2 * SLOT_SALT_LEN + 1], boxhex[2 * sizeof(box) + 1], when[48];
     bk_hex(salt, sizeof(salt), salthex);
-    bk_hex(box, sizeof(box), boxhex);
+    bk_hex(box, boxlen, boxhex);
     bk_time_format(created, 0, 0, when);
     json_t *o = json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
                           "version", BK_FORMAT_VERSION, "kdf", "argon2id13",
                           "opslimit", (json_int_t)kdf->opslimit, "memlimit", (json_int_t)kdf->memlimit,
                           "salt", salthex, "key", boxhex, "created", when,
                           "host", host ? host : "", "username", user ? user : "");
+    if (o && backup &&
+        (json_object_set_new(o, "kind", json_string("backup-only")) < 0 ||
+         json_object_set_new(o, "backup_host", json_string(backup_host)) < 0)) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o)
         return -ENOMEM;
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -370,9 +490,40 @@ int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const 
     return r;
 }
 
-/* Parses a slot; on success fills info, salt and box. */
+int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
+                      const char *host, const char *user, int64_t created, bk_buf *out)
+{
+    if (k->backup_only)
+        return -EPERM;   /* it has no master to wrap */
+    return slot_create(k->master, BK_KEY_LEN, false, NULL, pass, passlen, kdf, host, user,
+                       created, out);
+}
+
+int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const char *pass,
+                             size_t passlen, const bk_kdf_params *kdf, const char *host,
+                             const char *user, int64_t created, bk_buf *out)
+{
+    if (k->backup_only)
+        return -EPERM;
+    size_t hl = backup_host ? strlen(backup_host) : 0;
+    if (hl > 255 || (backup_host && memchr(backup_host, '\n', hl)))
+        return -EINVAL;
+    uint8_t *bundle = sodium_malloc(BK_BACKUP_KEYS_LEN + 255);
+    if (!bundle)
+        return -ENOMEM;
+    bk_keys_backup_bundle(k, bundle);
+    if (hl)
+        memcpy(bundle + BK_BACKUP_KEYS_LEN, backup_host, hl);
+    int r = slot_create(bundle, BK_BACKUP_KEYS_LEN + hl, true, backup_host ? backup_host : "",
+                        pass, passlen, kdf, host, user, created, out);
+    sodium_free(bundle);
+    return r;
+}
+
+/* Parses a slot; on success fills info, salt and box (of *boxlen bytes, at most
+ * SLOT_BOX_MAX). */
 static int slot_parse(const void *slot, size_t n, bk_keyslot_info *info, uint8_t *salt,
-                      uint8_t *box)
+                      uint8_t *box, size_t *boxlen)
 {
     json_error_t jerr;
     json_t *o = json_loadb(slot, n, JSON_REJECT_DUPLICATES, &jerr);
@@ -380,21 +531,35 @@ static int slot_parse(const void *slot, size_t n, bk_keyslot_info *info, uint8_t
         return -EBADMSG;
     int r = -EBADMSG;
     json_int_t version, ops, mem;
-    const char *kdf, *salthex, *boxhex, *created, *host = "", *user = "";
-    if (json_unpack(o, "{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s?s, s?s}", "version", &version,
+    const char *kdf, *salthex, *boxhex, *created, *host = "", *user = "", *kind = "full";
+    const char *bhost = "";
+    if (json_unpack(o, "{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s?s, s?s, s?s, s?s}", "version", &version,
                     "kdf", &kdf, "opslimit", &ops, "memlimit", &mem, "salt", &salthex,
-                    "key", &boxhex, "created", &created, "host", &host, "username", &user) != 0)
+                    "key", &boxhex, "created", &created, "host", &host, "username", &user,
+                    "kind", &kind, "backup_host", &bhost) != 0)
         goto out;
     if (version != BK_FORMAT_VERSION) {
         r = -EPROTONOSUPPORT;
         goto out;
     }
+    bool backup = strcmp(kind, "backup-only") == 0;
+    if (!backup && strcmp(kind, "full") != 0) {
+        r = -EPROTONOSUPPORT;   /* a kind of slot this version does not know */
+        goto out;
+    }
     if (strcmp(kdf, "argon2id13") != 0 || ops <= 0 || mem <= 0)
+        goto out;
+    /* the wrapped secret's size (a master, or a bundle and a host) is open's to check */
+    size_t hexlen = strlen(boxhex), want = backup ? 0 : BK_KEY_LEN + BK_SEAL_OVERHEAD;
+    if (box && (hexlen % 2 || hexlen / 2 > SLOT_BOX_MAX || (want && hexlen / 2 != want) ||
+                (backup && hexlen / 2 < BK_BACKUP_KEYS_LEN + BK_SEAL_OVERHEAD)))
         goto out;
     if (salt && bk_unhex(salthex, salt, SLOT_SALT_LEN) < 0)
         goto out;
-    if (box && bk_unhex(boxhex, box, BK_KEY_LEN + BK_SEAL_OVERHEAD) < 0)
+    if (box && bk_unhex(boxhex, box, hexlen / 2) < 0)
         goto out;
+    if (boxlen)
+        *boxlen = hexlen / 2;
     int32_t nsec, tz;
     if (bk_parse_time(created, &info->created, &nsec, &tz) < 0)
         goto out;
@@ -402,6 +567,8 @@ static int slot_parse(const void *slot, size_t n, bk_keyslot_info *info, uint8_t
     info->kdf.memlimit = (uint64_t)mem;
     snprintf(info->host, sizeof(info->host), "%s", host);
     snprintf(info->user, sizeof(info->user), "%s", user);
+    info->backup_only = backup;
+    snprintf(info->backup_host, sizeof(info->backup_host), "%s", bhost);
     r = 0;
 out:
     json_decref(o);
@@ -410,18 +577,20 @@ out:
 
 int bk_keyslot_parse_info(const void *slot, size_t n, bk_keyslot_info *ret)
 {
-    return slot_parse(slot, n, ret, NULL, NULL);
+    return slot_parse(slot, n, ret, NULL, NULL, NULL);
 }
 
 int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen, bk_keys **ret)
 {
     bk_keyslot_info info;
-    uint8_t salt[SLOT_SALT_LEN], box[BK_KEY_LEN + BK_SEAL_OVERHEAD];
-    int r = slot_parse(slot, n, &info, salt, box);
+    uint8_t salt[SLOT_SALT_LEN], box[SLOT_BOX_MAX];
+    size_t boxlen;
+    int r = slot_parse(slot, n, &info, salt, box, &boxlen);
     if (r < 0)
         return r;
-    bk_keys *kek = keys_alloc(), *k = keys_alloc();
-    if (!kek || !k) {
+    bk_keys *kek = keys_alloc(), *k = NULL;
+    uint8_t *secret = sodium_malloc(SLOT_BOX_MAX);
+    if (!kek || !secret) {
         r = -ENOMEM;
         goto out;
     }
@@ -430,12 +599,21 @@ int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen
         goto out;
     uint8_t enc;
     size_t len;
-    if (bk_unseal(kek, BK_KIND_KEY_SLOT, NULL, box, sizeof(box), k->master, &enc, &len) < 0 ||
-        len != BK_KEY_LEN || enc != BK_ENC_RAW) {
+    if (bk_unseal(kek, BK_KIND_KEY_SLOT, NULL, box, boxlen, secret, &enc, &len) < 0 ||
+        enc != BK_ENC_RAW) {
         r = -EKEYREJECTED;
         goto out;
     }
-    r = derive(k);
+    if (!info.backup_only) {
+        r = len == BK_KEY_LEN ? bk_keys_from_master(secret, &k) : -EBADMSG;
+    } else if (len < BK_BACKUP_KEYS_LEN || len > BK_BACKUP_KEYS_LEN + 255) {
+        r = -EBADMSG;
+    } else if ((r = bk_keys_from_backup_bundle(secret, &k)) == 0) {
+        memcpy(k->backup_host, secret + BK_BACKUP_KEYS_LEN, len - BK_BACKUP_KEYS_LEN);
+        k->backup_host[len - BK_BACKUP_KEYS_LEN] = 0;
+        if (strlen(k->backup_host) != len - BK_BACKUP_KEYS_LEN)
+            r = -EBADMSG;   /* a NUL inside */
+    }
     if (r == 0) {
         *ret = k;
         k = NULL;
@@ -443,5 +621,6 @@ int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen
 out:
     bk_keys_free(kek);
     bk_keys_free(k);
+    sodium_free(secret);
     return r;
 }

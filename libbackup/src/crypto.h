@@ -41,13 +41,22 @@ bool bk_cipher_aes_available(void);
  * function works everywhere (libcrypto has a portable SHA-256). */
 bool bk_id_hash_sha_fast(void);
 
-/* The repository's secrets; lives in sodium_malloc'd, mlocked memory. */
+/* The repository's secrets; lives in sodium_malloc'd, mlocked memory.  A full key has them
+ * all, derived from the master; a backup-only key (backup_only) has only what adding
+ * backups needs: the id key, the chunker's seed, the index key and the public half of the
+ * repository's key pair, and what it seals opens with the secret half only. */
 typedef struct bk_keys {
-    uint8_t master[BK_KEY_LEN];   /* the only secret stored (wrapped) in key slots */
+    uint8_t master[BK_KEY_LEN];   /* the only secret stored (wrapped) in full key slots */
     uint8_t aead[BK_KEY_LEN];     /* XChaCha20-Poly1305 */
     uint8_t id[BK_KEY_LEN];       /* the key of blob ids (keyed BLAKE2b or HMAC-SHA-256) */
     uint8_t gear[BK_KEY_LEN];     /* seed of the chunker's gear table */
     uint8_t aes[BK_KEY_LEN];      /* AES-256-GCM: the key of each box is derived from it */
+    uint8_t box_sk[BK_KEY_LEN];   /* X25519 secret key of the repository's key pair */
+    uint8_t box_pk[BK_KEY_LEN];   /* its public key */
+    uint8_t index[BK_KEY_LEN];    /* XChaCha20-Poly1305 of the boxes backup-only keys read
+                                     too (BK_ENC_INDEX) */
+    bool backup_only;             /* no master, aead, aes, box_sk */
+    char backup_host[256];        /* backup-only: the host it may back up as ("" any) */
     bk_cipher cipher;             /* what bk_seal writes (the repository's config says) */
     bk_id_hash id_hash;           /* the repository's id function: set it with
                                      bk_keys_set_id_hash (the config says) */
@@ -63,6 +72,12 @@ int bk_crypto_init(void);
 int bk_keys_new_random(bk_keys **ret);
 /* Keys from a known master (key slot unwrap, tests). */
 int bk_keys_from_master(const uint8_t master[BK_KEY_LEN], bk_keys **ret);
+/* What a backup-only key slot wraps: the id key, the chunker seed, the index key and the
+ * public key, in this order. */
+#define BK_BACKUP_KEYS_LEN (4 * BK_KEY_LEN)
+void bk_keys_backup_bundle(const bk_keys *full, uint8_t out[BK_BACKUP_KEYS_LEN]);
+/* Backup-only keys from a bundle (cipher and id function: BLAKE2b, XChaCha20 until set). */
+int bk_keys_from_backup_bundle(const uint8_t b[BK_BACKUP_KEYS_LEN], bk_keys **ret);
 void bk_keys_free(bk_keys *k);
 /* Choose the id function of bk_blob_id and bk_obj_hash (new keys: BLAKE2b); not while
  * other threads use the keys.  -ENOMEM, or -EIO if libcrypto has no SHA-256. */
@@ -101,15 +116,48 @@ void bk_hash(const void *p, size_t n, bk_id *ret);
  * (NULL for objects that are not blobs).  bk_unseal returns enc without the cipher bit. */
 #define BK_ENC_AES 0x80
 #define BK_SEAL_HDR (1 + BK_NONCE_LEN)
-/* Writes n + BK_SEAL_OVERHEAD bytes to dst.  payload may be dst + BK_SEAL_HDR (sealed in
- * place). */
+/* Sealed to the repository's public key (what backup-only keys write): enc || epk(32) ||
+ * nonce(24) || ciphertext || tag(16), XChaCha20-Poly1305-IETF under BLAKE2b-256 of
+ * "arca-pk-box" || X25519(esk, pk) || epk || pk, where epk is the public half of a key
+ * pair made for this box alone (its secret half is forgotten): only the holder of the
+ * repository's secret key (a full key) opens it, not the backup-only key that sealed it. */
+#define BK_ENC_PK 0x40
+/* Sealed with the index key (XChaCha20-Poly1305), which backup-only keys have: the boxes
+ * they must read (index objects).  Layout as the plain box. */
+#define BK_ENC_INDEX 0x20
+#define BK_PK_SEAL_HDR (1 + BK_KEY_LEN + BK_NONCE_LEN)
+#define BK_PK_SEAL_OVERHEAD (BK_PK_SEAL_HDR + BK_TAG_LEN)
+/* The header and the whole overhead of the boxes bk_seal_to writes with k (and enc). */
+static inline size_t bk_seal_hdr(const bk_keys *k, uint8_t enc)
+{
+    return k->backup_only && !(enc & BK_ENC_INDEX) ? BK_PK_SEAL_HDR : BK_SEAL_HDR;
+}
+static inline size_t bk_seal_overhead(const bk_keys *k, uint8_t enc)
+{
+    return bk_seal_hdr(k, enc) + BK_TAG_LEN;
+}
+/* The payload length of a box of n bytes by its enc byte, or -1 if it is too short. */
+static inline long long bk_box_payload_len(const uint8_t *box, size_t n)
+{
+    size_t over = n && (box[0] & BK_ENC_PK) ? BK_PK_SEAL_OVERHEAD : BK_SEAL_OVERHEAD;
+    return n < over ? -1 : (long long)(n - over);
+}
+/* Writes n + bk_seal_overhead(k, enc) bytes to dst: a box of the keys' cipher, or with
+ * BK_ENC_INDEX in enc one under the index key, or, with backup-only keys and no
+ * BK_ENC_INDEX, one sealed to the public key.  payload may be dst + bk_seal_hdr(k, enc)
+ * (sealed in place). */
 void bk_seal_to(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
                 const void *payload, size_t n, uint8_t *dst);
+/* The box to the public key with a given ephemeral secret and nonce (golden vectors). */
+void bk_seal_pk_with(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
+                     const uint8_t esk[BK_KEY_LEN], const uint8_t nonce[BK_NONCE_LEN],
+                     const void *payload, size_t n, uint8_t *dst);
 /* Appends the box to out. */
 int bk_seal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, uint8_t enc,
             const void *payload, size_t n, bk_buf *out) BK_MUST_CHECK;
 /* Verifies and decrypts into dst (capacity n - BK_SEAL_OVERHEAD).  -EBADMSG if the box is
- * too short or does not authenticate (wrong key, kind, id, or a flipped bit). */
+ * too short or does not authenticate (wrong key, kind, id, or a flipped bit); -EACCES if
+ * these are backup-only keys and the box is not one under the index key. */
 int bk_unseal(const bk_keys *k, bk_kind kind, const bk_id *ad_id, const void *box, size_t n,
               void *dst, uint8_t *ret_enc, size_t *ret_len) BK_MUST_CHECK;
 
@@ -129,7 +177,14 @@ typedef struct bk_kdf_params {
  * from a passphrase by Argon2id.  Encoding allocates *ret. */
 int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
                       const char *host, const char *user, int64_t created, bk_buf *out) BK_MUST_CHECK;
-/* -EKEYREJECTED for a wrong passphrase, -EBADMSG for a malformed slot. */
+/* A backup-only slot: "kind": "backup-only", and the box wraps the bundle of the full keys
+ * k (bk_keys_backup_bundle) followed by backup_host (the one host it may back up as, or ""
+ * for any), which the slot also shows as "backup_host". */
+int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const char *pass,
+                             size_t passlen, const bk_kdf_params *kdf, const char *host,
+                             const char *user, int64_t created, bk_buf *out) BK_MUST_CHECK;
+/* -EKEYREJECTED for a wrong passphrase, -EBADMSG for a malformed slot.  A backup-only
+ * slot gives backup-only keys (with their backup_host). */
 int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen,
                     bk_keys **ret) BK_MUST_CHECK;
 /* Parse the descriptive fields of a slot without the passphrase. */
@@ -138,6 +193,8 @@ typedef struct bk_keyslot_info {
     char host[256];
     char user[256];
     bk_kdf_params kdf;
+    bool backup_only;
+    char backup_host[256];       /* as the slot shows it (the box holds the binding one) */
 } bk_keyslot_info;
 int bk_keyslot_parse_info(const void *slot, size_t n, bk_keyslot_info *ret) BK_MUST_CHECK;
 

@@ -807,13 +807,14 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
 int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, const uint8_t *stored,
                    size_t stored_len, uint8_t *dst, size_t raw_len)
 {
-    if (stored_len < BK_SEAL_OVERHEAD)
+    long long pl = bk_box_payload_len(stored, stored_len);
+    if (pl < 0)
         return -EBADMSG;
-    size_t plen = stored_len - BK_SEAL_OVERHEAD;
+    size_t plen = (size_t)pl;
     uint8_t enc;
     size_t len;
     int r;
-    if ((stored[0] & ~BK_ENC_AES) == BK_ENC_RAW) {
+    if ((stored[0] & ~(BK_ENC_AES | BK_ENC_PK | BK_ENC_INDEX)) == BK_ENC_RAW) {
         if (plen != raw_len)
             return -EBADMSG;
         r = bk_unseal(k, kind, id, stored, stored_len, dst, &enc, &len);
@@ -826,8 +827,8 @@ int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, 
             r = enc == BK_ENC_ZSTD ? bk_decompress(z, dst, raw_len, tmp, len) : -EBADMSG;
         free(tmp);
     }
-    if (r < 0)
-        return -EBADMSG;
+    if (r < 0)   /* out of memory, or a key that may not open it, is no damage */
+        return r == -ENOMEM || r == -EACCES ? r : -EBADMSG;
     bk_id got;
     if ((r = bk_blob_id(k, dst, raw_len, &got)) < 0)
         return r;

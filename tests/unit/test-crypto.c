@@ -571,6 +571,200 @@ static void test_keyslot_golden(void **state)
     free(slot);
 }
 
+
+/* ---- the repository's key pair and backup-only keys ------------------------------------ */
+
+/* The value of NAME in tests/data/keys.txt (a line "NAME HEX"), into out (hex). */
+static void golden_line(const char *name, char *out, size_t len)
+{
+    uint8_t *txt;
+    size_t n;
+    assert_int_equal(th_read_data("keys.txt", &txt, &n), 0);
+    char *s = calloc(1, n + 1), want[64];
+    memcpy(s, txt, n);
+    free(txt);
+    snprintf(want, sizeof(want), "\n%s ", name);
+    const char *p = strstr(s, want);
+    if (!p)
+        fail_msg("no %s in keys.txt", name);
+    p += strlen(want);
+    size_t k = strcspn(p, "\n");
+    assert_true(k < len);
+    memcpy(out, p, k);
+    out[k] = 0;
+    free(s);
+}
+
+static bk_keys *backup_keys_of(const bk_keys *full)
+{
+    uint8_t b[BK_BACKUP_KEYS_LEN];
+    bk_keys *k;
+    bk_keys_backup_bundle(full, b);
+    assert_int_equal(bk_keys_from_backup_bundle(b, &k), 0);
+    return k;
+}
+
+static void test_golden_pk_box(void **state)
+{
+    /* the key pair and the index key derived from the master, and a box to the public key
+     * with a fixed ephemeral key and nonce, are part of the format */
+    bk_keys *k = th_golden_keys();
+    char hex[2 * 200 + 1], want[2 * 200 + 1];
+    bk_hex(k->box_pk, BK_KEY_LEN, hex);
+    golden_line("box-pk", want, sizeof(want));
+    assert_string_equal(hex, want);
+    bk_hex(k->index, BK_KEY_LEN, hex);
+    golden_line("index", want, sizeof(want));
+    assert_string_equal(hex, want);
+    uint8_t esk[BK_KEY_LEN], nonce[BK_NONCE_LEN], box[5 + BK_PK_SEAL_OVERHEAD], out[5];
+    for (size_t i = 0; i < sizeof(esk); i++)
+        esk[i] = (uint8_t)(0x20 + i);
+    for (size_t i = 0; i < sizeof(nonce); i++)
+        nonce[i] = (uint8_t)(0x40 + i);
+    bk_id id;
+    assert_int_equal(bk_blob_id(k, "hello", 5, &id), 0);
+    bk_seal_pk_with(k, BK_KIND_DATA, &id, BK_ENC_RAW, esk, nonce, "hello", 5, box);
+    bk_hex(box, sizeof(box), hex);
+    golden_line("pk-box-hello", want, sizeof(want));
+    assert_string_equal(hex, want);
+    uint8_t enc;
+    size_t len;
+    assert_int_equal(bk_unseal(k, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), 0);
+    assert_int_equal(enc, BK_ENC_RAW);
+    assert_int_equal(len, 5);
+    assert_memory_equal(out, "hello", 5);
+    assert_int_equal(bk_box_payload_len(box, sizeof(box)), 5);
+    bk_keys_free(k);
+}
+
+static void test_backup_only_keys(void **state)
+{
+    bk_keys *full = th_golden_keys();
+    bk_keys *bo = backup_keys_of(full);
+    assert_true(bo->backup_only);
+    uint8_t zero[BK_KEY_LEN] = { 0 };
+    /* none of the secrets that open data */
+    assert_memory_equal(bo->master, zero, BK_KEY_LEN);
+    assert_memory_equal(bo->aead, zero, BK_KEY_LEN);
+    assert_memory_equal(bo->aes, zero, BK_KEY_LEN);
+    assert_memory_equal(bo->box_sk, zero, BK_KEY_LEN);
+    /* what adding backups needs: the same ids, chunker, index key, public key */
+    assert_memory_equal(bo->id, full->id, BK_KEY_LEN);
+    assert_memory_equal(bo->gear, full->gear, BK_KEY_LEN);
+    assert_memory_equal(bo->index, full->index, BK_KEY_LEN);
+    assert_memory_equal(bo->box_pk, full->box_pk, BK_KEY_LEN);
+
+    uint8_t msg[300], box[300 + BK_PK_SEAL_OVERHEAD], out[300], enc;
+    size_t len;
+    th_fill(msg, sizeof(msg), 9);
+    bk_id id;
+    assert_int_equal(bk_blob_id(bo, msg, sizeof(msg), &id), 0);
+    /* what the backup-only key seals: to the public key; only the full key opens it */
+    assert_int_equal(bk_seal_overhead(bo, BK_ENC_ZSTD), BK_PK_SEAL_OVERHEAD);
+    bk_seal_to(bo, BK_KIND_DATA, &id, BK_ENC_ZSTD, msg, sizeof(msg), box);
+    assert_int_equal(box[0], BK_ENC_PK | BK_ENC_ZSTD);
+    assert_int_equal(bk_unseal(bo, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), -EACCES);
+    assert_int_equal(bk_unseal(full, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), 0);
+    assert_int_equal(enc, BK_ENC_ZSTD);
+    assert_int_equal(len, sizeof(msg));
+    assert_memory_equal(out, msg, sizeof(msg));
+    /* bound to kind and id; every flipped byte (the ephemeral key too) and a cut rejected */
+    assert_int_equal(bk_unseal(full, BK_KIND_TREE, &id, box, sizeof(box), out, &enc, &len), -EBADMSG);
+    bk_id other = id;
+    other.b[0] ^= 1;
+    assert_int_equal(bk_unseal(full, BK_KIND_DATA, &other, box, sizeof(box), out, &enc, &len), -EBADMSG);
+    for (size_t i = 0; i < sizeof(box); i++) {
+        box[i] ^= 0x01;
+        assert_int_equal(bk_unseal(full, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), -EBADMSG);
+        box[i] ^= 0x01;
+    }
+    assert_int_equal(bk_unseal(full, BK_KIND_DATA, &id, box, sizeof(box) - 1, out, &enc, &len), -EBADMSG);
+    /* another repository's full key does not open it */
+    bk_keys *stranger;
+    assert_int_equal(bk_keys_new_random(&stranger), 0);
+    assert_int_equal(bk_unseal(stranger, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), -EBADMSG);
+    /* two boxes of the same payload differ (a new ephemeral key each) */
+    uint8_t box2[sizeof(box)];
+    bk_seal_to(bo, BK_KIND_DATA, &id, BK_ENC_ZSTD, msg, sizeof(msg), box2);
+    assert_memory_not_equal(box, box2, sizeof(box));
+
+    /* what a full key seals for itself, the backup-only key cannot open */
+    uint8_t fbox[300 + BK_SEAL_OVERHEAD];
+    bk_seal_to(full, BK_KIND_DATA, &id, BK_ENC_RAW, msg, sizeof(msg), fbox);
+    assert_int_equal(bk_unseal(bo, BK_KIND_DATA, &id, fbox, sizeof(fbox), out, &enc, &len), -EACCES);
+    /* boxes under the index key: both open them, nobody else */
+    uint8_t ibox[300 + BK_SEAL_OVERHEAD];
+    assert_int_equal(bk_seal_overhead(bo, BK_ENC_INDEX), BK_SEAL_OVERHEAD);
+    for (int who = 0; who < 2; who++) {
+        bk_seal_to(who ? bo : full, BK_KIND_INDEX, NULL, BK_ENC_INDEX | BK_ENC_RAW, msg, sizeof(msg), ibox);
+        assert_int_equal(ibox[0], BK_ENC_INDEX);
+        for (int reader = 0; reader < 2; reader++) {
+            memset(out, 0, sizeof(out));
+            assert_int_equal(bk_unseal(reader ? bo : full, BK_KIND_INDEX, NULL, ibox, sizeof(ibox), out,
+                                       &enc, &len), 0);
+            assert_int_equal(enc, BK_ENC_RAW);
+            assert_memory_equal(out, msg, sizeof(msg));
+        }
+        assert_int_equal(bk_unseal(stranger, BK_KIND_INDEX, NULL, ibox, sizeof(ibox), out, &enc, &len), -EBADMSG);
+        ibox[sizeof(ibox) - 1] ^= 1;
+        assert_int_equal(bk_unseal(full, BK_KIND_INDEX, NULL, ibox, sizeof(ibox), out, &enc, &len), -EBADMSG);
+    }
+    /* a box that claims both the public key and the index key is none of ours */
+    box[0] |= BK_ENC_INDEX;
+    assert_int_equal(bk_unseal(full, BK_KIND_DATA, &id, box, sizeof(box), out, &enc, &len), -EBADMSG);
+    bk_keys_free(stranger);
+    bk_keys_free(bo);
+    bk_keys_free(full);
+}
+
+static void test_keyslot_backup_only(void **state)
+{
+    bk_keys *full = th_golden_keys();
+    bk_buf slot = BK_BUF_INIT;
+    assert_int_equal(bk_keyslot_create_backup(full, "web01", "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &slot), 0);
+    bk_keyslot_info info;
+    assert_int_equal(bk_keyslot_parse_info(slot.data, slot.len, &info), 0);
+    assert_true(info.backup_only);
+    assert_string_equal(info.backup_host, "web01");
+    bk_keys *k = NULL;
+    assert_int_equal(bk_keyslot_open(slot.data, slot.len, "wrong", 5, &k), -EKEYREJECTED);
+    assert_int_equal(bk_keyslot_open(slot.data, slot.len, "pw", 2, &k), 0);
+    assert_true(k->backup_only);
+    assert_string_equal(k->backup_host, "web01");
+    uint8_t zero[BK_KEY_LEN] = { 0 };
+    assert_memory_equal(k->master, zero, BK_KEY_LEN);
+    assert_memory_equal(k->box_sk, zero, BK_KEY_LEN);
+    assert_memory_equal(k->id, full->id, BK_KEY_LEN);
+    assert_memory_equal(k->box_pk, full->box_pk, BK_KEY_LEN);
+    /* a backup-only key makes no slot of either kind */
+    bk_buf again = BK_BUF_INIT;
+    assert_int_equal(bk_keyslot_create(k, "x", 1, &cheap, "h", "u", TH_GOLDEN_TIME, &again), -EPERM);
+    assert_int_equal(bk_keyslot_create_backup(k, "", "x", 1, &cheap, "h", "u", TH_GOLDEN_TIME, &again), -EPERM);
+    bk_buf_free(&again);
+    bk_keys_free(k);
+    /* any host; and a full slot says it is not backup-only */
+    bk_buf any = BK_BUF_INIT, fs = BK_BUF_INIT;
+    assert_int_equal(bk_keyslot_create_backup(full, NULL, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &any), 0);
+    assert_int_equal(bk_keyslot_open(any.data, any.len, "pw", 2, &k), 0);
+    assert_string_equal(k->backup_host, "");
+    bk_keys_free(k);
+    assert_int_equal(bk_keyslot_create(full, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &fs), 0);
+    assert_int_equal(bk_keyslot_parse_info(fs.data, fs.len, &info), 0);
+    assert_false(info.backup_only);
+    /* a kind this version does not know */
+    char *doc = calloc(1, fs.len + 64);
+    const char *p = strstr((char *)fs.data, "\"version\"");
+    assert_non_null(p);
+    snprintf(doc, fs.len + 64, "{\"kind\": \"read-only\", %.*s", (int)(fs.len - (size_t)(p - (char *)fs.data)), p);
+    assert_int_equal(bk_keyslot_parse_info(doc, strlen(doc), &info), -EPROTONOSUPPORT);
+    assert_int_equal(bk_keyslot_open(doc, strlen(doc), "pw", 2, &k), -EPROTONOSUPPORT);
+    free(doc);
+    bk_buf_free(&any);
+    bk_buf_free(&fs);
+    bk_buf_free(&slot);
+    bk_keys_free(full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +781,9 @@ int main(void)
         cmocka_unit_test(test_keyslot_round_trip),
         cmocka_unit_test(test_keyslot_malformed),
         cmocka_unit_test(test_keyslot_golden),
+        cmocka_unit_test(test_golden_pk_box),
+        cmocka_unit_test(test_backup_only_keys),
+        cmocka_unit_test(test_keyslot_backup_only),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
