@@ -485,6 +485,15 @@ static void report(copier *c, const bk_snapshot *s, const bk_id *dst_id, int sta
         c->o->on_snapshot(s, dst_id, status, c->o->ud);
 }
 
+/* A cache of source ids -> destination ids (trees, remap), dropped past CACHE_MAX. */
+static void trim_cache(bk_idmap *m)
+{
+    if (m->count > CACHE_MAX) {
+        bk_idmap_free(m);
+        bk_idmap_init(m, sizeof(bk_id));
+    }
+}
+
 /* Store what is pending, then the snapshot objects of the walked snapshots, in order. */
 static int commit(copier *c)
 {
@@ -498,14 +507,8 @@ static int commit(copier *c)
     if (!c->dry) {   /* indexed now: the index answers for them */
         bk_idmap_free(&c->queued);
         bk_idmap_init(&c->queued, 0);
-        if (c->trees.count > CACHE_MAX) {
-            bk_idmap_free(&c->trees);
-            bk_idmap_init(&c->trees, sizeof(bk_id));
-        }
-        if (c->remap.count > CACHE_MAX) {
-            bk_idmap_free(&c->remap);
-            bk_idmap_init(&c->remap, sizeof(bk_id));
-        }
+        trim_cache(&c->trees);
+        trim_cache(&c->remap);
     }
     c->raw_since_finish = 0;
     if (c->npend && !c->dry)
