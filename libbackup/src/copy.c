@@ -96,6 +96,17 @@ static int src_fail(copier *c, int r)
     return bk_repo_error(c->dst, r, "source repository: %s", m[0] ? m : strerror(-r));
 }
 
+/* The source's index entry of blob id, which must be of kind; else an error that says so. */
+static int src_entry(copier *c, uint8_t kind, const bk_id *id, bk_index_entry *e)
+{
+    if (bk_index_lookup(&c->src->index, id, e) && e->kind == kind)
+        return 0;
+    char hex[BK_ID_HEX];
+    bk_id_hex(id, hex);
+    return bk_repo_error(c->dst, -ENOENT, "source repository: %s blob %s is not in its "
+                         "index (run check there)", kind == BK_KIND_TREE ? "tree" : "data", hex);
+}
+
 static const bk_id *snap_key(const bk_snapshot *s)
 {
     return s->has_original ? &s->original : &s->id;
@@ -213,12 +224,9 @@ static int want_raw(copier *c, uint8_t kind, const bk_id *id)
     if (dst_has(c, id))
         return 0;
     bk_index_entry e;
-    if (!bk_index_lookup(&c->src->index, id, &e) || e.kind != kind) {
-        char hex[BK_ID_HEX];
-        bk_id_hex(id, hex);
-        return bk_repo_error(c->dst, -ENOENT, "source repository: %s blob %s is not in its "
-                             "index (run check there)", kind == BK_KIND_TREE ? "tree" : "data", hex);
-    }
+    int r = src_entry(c, kind, id, &e);
+    if (r < 0)
+        return r;
     if (bk_idmap_put(&c->queued, id, NULL) < 0)
         return -ENOMEM;
     if (c->dry) {
@@ -274,14 +282,10 @@ static int map_data(copier *c, bk_id *id)
         return 0;
     }
     bk_index_entry e;
-    if (!bk_index_lookup(&c->src->index, id, &e) || e.kind != BK_KIND_DATA) {
-        char hex[BK_ID_HEX];
-        bk_id_hex(id, hex);
-        return bk_repo_error(c->dst, -ENOENT, "source repository: data blob %s is not in its "
-                             "index (run check there)", hex);
-    }
+    int r = src_entry(c, BK_KIND_DATA, id, &e);
+    if (r < 0)
+        return r;
     bk_id src = *id, nid = src;
-    int r = 0;
     if (c->dry) {
         /* what would be read; whether the destination has it is known only by reading */
         c->st->blobs_copied++;
@@ -481,6 +485,15 @@ static void report(copier *c, const bk_snapshot *s, const bk_id *dst_id, int sta
         c->o->on_snapshot(s, dst_id, status, c->o->ud);
 }
 
+/* A cache of source ids -> destination ids (trees, remap), dropped past CACHE_MAX. */
+static void trim_cache(bk_idmap *m)
+{
+    if (m->count > CACHE_MAX) {
+        bk_idmap_free(m);
+        bk_idmap_init(m, sizeof(bk_id));
+    }
+}
+
 /* Store what is pending, then the snapshot objects of the walked snapshots, in order. */
 static int commit(copier *c)
 {
@@ -494,14 +507,8 @@ static int commit(copier *c)
     if (!c->dry) {   /* indexed now: the index answers for them */
         bk_idmap_free(&c->queued);
         bk_idmap_init(&c->queued, 0);
-        if (c->trees.count > CACHE_MAX) {
-            bk_idmap_free(&c->trees);
-            bk_idmap_init(&c->trees, sizeof(bk_id));
-        }
-        if (c->remap.count > CACHE_MAX) {
-            bk_idmap_free(&c->remap);
-            bk_idmap_init(&c->remap, sizeof(bk_id));
-        }
+        trim_cache(&c->trees);
+        trim_cache(&c->remap);
     }
     c->raw_since_finish = 0;
     if (c->npend && !c->dry)

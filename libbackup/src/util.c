@@ -287,11 +287,15 @@ void bk_username(char *out, size_t n)
         snprintf(out, n, "%u", (unsigned)getuid());
 }
 
-int bk_read_full(int fd, void *buf, size_t n, size_t *ret_got)
+/* The loop of bk_read_full and bk_pread_full: read (with pread at off + got if pos) until
+ * n bytes or the end of the file, again after EINTR.  On an error *ret_got still says how
+ * many bytes arrived. */
+static int read_loop(int fd, void *buf, size_t n, bool pos, uint64_t off, size_t *ret_got)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = read(fd, (uint8_t *)buf + got, n - got);
+        uint8_t *p = (uint8_t *)buf + got;
+        ssize_t k = pos ? pread(fd, p, n - got, (off_t)(off + got)) : read(fd, p, n - got);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -306,23 +310,14 @@ int bk_read_full(int fd, void *buf, size_t n, size_t *ret_got)
     return 0;
 }
 
+int bk_read_full(int fd, void *buf, size_t n, size_t *ret_got)
+{
+    return read_loop(fd, buf, n, false, 0, ret_got);
+}
+
 int bk_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            *ret_got = got;
-            return -errno;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    *ret_got = got;
-    return 0;
+    return read_loop(fd, buf, n, true, off, ret_got);
 }
 
 int bk_write_full(int fd, const void *buf, size_t n)

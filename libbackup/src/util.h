@@ -51,6 +51,8 @@ void bk_pid_namespace(char *out, size_t n);
 
 /* Read a whole file / stream. */
 int bk_read_file(const char *path, uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
+/* Read n bytes, fewer only at the end of the file (read again after EINTR); *ret_got says
+ * how many, also on an error.  0 or -errno. */
 int bk_read_full(int fd, void *buf, size_t n, size_t *ret_got);
 /* As bk_read_full, at offset off (pread): stops early only at the end of the file. */
 int bk_pread_full(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got);

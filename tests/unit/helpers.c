@@ -8,6 +8,7 @@
 
 #include "helpers.h"
 #include "util.h"
+#include "writer.h"
 
 #ifndef BK_TEST_DATA_DIR
 #error "BK_TEST_DATA_DIR must name tests/data"
@@ -542,6 +543,57 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
     X(total_bytes) X(errors) X(files_changed_while_read)
 #undef X
     return a->summary.duration == b->summary.duration;
+}
+
+void th_repo_dir_new(th_repo_dir *d, const char *pass, uint32_t pack_size)
+{
+    d->base = th_tmpdir();
+    snprintf(d->loc, sizeof(d->loc), "%s/repo", d->base);
+    d->repo = th_new_repo(d->loc, pass, pack_size);
+}
+
+void th_repo_dir_free(th_repo_dir *d)
+{
+    bk_repo_free(d->repo);
+    th_rmrf(d->base);
+    free(d->base);
+    d->repo = NULL;
+    d->base = NULL;
+}
+
+void th_write_blobs(bk_repo *r, size_t n, size_t max, th_blob_gen *gen, void *ud,
+                    bk_id *ids, bk_index_entry *ent)
+{
+    bk_writer *w;
+    if (bk_writer_new(r, false, &w) < 0)
+        abort();
+    uint8_t *buf = xmalloc(max);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = gen(i, buf, ud);
+        if (len > max || bk_blob_id(r->keys, buf, len, &ids[i]) < 0 ||
+            bk_writer_add(w, BK_KIND_DATA, &ids[i], buf, len) != 1)   /* 1: new */
+            abort();
+    }
+    if (bk_writer_finish(w) != 0)
+        abort();
+    bk_writer_free(w);
+    free(buf);
+    for (size_t i = 0; i < n; i++)
+        if (!bk_index_lookup(&r->index, &ids[i], &ent[i]))
+            abort();
+}
+
+void th_pack_hex(bk_repo *r, uint32_t pack, char hex[BK_ID_HEX])
+{
+    bk_id pid;
+    if (bk_index_pack_id(&r->index, pack, &pid) < 0)
+        abort();
+    bk_id_hex(&pid, hex);
+}
+
+void th_pack_path(const char *loc, const char *hex, char *out, size_t n)
+{
+    snprintf(out, n, "%s/data/%.2s/%s", loc, hex, hex);
 }
 
 /* ---- temporary directories ---------------------------------------------------------------- */

@@ -62,6 +62,28 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b);
  * packs of pack_size bytes (0: the default).  Aborts the test program if it fails. */
 bk_repo *th_new_repo(const char *loc, const char *pass, uint32_t pack_size);
 
+/* A repository of th_new_repo at BASE/repo, BASE a new temporary directory.
+ * th_repo_dir_free frees the repository and removes BASE. */
+typedef struct th_repo_dir {
+    char *base;
+    char loc[4096];
+    bk_repo *repo;
+} th_repo_dir;
+void th_repo_dir_new(th_repo_dir *d, const char *pass, uint32_t pack_size);
+void th_repo_dir_free(th_repo_dir *d);
+
+/* Store n data blobs in r through one bk_writer: gen(i, buf, ud), called for i = 0 .. n-1
+ * in that order, writes blob i's plaintext (at most max bytes) to buf and returns its
+ * length.  ids[i] gets blob i's id and ent[i] its index entry.  Aborts if it fails. */
+typedef size_t th_blob_gen(size_t i, uint8_t *buf, void *ud);
+void th_write_blobs(bk_repo *r, size_t n, size_t max, th_blob_gen *gen, void *ud,
+                    bk_id *ids, bk_index_entry *ent);
+
+/* The id (hex) of r's pack number pack (aborts if there is none), and the file of the
+ * pack of that id in the local repository at loc. */
+void th_pack_hex(bk_repo *r, uint32_t pack, char hex[BK_ID_HEX]);
+void th_pack_path(const char *loc, const char *hex, char *out, size_t n);
+
 /* A temporary directory (mkdtemp) and its recursive removal. */
 char *th_tmpdir(void);
 void th_rmrf(const char *path);

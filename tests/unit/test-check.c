@@ -18,15 +18,12 @@
 #include <cmocka.h>
 
 #include "helpers.h"
-#include "writer.h"
 
 #define PASS "check"
 #define NBLOBS 48
 
 typedef struct env {
-    char *base;
-    char repo_loc[4096];
-    bk_repo *repo;
+    th_repo_dir d;
     bk_id ids[NBLOBS];
     bk_index_entry ent[NBLOBS];
     char pack[NBLOBS][BK_ID_HEX]; /* of each blob (check replaces the handle's index) */
@@ -40,34 +37,24 @@ static void on_log(bk_log_level level, const char *msg, void *ud)
     e->logged += level == BK_LOG_ERROR;
 }
 
+/* Blob i: 64 to 512 KiB, the lengths drawn in turn from the stream *ud. */
+static size_t gen(size_t i, uint8_t *buf, void *ud)
+{
+    size_t len = (64 << 10) + (size_t)(th_rand(ud) % (448 << 10));
+    th_fill(buf, len, 1000 + i);
+    return len;
+}
+
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
     assert_non_null(e);
-    e->base = th_tmpdir();
-    snprintf(e->repo_loc, sizeof(e->repo_loc), "%s/repo", e->base);
-    e->repo = th_new_repo(e->repo_loc, PASS, 4 << 20);
-    bk_repo_set_log(e->repo, on_log, e);
-    bk_writer *w;
-    assert_int_equal(bk_writer_new(e->repo, false, &w), 0);
-    uint8_t *buf = malloc(512 << 10);
-    assert_non_null(buf);
+    th_repo_dir_new(&e->d, PASS, 4 << 20);
+    bk_repo_set_log(e->d.repo, on_log, e);
     uint64_t st = 7;
-    for (size_t i = 0; i < NBLOBS; i++) {
-        size_t len = (64 << 10) + (size_t)(th_rand(&st) % (448 << 10));
-        th_fill(buf, len, 1000 + i);
-        assert_int_equal(bk_blob_id(e->repo->keys, buf, len, &e->ids[i]), 0);
-        assert_int_equal(bk_writer_add(w, BK_KIND_DATA, &e->ids[i], buf, len), 1);
-    }
-    assert_int_equal(bk_writer_finish(w), 0);
-    bk_writer_free(w);
-    free(buf);
-    for (size_t i = 0; i < NBLOBS; i++) {
-        assert_true(bk_index_lookup(&e->repo->index, &e->ids[i], &e->ent[i]));
-        bk_id pid;
-        assert_int_equal(bk_index_pack_id(&e->repo->index, e->ent[i].pack, &pid), 0);
-        bk_id_hex(&pid, e->pack[i]);
-    }
+    th_write_blobs(e->d.repo, NBLOBS, 512 << 10, gen, &st, e->ids, e->ent);
+    for (size_t i = 0; i < NBLOBS; i++)
+        th_pack_hex(e->d.repo, e->ent[i].pack, e->pack[i]);
     *state = e;
     return 0;
 }
@@ -75,9 +62,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    bk_repo_free(e->repo);
-    th_rmrf(e->base);
-    free(e->base);
+    th_repo_dir_free(&e->d);
     free(e);
     return 0;
 }
@@ -85,7 +70,7 @@ static int teardown(void **state)
 /* The pack of blob i. */
 static void pack_path(env *e, size_t i, char *out, size_t n)
 {
-    snprintf(out, n, "%s/data/%.2s/%s", e->repo_loc, e->pack[i], e->pack[i]);
+    th_pack_path(e->d.loc, e->pack[i], out, n);
 }
 
 static void flip(const char *path, uint64_t off)
@@ -102,7 +87,7 @@ static void flip(const char *path, uint64_t off)
 static void check(env *e, bk_check_result *res)
 {
     e->logged = 0;
-    assert_int_equal(bk_check(e->repo, BK_CHECK_READ_DATA, NULL, res), 0);
+    assert_int_equal(bk_check(e->d.repo, BK_CHECK_READ_DATA, NULL, res), 0);
     assert_int_equal(res->errors, e->logged);
 }
 

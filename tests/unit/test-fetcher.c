@@ -17,24 +17,22 @@
 
 #include "fetcher.h"
 #include "helpers.h"
-#include "writer.h"
 
 #define PASS "fetcher"
 #define NBLOBS 400
 #define MAXBLOB (64u << 10)
 
 typedef struct env {
-    char *base;
-    char repo_loc[4096];
-    bk_repo *repo;
+    th_repo_dir d;
     bk_id ids[NBLOBS];
     uint32_t pack[NBLOBS], offset[NBLOBS];
     size_t npacks;
 } env;
 
-/* Blob i's plaintext (fixed by i). */
-static size_t gen(size_t i, uint8_t *out)
+/* Blob i's plaintext (fixed by i; ud is not used). */
+static size_t gen(size_t i, uint8_t *out, void *ud)
 {
+    (void)ud;
     uint64_t st = 0x5eed + i;
     size_t len = 4096 + (size_t)(th_rand(&st) % (MAXBLOB - 4096 + 1));
     if (i % 3 == 0) {
@@ -52,28 +50,14 @@ static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
     assert_non_null(e);
-    e->base = th_tmpdir();
-    snprintf(e->repo_loc, sizeof(e->repo_loc), "%s/repo", e->base);
-    e->repo = th_new_repo(e->repo_loc, PASS, 1 << 20);
-    bk_writer *w;
-    assert_int_equal(bk_writer_new(e->repo, false, &w), 0);
-    uint8_t *buf = malloc(MAXBLOB);
-    assert_non_null(buf);
-    for (size_t i = 0; i < NBLOBS; i++) {
-        size_t len = gen(i, buf);
-        assert_int_equal(bk_blob_id(e->repo->keys, buf, len, &e->ids[i]), 0);
-        assert_int_equal(bk_writer_add(w, BK_KIND_DATA, &e->ids[i], buf, len), 1);
-    }
-    assert_int_equal(bk_writer_finish(w), 0);
-    bk_writer_free(w);
-    free(buf);
+    th_repo_dir_new(&e->d, PASS, 1 << 20);
+    bk_index_entry ent[NBLOBS];
+    th_write_blobs(e->d.repo, NBLOBS, MAXBLOB, gen, NULL, e->ids, ent);
     uint32_t maxpack = 0;
     for (size_t i = 0; i < NBLOBS; i++) {
-        bk_index_entry ent;
-        assert_true(bk_index_lookup(&e->repo->index, &e->ids[i], &ent));
-        e->pack[i] = ent.pack;
-        e->offset[i] = ent.offset;
-        maxpack = BK_MAX(maxpack, ent.pack);
+        e->pack[i] = ent[i].pack;
+        e->offset[i] = ent[i].offset;
+        maxpack = BK_MAX(maxpack, ent[i].pack);
     }
     e->npacks = maxpack + 1;
     assert_true(e->npacks >= 8);
@@ -84,9 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     env *e = *state;
-    bk_repo_free(e->repo);
-    th_rmrf(e->base);
-    free(e->base);
+    th_repo_dir_free(&e->d);
     free(e);
     return 0;
 }
@@ -116,7 +98,7 @@ static void run(env *e, const size_t *uses, size_t n, uint64_t window, uint64_t 
                 uint32_t lost_pack, bk_fetch_stats *ret)
 {
     bk_fetcher *f;
-    assert_int_equal(bk_fetcher_new(e->repo, &f), 0);
+    assert_int_equal(bk_fetcher_new(e->d.repo, &f), 0);
     bk_fetcher_set_limits(f, window, seg, seg);
     for (size_t u = 0; u < n; u++)
         assert_int_equal(bk_fetcher_plan_blob(f, &e->ids[uses[u]]), 0);
@@ -130,10 +112,10 @@ static void run(env *e, const size_t *uses, size_t n, uint64_t window, uint64_t 
         int r = bk_fetcher_get(f, &e->ids[i], &data, &len);
         if (e->pack[i] == lost_pack) {
             assert_true(r < 0);
-            bk_repo_clear_error(e->repo);
+            bk_repo_clear_error(e->d.repo);
         } else {
             assert_int_equal(r, 0);
-            size_t wlen = gen(i, want);
+            size_t wlen = gen(i, want, NULL);
             assert_int_equal(len, wlen);
             assert_memory_equal(data, want, wlen);
         }
@@ -160,7 +142,7 @@ static void pack_order_small_window(void **state)
     size_t uses[NBLOBS];
     pack_order(e, uses);
     for (int threads = 1; threads <= 4; threads++) {
-        assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, threads), 0);
+        assert_int_equal(bk_repo_set_int(e->d.repo, BK_REPO_THREADS, threads), 0);
         bk_fetch_stats st;
         run(e, uses, NBLOBS, 256 << 10, 64 << 10, UINT32_MAX, &st);
         assert_bound(&st, 256 << 10, 64 << 10);
@@ -175,7 +157,7 @@ static void pack_order_no_window(void **state)
     env *e = *state;
     size_t uses[NBLOBS];
     pack_order(e, uses);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, 4), 0);
+    assert_int_equal(bk_repo_set_int(e->d.repo, BK_REPO_THREADS, 4), 0);
     bk_fetch_stats st;
     run(e, uses, NBLOBS, 0, 64 << 10, UINT32_MAX, &st);
     assert_bound(&st, 0, 64 << 10);
@@ -208,7 +190,7 @@ static void shuffled_with_repeats(void **state)
         uses[j] = t;
     }
     for (int threads = 1; threads <= 4; threads += 3) {
-        assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, threads), 0);
+        assert_int_equal(bk_repo_set_int(e->d.repo, BK_REPO_THREADS, threads), 0);
         bk_fetch_stats st;
         run(e, uses, n, 128 << 10, 32 << 10, UINT32_MAX, &st);
         assert_int_equal(st.held, 0);
@@ -223,14 +205,12 @@ static void lost_pack(void **state)
     size_t uses[NBLOBS];
     pack_order(e, uses);
     uint32_t lost = (uint32_t)(e->npacks / 2);
-    bk_id pid;
-    assert_int_equal(bk_index_pack_id(&e->repo->index, lost, &pid), 0);
     char hex[BK_ID_HEX], path[8192], moved[8200];
-    bk_id_hex(&pid, hex);
-    snprintf(path, sizeof(path), "%s/data/%.2s/%s", e->repo_loc, hex, hex);
+    th_pack_hex(e->d.repo, lost, hex);
+    th_pack_path(e->d.loc, hex, path, sizeof(path));
     snprintf(moved, sizeof(moved), "%s.away", path);
     assert_int_equal(rename(path, moved), 0);
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, 2), 0);
+    assert_int_equal(bk_repo_set_int(e->d.repo, BK_REPO_THREADS, 2), 0);
     bk_fetch_stats st;
     run(e, uses, NBLOBS, 256 << 10, 64 << 10, lost, &st);
     assert_int_equal(st.held, 0);
@@ -248,9 +228,9 @@ static void skip_the_rest(void **state)
     assert_non_null(c);
     for (size_t u = 0; u < NBLOBS; u++)
         c[u].id = e->ids[uses[u]];
-    assert_int_equal(bk_repo_set_int(e->repo, BK_REPO_THREADS, 4), 0);
+    assert_int_equal(bk_repo_set_int(e->d.repo, BK_REPO_THREADS, 4), 0);
     bk_fetcher *f;
-    assert_int_equal(bk_fetcher_new(e->repo, &f), 0);
+    assert_int_equal(bk_fetcher_new(e->d.repo, &f), 0);
     bk_fetcher_set_limits(f, 256 << 10, 64 << 10, 64 << 10);
     assert_int_equal(bk_fetcher_plan(f, c, NBLOBS, NULL), 0);
     assert_int_equal(bk_fetcher_start(f), 0);
