@@ -20,6 +20,7 @@ enum {
     EXIT_NO_REPO = 10,
     EXIT_LOCKED = 11,
     EXIT_WRONG_PASS = 12,
+    EXIT_BACKUP_ONLY = 13,   /* a backup-only key, for a command that reads the repository */
 };
 
 typedef struct cli {
@@ -101,6 +102,9 @@ void cli_info(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
  * check).  Returns an exit code (EXIT_OK on success). */
 enum { OPEN_NO_LOCK = 0, OPEN_SHARED = 1, OPEN_EXCLUSIVE = 2, OPEN_READER = 3 };
 int cli_open(cli *c, int lock);
+/* After an open: EXIT_OK, or EXIT_BACKUP_ONLY (said) when a backup-only key opened the
+ * repository and the command is not one such a key may run (backup). */
+int cli_check_full_key(cli *c);
 /* Commands that should wait for a lock by default (backup, prune) set this before
  * cli_open; --retry-lock overrides it. */
 void cli_default_lock_wait(cli *c, long long ms);

@@ -397,6 +397,8 @@ static int run(cli *c, int argc, char **argv)
         free(reason);
         return rc;
     }
+    if (bk_repo_backup_only(c->repo))
+        return unknown(c, &fd, "a backup-only key cannot read the snapshots: status needs a full key");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;

@@ -463,6 +463,16 @@ void cli_default_lock_wait(cli *c, long long ms)
         c->retry_lock_ms = ms;
 }
 
+int cli_check_full_key(cli *c)
+{
+    if (!bk_repo_backup_only(c->repo) || (c->command && strcmp(c->command, "backup") == 0))
+        return EXIT_OK;
+    cli_err(c, "this passphrase opens a backup-only key slot of %s: it can add backups (arca "
+               "backup) and nothing that reads or removes what the repository holds; %s needs a "
+               "full key", c->repo_location, c->command ? c->command : "this command");
+    return EXIT_BACKUP_ONLY;
+}
+
 int cli_open(cli *c, int lock)
 {
     int e = cli_new_repo(c);
@@ -481,6 +491,8 @@ int cli_open(cli *c, int lock)
     }
     if (r < 0)
         return cli_fail(c, r);
+    if ((e = cli_check_full_key(c)))
+        return e;
     if (lock == OPEN_READER)
         lock = c->no_lock ? OPEN_NO_LOCK : OPEN_SHARED;
     else if (c->no_lock && lock != OPEN_NO_LOCK)

@@ -641,11 +641,21 @@ typedef struct bk_key_info {
     int64_t created;
     char host[256];
     char user[256];
+    bool backup_only;                /* a backup-only slot (bk_key_add_backup_only) */
+    char backup_host[256];           /* the host it may back up as ("" any) */
 } bk_key_info;
 
 BK_API int bk_key_list(bk_repo *repo, bk_key_info **ret, size_t *ret_n) BK_WARN_UNUSED;
 /* Adds a slot for pass; *ret_id (may be NULL) gets its id. */
 BK_API int bk_key_add(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;
+/* Adds a backup-only slot for pass (docs/security.md): its holder can add backups (as host
+ * only, unless host is NULL or "") and nothing that reads what the repository holds.  The
+ * first one seals the index objects again under the index key and marks the config (the
+ * caller holds the exclusive lock).  -EPERM from a backup-only key. */
+BK_API int bk_key_add_backup_only(bk_repo *repo, const char *pass, size_t passlen, const char *host,
+                                  char ret_id[BK_ID_HEX]) BK_WARN_UNUSED;
+/* Was repo opened with a backup-only key? */
+BK_API bool bk_repo_backup_only(const bk_repo *repo);
 /* id or unique prefix; refuses to remove the current slot or the last one (-EPERM). */
 BK_API int bk_key_remove(bk_repo *repo, const char *id) BK_WARN_UNUSED;
 /* Replace the current slot by one for pass. */

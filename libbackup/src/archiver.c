@@ -976,10 +976,14 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
     *ret = NULL;
     if (b->no_parent)
         return 0;
+    bool backup_only = b->repo->keys->backup_only;
+    if (b->parent_arg && backup_only)
+        return bk_repo_error(b->repo, -EACCES, "a backup-only key cannot read snapshots: its "
+                             "parent is the last backup this host recorded (no --parent)");
     if (b->parent_arg)
         return bk_snapshot_find(b->repo, b->parent_arg, NULL, ret);
     int r = bk_parent_hint_get(b->repo, host, paths, npaths, ret);
-    if (r < 0 || *ret)
+    if (r < 0 || *ret || backup_only)   /* (backup-only: its record, or no parent) */
         return r;
     bk_snapsum *v;
     size_t n;
@@ -1082,6 +1086,13 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         snprintf(host, sizeof(host), "%s", b->host);
     else
         bk_hostname(host, sizeof(host));
+    const char *only = repo->keys->backup_only ? repo->keys->backup_host : "";
+    if (*only && strcmp(host, only) != 0) {
+        bk_strv_free(paths, npaths);
+        free(stream_path);
+        return bk_repo_error(repo, -EPERM, "this backup-only key may back up as host %s only, "
+                             "not as %s", only, host);
+    }
 
     vnode root = { 0 };
     bk_snapshot *parent = NULL, *snap = NULL;
@@ -1211,8 +1222,12 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
                 r = -ENOMEM;
             if (r == 0 && !b->dry_run) {
                 r = bk_repo_save_snapshot(repo, snap);
-                if (r == 0)
+                if (r == 0 && repo->keys->backup_only) {
+                    bk_own_parent_set(repo, snap);
+                    bk_own_trees_retain(repo);
+                } else if (r == 0) {
                     bk_parent_hint_set(repo, host, snap->paths, snap->npaths, &snap->id);
+                }
                 if (r == 0) {
                     char hex[BK_ID_HEX];
                     bk_id_hex(&snap->id, hex);

@@ -109,6 +109,21 @@ void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void 
     free(path);
 }
 
+void bk_cache_each(bk_repo *repo, const char *kind, void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    char *dir = cache_path(repo, kind, false);
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (d) {
+        struct dirent *de;
+        bk_id id;
+        while ((de = readdir(d)))
+            if (bk_id_parse(de->d_name, &id) == 0)
+                fn(de->d_name, ctx);
+        closedir(d);
+    }
+    free(dir);
+}
+
 void bk_cache_retain(bk_repo *repo, const char *kind, const bk_idmap *keep)
 {
     char *dir = cache_path(repo, kind, false);

@@ -22,5 +22,8 @@ void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void 
 char *bk_cache_file(bk_repo *repo, const char *name);
 /* Remove the copies of kind whose names are not in keep (ids): objects that are gone. */
 void bk_cache_retain(bk_repo *repo, const char *kind, const bk_idmap *keep);
+/* fn(name) for every file of kind whose name is an id (best effort: none when the cache is
+ * off). */
+void bk_cache_each(bk_repo *repo, const char *kind, void (*fn)(const char *name, void *ctx), void *ctx);
 
 #endif

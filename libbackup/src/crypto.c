@@ -437,8 +437,10 @@ static int slot_kek(const char *pass, size_t passlen, const uint8_t *salt,
     return 0;
 }
 
-/* The wrapped secret of a slot: the master (32 bytes), or a backup-only bundle and its host. */
-#define SLOT_BOX_MAX (BK_BACKUP_KEYS_LEN + 255 + BK_SEAL_OVERHEAD)
+/* The wrapped secret of a slot: the master (32 bytes), or a backup-only bundle, its host and
+ * the config. */
+#define SLOT_SECRET_MAX (BK_BACKUP_KEYS_LEN + 1 + 255 + sizeof(((bk_keys *)0)->backup_config))
+#define SLOT_BOX_MAX (SLOT_SECRET_MAX + BK_SEAL_OVERHEAD)
 
 static int slot_create(const uint8_t *secret, size_t slen, bool backup, const char *backup_host,
                        const char *pass, size_t passlen, const bk_kdf_params *kdf,
@@ -447,7 +449,7 @@ static int slot_create(const uint8_t *secret, size_t slen, bool backup, const ch
     uint8_t salt[SLOT_SALT_LEN];
     uint8_t box[SLOT_BOX_MAX];
     size_t boxlen = slen + BK_SEAL_OVERHEAD;
-    if (boxlen > sizeof(box))
+    if (slen > SLOT_SECRET_MAX)
         return -EINVAL;
     randombytes_buf(salt, sizeof(salt));
 
@@ -499,23 +501,28 @@ int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const 
                        created, out);
 }
 
-int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const char *pass,
-                             size_t passlen, const bk_kdf_params *kdf, const char *host,
-                             const char *user, int64_t created, bk_buf *out)
+int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const uint8_t *config,
+                             size_t config_len, const char *pass, size_t passlen,
+                             const bk_kdf_params *kdf, const char *host, const char *user,
+                             int64_t created, bk_buf *out)
 {
     if (k->backup_only)
         return -EPERM;
     size_t hl = backup_host ? strlen(backup_host) : 0;
-    if (hl > 255 || (backup_host && memchr(backup_host, '\n', hl)))
+    if (hl > 255 || config_len > sizeof(k->backup_config))
         return -EINVAL;
-    uint8_t *bundle = sodium_malloc(BK_BACKUP_KEYS_LEN + 255);
+    uint8_t *bundle = sodium_malloc(SLOT_SECRET_MAX);
     if (!bundle)
         return -ENOMEM;
     bk_keys_backup_bundle(k, bundle);
-    if (hl)
-        memcpy(bundle + BK_BACKUP_KEYS_LEN, backup_host, hl);
-    int r = slot_create(bundle, BK_BACKUP_KEYS_LEN + hl, true, backup_host ? backup_host : "",
-                        pass, passlen, kdf, host, user, created, out);
+    size_t n = BK_BACKUP_KEYS_LEN;
+    bundle[n++] = (uint8_t)hl;
+    memcpy(bundle + n, backup_host ? backup_host : "", hl);
+    n += hl;
+    memcpy(bundle + n, config, config_len);
+    n += config_len;
+    int r = slot_create(bundle, n, true, backup_host ? backup_host : "", pass, passlen, kdf, host,
+                        user, created, out);
     sodium_free(bundle);
     return r;
 }
@@ -552,7 +559,7 @@ static int slot_parse(const void *slot, size_t n, bk_keyslot_info *info, uint8_t
     /* the wrapped secret's size (a master, or a bundle and a host) is open's to check */
     size_t hexlen = strlen(boxhex), want = backup ? 0 : BK_KEY_LEN + BK_SEAL_OVERHEAD;
     if (box && (hexlen % 2 || hexlen / 2 > SLOT_BOX_MAX || (want && hexlen / 2 != want) ||
-                (backup && hexlen / 2 < BK_BACKUP_KEYS_LEN + BK_SEAL_OVERHEAD)))
+                (backup && hexlen / 2 < BK_BACKUP_KEYS_LEN + 1 + BK_SEAL_OVERHEAD)))
         goto out;
     if (salt && bk_unhex(salthex, salt, SLOT_SALT_LEN) < 0)
         goto out;
@@ -589,7 +596,7 @@ int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen
     if (r < 0)
         return r;
     bk_keys *kek = keys_alloc(), *k = NULL;
-    uint8_t *secret = sodium_malloc(SLOT_BOX_MAX);
+    uint8_t *secret = sodium_malloc(SLOT_BOX_MAX);   /* (room for the box: no overflow) */
     if (!kek || !secret) {
         r = -ENOMEM;
         goto out;
@@ -606,13 +613,19 @@ int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen
     }
     if (!info.backup_only) {
         r = len == BK_KEY_LEN ? bk_keys_from_master(secret, &k) : -EBADMSG;
-    } else if (len < BK_BACKUP_KEYS_LEN || len > BK_BACKUP_KEYS_LEN + 255) {
+    } else if (len < BK_BACKUP_KEYS_LEN + 1 || len > SLOT_SECRET_MAX ||
+               len - BK_BACKUP_KEYS_LEN - 1 < secret[BK_BACKUP_KEYS_LEN]) {
         r = -EBADMSG;
     } else if ((r = bk_keys_from_backup_bundle(secret, &k)) == 0) {
-        memcpy(k->backup_host, secret + BK_BACKUP_KEYS_LEN, len - BK_BACKUP_KEYS_LEN);
-        k->backup_host[len - BK_BACKUP_KEYS_LEN] = 0;
-        if (strlen(k->backup_host) != len - BK_BACKUP_KEYS_LEN)
-            r = -EBADMSG;   /* a NUL inside */
+        size_t hl = secret[BK_BACKUP_KEYS_LEN], at = BK_BACKUP_KEYS_LEN + 1;
+        size_t cl = len - at - hl;
+        memcpy(k->backup_host, secret + at, hl);
+        k->backup_host[hl] = 0;
+        if (strlen(k->backup_host) != hl || cl > sizeof(k->backup_config))
+            r = -EBADMSG;   /* a NUL inside the host; a config too long */
+        else
+            memcpy(k->backup_config, secret + at + hl, cl);
+        k->backup_config_len = (uint32_t)cl;
     }
     if (r == 0) {
         *ret = k;

@@ -57,6 +57,8 @@ typedef struct bk_keys {
                                      too (BK_ENC_INDEX) */
     bool backup_only;             /* no master, aead, aes, box_sk */
     char backup_host[256];        /* backup-only: the host it may back up as ("" any) */
+    uint8_t backup_config[2048];  /* backup-only: the repository's config document, which */
+    uint32_t backup_config_len;   /* it cannot open in the repository */
     bk_cipher cipher;             /* what bk_seal writes (the repository's config says) */
     bk_id_hash id_hash;           /* the repository's id function: set it with
                                      bk_keys_set_id_hash (the config says) */
@@ -178,11 +180,13 @@ typedef struct bk_kdf_params {
 int bk_keyslot_create(const bk_keys *k, const char *pass, size_t passlen, const bk_kdf_params *kdf,
                       const char *host, const char *user, int64_t created, bk_buf *out) BK_MUST_CHECK;
 /* A backup-only slot: "kind": "backup-only", and the box wraps the bundle of the full keys
- * k (bk_keys_backup_bundle) followed by backup_host (the one host it may back up as, or ""
- * for any), which the slot also shows as "backup_host". */
-int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const char *pass,
-                             size_t passlen, const bk_kdf_params *kdf, const char *host,
-                             const char *user, int64_t created, bk_buf *out) BK_MUST_CHECK;
+ * k (bk_keys_backup_bundle), the length (a byte) and bytes of backup_host (the one host it
+ * may back up as, or "" for any; the slot also shows it as "backup_host"), and the
+ * repository's config document (config, at most sizeof(backup_config) bytes). */
+int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const uint8_t *config,
+                             size_t config_len, const char *pass, size_t passlen,
+                             const bk_kdf_params *kdf, const char *host, const char *user,
+                             int64_t created, bk_buf *out) BK_MUST_CHECK;
 /* -EKEYREJECTED for a wrong passphrase, -EBADMSG for a malformed slot.  A backup-only
  * slot gives backup-only keys (with their backup_host). */
 int bk_keyslot_open(const void *slot, size_t n, const char *pass, size_t passlen,

@@ -256,8 +256,11 @@ int bk_repo_save_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const void *
     size_t zn = repo->zctx ? bk_compress(repo->zctx, z, cap, plain, n) : 0;
     pthread_mutex_unlock(&repo->zlock);
     bk_buf box = BK_BUF_INIT;
-    int r = zn ? bk_seal(repo->keys, kind, NULL, BK_ENC_ZSTD, z, zn, &box)
-               : bk_seal(repo->keys, kind, NULL, BK_ENC_RAW, plain, n, &box);
+    /* with backup-only keys about, index objects are what they read too */
+    uint8_t sealing = t == BK_OBJ_INDEX && (repo->config.backup_only_keys || repo->keys->backup_only)
+                      ? BK_ENC_INDEX : 0;
+    int r = zn ? bk_seal(repo->keys, kind, NULL, BK_ENC_ZSTD | sealing, z, zn, &box)
+               : bk_seal(repo->keys, kind, NULL, BK_ENC_RAW | sealing, plain, n, &box);
     free(z);
     if (r < 0)
         return r;
@@ -365,16 +368,23 @@ int bk_repo_load_object(bk_repo *repo, bk_obj_type t, bk_kind kind, const char *
  * find every name and id wrong). */
 #define FEATURE_AES "aes-256-gcm"
 #define FEATURE_HMAC_SHA256 "hmac-sha256"
-static const char *const known_features[] = { FEATURE_AES, FEATURE_HMAC_SHA256, NULL };
+/* "backup-only-keys": some key slots are backup-only; what they write is sealed to the
+ * repository's public key and the index objects under the index key (docs/FORMAT.md), which
+ * a version that does not know them would take for damage. */
+#define FEATURE_BACKUP_ONLY "backup-only-keys"
+static const char *const known_features[] = { FEATURE_AES, FEATURE_HMAC_SHA256,
+                                              FEATURE_BACKUP_ONLY, NULL };
 
-static int config_encode(const bk_config *c, bk_buf *out)
+int bk_config_encode(const bk_config *c, bk_buf *out)
 {
     json_t *features = json_array();
     if (!features ||
         (c->cipher == BK_CIPHER_AES &&
          json_array_append_new(features, json_string(FEATURE_AES)) < 0) ||
         (c->id_hash == BK_ID_HASH_HMAC_SHA256 &&
-         json_array_append_new(features, json_string(FEATURE_HMAC_SHA256)) < 0)) {
+         json_array_append_new(features, json_string(FEATURE_HMAC_SHA256)) < 0) ||
+        (c->backup_only_keys &&
+         json_array_append_new(features, json_string(FEATURE_BACKUP_ONLY)) < 0)) {
         json_decref(features);
         return -ENOMEM;
     }
@@ -416,6 +426,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
     size_t i;
     json_t *f;
     int cipher = BK_CIPHER_XCHACHA, id_hash = BK_ID_HASH_BLAKE2B;
+    bool backup_only = false;
     json_array_foreach(features, i, f) {
         bool known = false;
         for (const char *const *k = known_features; *k && json_is_string(f); k++)
@@ -428,6 +439,8 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
             cipher = BK_CIPHER_AES;
         if (strcmp(json_string_value(f), FEATURE_HMAC_SHA256) == 0)
             id_hash = BK_ID_HASH_HMAC_SHA256;
+        if (strcmp(json_string_value(f), FEATURE_BACKUP_ONLY) == 0)
+            backup_only = true;
     }
     if (strlen(id) != 64 || !bk_is_hex(id, 64) ||
         bk_chunker_check_params((size_t)mn, (size_t)av, (size_t)mx) < 0 ||
@@ -442,6 +455,7 @@ int bk_config_decode(const uint8_t *p, size_t n, bk_config *c)
     c->compression = (int)comp;
     c->cipher = cipher;
     c->id_hash = id_hash;
+    c->backup_only_keys = backup_only;
     r = 0;
 out:
     json_decref(o);
@@ -527,7 +541,7 @@ static void default_config(const bk_repo *repo, bk_config *c)
 int bk_repo_save_config(bk_repo *repo)
 {
     bk_buf b = BK_BUF_INIT;
-    int r = config_encode(&repo->config, &b);
+    int r = bk_config_encode(&repo->config, &b);
     if (r == 0)
         r = bk_repo_save_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, b.data, b.len, NULL);
     bk_buf_free(&b);
@@ -777,10 +791,20 @@ int bk_repo_open(bk_repo *repo, const char *location, const char *pass, size_t p
     }
     uint8_t *plain;
     size_t len;
-    r = bk_repo_load_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, "config", &plain, &len);
-    if (r == 0) {
-        r = bk_config_decode(plain, len, &repo->config);
-        free(plain);
+    if (repo->keys->backup_only) {
+        /* it cannot open the config: its slot holds a copy (made when the slot was) */
+        r = bk_config_decode(repo->keys->backup_config, repo->keys->backup_config_len, &repo->config);
+        if (r == -EBADMSG)
+            return bk_repo_error(repo, r, "%s: backup-only key slot %.8s holds no valid config",
+                                 location, repo->key_id);
+        if (r == 0)
+            return repo_setup(repo);
+    } else {
+        r = bk_repo_load_object(repo, BK_OBJ_CONFIG, BK_KIND_CONFIG, "config", &plain, &len);
+        if (r == 0) {
+            r = bk_config_decode(plain, len, &repo->config);
+            free(plain);
+        }
     }
     if ((r == -ENOENT || r == -EBADMSG) && repo->allow_no_config) {
         /* lost or damaged: the defaults until arca repair config makes it again */
@@ -838,6 +862,16 @@ int bk_blob_decode(const bk_keys *k, bk_zctx *z, uint8_t kind, const bk_id *id, 
 int bk_repo_load_blob(bk_repo *repo, uint8_t kind, const bk_id *id, uint8_t **ret, size_t *ret_len)
 {
     char hex[BK_ID_HEX], pack[BK_ID_HEX];
+    if (repo->keys->backup_only) {
+        /* its own trees, from the host's record of them (snapsum.h): nothing else */
+        bk_id_hex(id, hex);
+        int r = kind == BK_KIND_TREE ? bk_own_tree_get(repo, id, ret, ret_len) : -EACCES;
+        if (r == -ENOENT)
+            return bk_repo_error(repo, r, "tree %s is not in this host's record of its backups", hex);
+        if (r == -EACCES)
+            return bk_repo_error(repo, r, "a backup-only key cannot read data blob %s", hex);
+        return r;
+    }
     int r = bk_repo_load_index(repo);
     if (r == 0)
         r = bk_repo_check_interrupt(repo);
@@ -1240,4 +1274,9 @@ int bk_repo_unlock(bk_repo *repo)
         return 0;
     repo->locked = false;
     return repo->be->ops->unlock(repo->be);
+}
+
+bool bk_repo_backup_only(const bk_repo *repo)
+{
+    return repo->keys && repo->keys->backup_only;
 }

@@ -26,7 +26,12 @@ typedef struct bk_config {
     int compression;
     int cipher;                        /* bk_cipher: what seals new objects */
     int id_hash;                       /* bk_id_hash: blob ids and object names */
+    bool backup_only_keys;             /* it has backup-only key slots: index objects are
+                                          sealed under the index key */
 } bk_config;
+
+/* The config document (plaintext) of c. */
+int bk_config_encode(const bk_config *c, bk_buf *out) BK_MUST_CHECK;
 
 /* Parse the config document (plaintext). */
 int bk_config_decode(const uint8_t *p, size_t n, bk_config *c) BK_MUST_CHECK;

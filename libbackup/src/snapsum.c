@@ -345,6 +345,119 @@ static int hint_name(const char *host, char *const *paths, size_t npaths, char n
     return r;
 }
 
+/* ---- what a backup-only key keeps of its own backups ----------------------------------- */
+
+/* own-parents/NAME: the snapshot's id, a newline, its document. */
+static int own_parent_get(bk_repo *repo, const char *name, const bk_id *id, bk_snapshot **ret)
+{
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_cache_get(repo, "own-parents", name, &b);
+    char hex[BK_ID_HEX];
+    bk_id_hex(id, hex);
+    if (r == 0 && (b.len < BK_ID_HEX || memcmp(b.data, hex, BK_ID_HEX - 1) != 0 ||
+                   b.data[BK_ID_HEX - 1] != '\n'))
+        r = -EBADMSG;
+    if (r == 0)
+        r = bk_snapshot_decode(b.data + BK_ID_HEX, b.len - BK_ID_HEX, ret);
+    bk_buf_free(&b);
+    if (r == 0)
+        (*ret)->id = *id;
+    return r;
+}
+
+void bk_own_parent_set(bk_repo *repo, const bk_snapshot *s)
+{
+    char name[BK_ID_HEX], hex[BK_ID_HEX];
+    if (hint_name(s->host, s->paths, s->npaths, name) < 0)
+        return;
+    bk_buf b = BK_BUF_INIT;
+    bk_id_hex(&s->id, hex);
+    if (bk_buf_append(&b, hex, BK_ID_HEX - 1) == 0 && bk_buf_put_u8(&b, '\n') == 0 &&
+        bk_snapshot_encode(s, &b) == 0)
+        bk_cache_put(repo, "own-parents", name, b.data, b.len);
+    bk_buf_free(&b);
+    bk_parent_hint_set(repo, s->host, s->paths, s->npaths, &s->id);
+}
+
+void bk_own_tree_put(bk_repo *repo, const bk_id *id, const void *p, size_t n)
+{
+    char hex[BK_ID_HEX];
+    bk_id_hex(id, hex);
+    bk_cache_put(repo, "own-trees", hex, p, n);
+}
+
+int bk_own_tree_get(bk_repo *repo, const bk_id *id, uint8_t **ret, size_t *ret_len)
+{
+    char hex[BK_ID_HEX];
+    bk_id_hex(id, hex);
+    bk_buf b = BK_BUF_INIT;
+    int r = bk_cache_get(repo, "own-trees", hex, &b);
+    bk_id got;
+    if (r == 0 && (r = bk_blob_id(repo->keys, b.data, b.len, &got)) == 0 && bk_id_cmp(&got, id) != 0)
+        r = -ENOENT;   /* damaged: as if it were not there (the file is read again) */
+    if (r < 0) {
+        bk_buf_free(&b);
+        return r;
+    }
+    *ret = b.data;
+    *ret_len = b.len;
+    return 0;
+}
+
+/* The ids of the own trees (and lists) that tree id reaches, into keep. */
+static void own_reach(bk_repo *repo, const bk_id *id, bk_idmap *keep, unsigned depth)
+{
+    if (depth > 4096 || bk_idmap_get(keep, id) || bk_idmap_put(keep, id, NULL) < 0)
+        return;
+    uint8_t *p;
+    size_t n;
+    bk_tree t;
+    if (bk_own_tree_get(repo, id, &p, &n) < 0)
+        return;
+    int r = bk_tree_decode(p, n, &t);
+    free(p);
+    if (r < 0)
+        return;
+    for (size_t i = 0; i < t.n; i++) {
+        if (t.nodes[i].type == BK_NODE_DIR)
+            own_reach(repo, &t.nodes[i].subtree, keep, depth + 1);
+        for (size_t l = 0; l < t.nodes[i].nlists; l++)
+            bk_idmap_put(keep, &t.nodes[i].lists[l].id, NULL);
+    }
+    bk_tree_free(&t);
+}
+
+struct own_keep {
+    bk_repo *repo;
+    bk_idmap keep;
+};
+
+static void keep_parent(const char *name, void *ctx)
+{
+    struct own_keep *k = ctx;
+    bk_buf b = BK_BUF_INIT;
+    bk_snapshot *s;
+    bk_id id;
+    if (bk_cache_get(k->repo, "own-parents", name, &b) == 0 && b.len > BK_ID_HEX &&
+        bk_snapshot_decode(b.data + BK_ID_HEX, b.len - BK_ID_HEX, &s) == 0) {
+        id = s->tree;
+        bk_snapshot_free(s);
+        own_reach(k->repo, &id, &k->keep, 0);
+    }
+    bk_buf_free(&b);
+}
+
+void bk_own_trees_retain(bk_repo *repo)
+{
+    /* what the recorded snapshots of every host and set of paths reach */
+    struct own_keep k = { .repo = repo };
+    bk_idmap_init(&k.keep, 0);
+    bk_cache_each(repo, "own-parents", keep_parent, &k);
+    if (k.keep.count > 0)
+        bk_cache_retain(repo, "own-trees", &k.keep);
+    bk_idmap_free(&k.keep);
+}
+
 int bk_parent_hint_get(bk_repo *repo, const char *host, char *const *paths, size_t npaths,
                        bk_snapshot **ret)
 {
@@ -365,7 +478,8 @@ int bk_parent_hint_get(bk_repo *repo, const char *host, char *const *paths, size
     if (!have || bk_be_stat(repo->be, BK_OBJ_SNAPSHOT, hex, &size) < 0)
         return 0;
     bk_snapshot *s;
-    int r = bk_repo_load_snapshot(repo, hex, &s);
+    int r = repo->keys->backup_only ? own_parent_get(repo, name, &id, &s)
+                                    : bk_repo_load_snapshot(repo, hex, &s);
     if (r == -ENOMEM || r == -EINTR)
         return r;
     if (r < 0) {

@@ -31,4 +31,18 @@ int bk_parent_hint_get(bk_repo *repo, const char *host, char *const *paths, size
 void bk_parent_hint_set(bk_repo *repo, const char *host, char *const *paths, size_t npaths,
                         const bk_id *snap);
 
+/* A backup-only key cannot read the repository's snapshots and trees: what it knows of
+ * its own backups is kept on the host (the local record, in the cache directory, files of
+ * mode 0600): the last snapshot of each host and set of paths ("own-parents", its id and
+ * document), and the plaintext of the trees and content lists it wrote ("own-trees"), which
+ * bk_repo_load_blob reads for it.  Deleting them costs the next backup its speed only
+ * (every file is read).  bk_parent_hint_get gives the recorded snapshot of a backup-only
+ * key, if it is still in the repository. */
+void bk_own_parent_set(bk_repo *repo, const bk_snapshot *s);
+void bk_own_tree_put(bk_repo *repo, const bk_id *id, const void *p, size_t n);
+/* The plaintext of own tree id (checked against its id): 0, -ENOENT, -ENOMEM. */
+int bk_own_tree_get(bk_repo *repo, const bk_id *id, uint8_t **ret, size_t *ret_len) BK_MUST_CHECK;
+/* Keep of the own trees those that the recorded snapshots reach (best effort). */
+void bk_own_trees_retain(bk_repo *repo);
+
 #endif

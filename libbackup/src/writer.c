@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "util.h"
+#include "snapsum.h"
 #include "writer.h"
 
 #define FLUSH_PACKS 64
@@ -135,7 +136,9 @@ static int store_pack(bk_writer *w, bk_packer *full)
     int r = bk_packer_finish(&pp->pk, repo->keys, &pp->id);
     char hex[BK_ID_HEX];
     bk_id_hex(&pp->id, hex);
-    if (r == 0 && bk_pack_verify(repo->keys, pp->pk.data.data, pp->pk.data.len) < 0)
+    /* (a backup-only key cannot open what it sealed: only a full key's check can) */
+    if (r == 0 && !repo->keys->backup_only &&
+        bk_pack_verify(repo->keys, pp->pk.data.data, pp->pk.data.len) < 0)
         r = bk_repo_error(repo, -EIO, "pack %s does not decode after writing it in memory "
                           "(memory corruption?); not stored", hex);
     if (r < 0) {
@@ -215,17 +218,18 @@ int bk_writer_add_sealed(bk_writer *w, uint8_t kind, const bk_id *id, const void
 static int process(bk_writer *w, bk_zctx *z, bk_buf *sealed, job *j)
 {
     size_t cap = bk_compress_bound(j->len);
+    const bk_keys *k = w->repo->keys;
     sealed->len = 0;
-    int r = bk_buf_reserve(sealed, BK_MAX(cap, j->len) + BK_SEAL_OVERHEAD);
+    int r = bk_buf_reserve(sealed, BK_MAX(cap, j->len) + bk_seal_overhead(k, 0));
     if (r < 0)
         return r;
-    uint8_t *body = sealed->data + BK_SEAL_HDR;
+    uint8_t *body = sealed->data + bk_seal_hdr(k, 0);
     size_t zn = bk_compress(z, body, cap, j->data, j->len);
     const uint8_t *payload = zn ? body : j->data;
     size_t plen = zn ? zn : j->len;
-    bk_seal_to(w->repo->keys, (bk_kind)j->kind, &j->id, zn ? BK_ENC_ZSTD : BK_ENC_RAW, payload,
-               plen, sealed->data);
-    sealed->len = plen + BK_SEAL_OVERHEAD;
+    bk_seal_to(k, (bk_kind)j->kind, &j->id, zn ? BK_ENC_ZSTD : BK_ENC_RAW, payload, plen,
+               sealed->data);
+    sealed->len = plen + bk_seal_overhead(k, 0);
     return append_sealed(w, j->kind, &j->id, sealed->data, sealed->len, (uint32_t)j->len);
 }
 
@@ -390,6 +394,9 @@ static int flush_index(bk_writer *w)
 
 int bk_writer_add(bk_writer *w, uint8_t kind, const bk_id *id, const void *p, size_t n)
 {
+    /* a backup-only key keeps its trees on the host: the next backup's parent (snapsum.h) */
+    if (kind == BK_KIND_TREE && w->repo->keys->backup_only && !w->dry_run)
+        bk_own_tree_put(w->repo, id, p, n);
     if (bk_writer_has(w, id))
         return 0;
     uint8_t *copy = malloc(n ? n : 1);

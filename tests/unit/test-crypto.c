@@ -721,7 +721,7 @@ static void test_keyslot_backup_only(void **state)
 {
     bk_keys *full = th_golden_keys();
     bk_buf slot = BK_BUF_INIT;
-    assert_int_equal(bk_keyslot_create_backup(full, "web01", "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &slot), 0);
+    assert_int_equal(bk_keyslot_create_backup(full, "web01", (const uint8_t *)"{}", 2, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &slot), 0);
     bk_keyslot_info info;
     assert_int_equal(bk_keyslot_parse_info(slot.data, slot.len, &info), 0);
     assert_true(info.backup_only);
@@ -731,6 +731,8 @@ static void test_keyslot_backup_only(void **state)
     assert_int_equal(bk_keyslot_open(slot.data, slot.len, "pw", 2, &k), 0);
     assert_true(k->backup_only);
     assert_string_equal(k->backup_host, "web01");
+    assert_int_equal(k->backup_config_len, 2);
+    assert_memory_equal(k->backup_config, "{}", 2);
     uint8_t zero[BK_KEY_LEN] = { 0 };
     assert_memory_equal(k->master, zero, BK_KEY_LEN);
     assert_memory_equal(k->box_sk, zero, BK_KEY_LEN);
@@ -739,14 +741,15 @@ static void test_keyslot_backup_only(void **state)
     /* a backup-only key makes no slot of either kind */
     bk_buf again = BK_BUF_INIT;
     assert_int_equal(bk_keyslot_create(k, "x", 1, &cheap, "h", "u", TH_GOLDEN_TIME, &again), -EPERM);
-    assert_int_equal(bk_keyslot_create_backup(k, "", "x", 1, &cheap, "h", "u", TH_GOLDEN_TIME, &again), -EPERM);
+    assert_int_equal(bk_keyslot_create_backup(k, "", NULL, 0, "x", 1, &cheap, "h", "u", TH_GOLDEN_TIME, &again), -EPERM);
     bk_buf_free(&again);
     bk_keys_free(k);
     /* any host; and a full slot says it is not backup-only */
     bk_buf any = BK_BUF_INIT, fs = BK_BUF_INIT;
-    assert_int_equal(bk_keyslot_create_backup(full, NULL, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &any), 0);
+    assert_int_equal(bk_keyslot_create_backup(full, NULL, NULL, 0, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &any), 0);
     assert_int_equal(bk_keyslot_open(any.data, any.len, "pw", 2, &k), 0);
     assert_string_equal(k->backup_host, "");
+    assert_int_equal(k->backup_config_len, 0);
     bk_keys_free(k);
     assert_int_equal(bk_keyslot_create(full, "pw", 2, &cheap, "h", "u", TH_GOLDEN_TIME, &fs), 0);
     assert_int_equal(bk_keyslot_parse_info(fs.data, fs.len, &info), 0);
