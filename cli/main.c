@@ -115,8 +115,8 @@ static void usage_all(FILE *f)
         fprintf(f, "  %s\n", (*cmd)->synopsis);
     fprintf(f, "  help [COMMAND]\n\n%s\n"
                "Exit status: 0 ok, 1 error, 2 usage, 3 backup with unreadable files,\n"
-               "10 no repository, 11 locked, 12 wrong passphrase; status: 0 OK, 1 WARNING,\n"
-               "2 CRITICAL, 3 UNKNOWN.  See arca(1).\n",
+               "10 no repository, 11 locked, 12 wrong passphrase, 13 a backup-only key;\n"
+               "status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.  See arca(1).\n",
             global_help);
 }
 
