@@ -519,7 +519,8 @@ int bk_keyslot_create_backup(const bk_keys *k, const char *backup_host, const ui
     bundle[n++] = (uint8_t)hl;
     memcpy(bundle + n, backup_host ? backup_host : "", hl);
     n += hl;
-    memcpy(bundle + n, config, config_len);
+    if (config_len)
+        memcpy(bundle + n, config, config_len);
     n += config_len;
     int r = slot_create(bundle, n, true, backup_host ? backup_host : "", pass, passlen, kdf, host,
                         user, created, out);
