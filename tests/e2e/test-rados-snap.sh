@@ -1,7 +1,7 @@
 #!/bin/bash
 # --ceph-snap (RADOS only, on a cluster of its own, whose pools it snapshots): a backup
-# host's cephx user may write and delete in its namespace, but not remove the pool
-# snapshots an admin keeps; after an attacker with those credentials deletes and
+# host with a backup-only key and a cephx user that may write and delete in its namespace
+# (but not remove the pool snapshots an admin keeps); after an attacker with those credentials deletes and
 # overwrites the repository's objects, --ceph-snap lists, checks and restores the
 # repository as it was, byte for byte, from a replicated pool and from an erasure-coded
 # data pool, and copy --from-ceph-snap brings it back into a new namespace.  It is
@@ -30,15 +30,21 @@ KR=$("$CLUSTER" add-user "$T/ceph" client.web01 'allow r' \
     'allow rwx pool=meta namespace=web01, allow rwx pool=ecdata namespace=web01')
 B=(--ceph-id web01 --keyring "$KR")
 R=rados:meta/web01
-arca -r "$R" "${B[@]}" init --kdf-memory 8M --kdf-ops 1 --data-pool ecdata --pack-size 4M >/dev/null
+# the admin makes the repository and gives the host a backup-only key: with it and its
+# cephx user, the host can add backups and nothing else
+arca -r "$R" init --kdf-memory 8M --kdf-ops 1 --data-pool ecdata --pack-size 4M >/dev/null
+printf 'web01 backs up\n' > "$T/pass-web01"
+arca -r "$R" key add --backup-only --host web01 --new-password-file "$T/pass-web01" >/dev/null
+web01() { arca -r "$R" "${B[@]}" --password-file "$T/pass-web01" "$@"; }
 make_fixture "$T/data"
 head -c $((6 << 20)) /dev/urandom > "$T/data/big"
-arca -r "$R" "${B[@]}" backup "$T/data" -q
+web01 backup "$T/data" --host web01 -q
 echo "second night" > "$T/data/sub/night2"
-arca -r "$R" "${B[@]}" backup "$T/data" -q
-arca -r "$R" "${B[@]}" --json snapshots > "$T/before.json"
+web01 backup "$T/data" --host web01 -q
+expect_rc 13 web01 snapshots 2>/dev/null
+arca -r "$R" --json snapshots > "$T/before.json"
 rm -rf "$T/r0"
-arca -r "$R" "${B[@]}" restore latest --target "$T/r0" -q
+arca -r "$R" restore latest --target "$T/r0" -q
 
 # the admin keeps pool snapshots (of both pools), which the backup host cannot remove
 ceph osd pool mksnap meta nightly >/dev/null 2>&1 || fail "cannot snapshot pool meta"
@@ -58,7 +64,7 @@ for pool in meta ecdata; do
 done
 echo garbage | rados "${RA[@]}" -p meta -N web01 put config - || fail "could not overwrite config"
 rc=0
-arca -r "$R" "${B[@]}" snapshots >/dev/null 2>&1 || rc=$?
+arca -r "$R" snapshots >/dev/null 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "the repository still opens after the attack"
 
 # the repository as it was: listed, checked, restored byte for byte, by the admin
