@@ -109,6 +109,26 @@ void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void 
     free(path);
 }
 
+bool bk_cache_has(bk_repo *repo, const char *kind, const char *name, uint64_t size)
+{
+    char *dir = cache_path(repo, kind, false), *path = NULL;
+    struct stat st;
+    bool have = dir && valid_name(name) && asprintf(&path, "%s/%s", dir, name) >= 0 &&
+                stat(path, &st) == 0 && (uint64_t)st.st_size == size;
+    free(path);
+    free(dir);
+    return have;
+}
+
+void bk_cache_drop(bk_repo *repo, const char *kind, const char *name)
+{
+    char *dir = cache_path(repo, kind, false), *path = NULL;
+    if (dir && valid_name(name) && asprintf(&path, "%s/%s", dir, name) >= 0)
+        unlink(path);
+    free(path);
+    free(dir);
+}
+
 void bk_cache_each(bk_repo *repo, const char *kind, void (*fn)(const char *name, void *ctx), void *ctx)
 {
     char *dir = cache_path(repo, kind, false);

@@ -17,6 +17,9 @@ int bk_cache_get(bk_repo *repo, const char *kind, const char *name, bk_buf *out)
 int bk_cache_get_copy(bk_repo *repo, const char *kind, const char *name, bk_buf *out);
 /* Keep a copy (best effort: failures only cost speed). */
 void bk_cache_put(bk_repo *repo, const char *kind, const char *name, const void *p, size_t n);
+/* Is there a copy of kind/name of size bytes (a stat, not read)?  Drop one (damaged). */
+bool bk_cache_has(bk_repo *repo, const char *kind, const char *name, uint64_t size);
+void bk_cache_drop(bk_repo *repo, const char *kind, const char *name);
 /* The path of a file of this repository's cache (its directory made), or NULL when the
  * cache is off or cannot be had. */
 char *bk_cache_file(bk_repo *repo, const char *name);

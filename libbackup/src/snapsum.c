@@ -383,7 +383,10 @@ void bk_own_tree_put(bk_repo *repo, const bk_id *id, const void *p, size_t n)
 {
     char hex[BK_ID_HEX];
     bk_id_hex(id, hex);
-    bk_cache_put(repo, "own-trees", hex, p, n);
+    /* named by its content: one that is there (every unchanged directory) is kept, unless
+     * its size says it is damaged (other damage: bk_own_tree_get drops it) */
+    if (!bk_cache_has(repo, "own-trees", hex, n))
+        bk_cache_put(repo, "own-trees", hex, p, n);
 }
 
 int bk_own_tree_get(bk_repo *repo, const bk_id *id, uint8_t **ret, size_t *ret_len)
@@ -393,8 +396,10 @@ int bk_own_tree_get(bk_repo *repo, const bk_id *id, uint8_t **ret, size_t *ret_l
     bk_buf b = BK_BUF_INIT;
     int r = bk_cache_get(repo, "own-trees", hex, &b);
     bk_id got;
-    if (r == 0 && (r = bk_blob_id(repo->keys, b.data, b.len, &got)) == 0 && bk_id_cmp(&got, id) != 0)
-        r = -ENOENT;   /* damaged: as if it were not there (the file is read again) */
+    if (r == 0 && (r = bk_blob_id(repo->keys, b.data, b.len, &got)) == 0 && bk_id_cmp(&got, id) != 0) {
+        bk_cache_drop(repo, "own-trees", hex);   /* damaged: the next backup writes it again */
+        r = -ENOENT;   /* as if it were not there (the files are read again) */
+    }
     if (r < 0) {
         bk_buf_free(&b);
         return r;

@@ -48,6 +48,20 @@ rc=0
 bo backup "$T/data" --host db01 2> "$T/host.err" >/dev/null || rc=$?
 [ "$rc" -eq 1 ] && contains 'as host web01 only' < "$T/host.err" || fail "another host name was taken ($rc): $(cat "$T/host.err")"
 
+# the record is only a cache: damaged or gone, the next run reads more and stores nothing new
+mapfile -t owns < <(find "$ARCA_CACHE_DIR" -path '*/own-trees/*' -type f)
+[ ${#owns[@]} -ge 3 ] || fail "no record of the host's own trees in $ARCA_CACHE_DIR"
+for f in "${owns[@]}"; do echo damaged > "$f"; done
+bo --json backup "$T/data" --host web01 > "$T/b4.json" || fail "backup over a damaged record"
+[ "$(json_get "$T/b4.json" 'j["summary"]["bytes_read"] > 5 << 20 and j["summary"]["bytes_added"] < 64 << 10')" = True ] ||
+    fail "over a damaged record: $(cat "$T/b4.json")"
+bo --json backup "$T/data" --host web01 > "$T/b5.json"
+[ "$(json_get "$T/b5.json" 'j["summary"]["bytes_read"]')" = 0 ] || fail "the record was not made again: $(cat "$T/b5.json")"
+find "$ARCA_CACHE_DIR" -path '*/own-*' -delete
+bo --json backup "$T/data" --host web01 > "$T/b6.json"
+[ "$(json_get "$T/b6.json" 'j["summary"]["bytes_read"] > 5 << 20 and j["summary"]["bytes_added"] < 64 << 10')" = True ] ||
+    fail "without a record: $(cat "$T/b6.json")"
+
 # ---- everything else refused ---------------------------------------------------------------
 newest=$(arca -r "$R" --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 for cmd in "snapshots" "ls latest" "restore latest --target $T/nope" "dump latest $T/data/big" \
@@ -70,14 +84,14 @@ bo status > "$T/status.out" || rc=$?
 
 # ---- the full key sees no difference -------------------------------------------------------
 arca -r "$R" --json snapshots > "$T/s.json"
-[ "$(json_get "$T/s.json" 'len(j)')" = 5 ] || fail "the full key sees $(json_get "$T/s.json" 'len(j)') snapshots, expected 5"
-[ "$(json_get "$T/s.json" 'sum(1 for s in j if s.get("key_slot") == "'"$slot"'")')" = 4 ] ||
+[ "$(json_get "$T/s.json" 'len(j)')" = 8 ] || fail "the full key sees $(json_get "$T/s.json" 'len(j)') snapshots, expected 8"
+[ "$(json_get "$T/s.json" 'sum(1 for s in j if s.get("key_slot") == "'"$slot"'")')" = 7 ] ||
     fail "the snapshots do not name the backup-only slot: $(cat "$T/s.json")"
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data of what the backup-only key wrote"
 rm -rf "$T/r1"
 arca -r "$R" restore latest --path "$T/data" --target "$T/r1" -q || fail "restore of the backup-only snapshot"
 compare_trees "$T/data" "$T/r1$T/data"
-arca -r "$R" dump latest /db/dump.sql | contains -x 'a stream' || fail "dump of the backup-only stream"
+arca -r "$R" dump latest --path /db/dump.sql /db/dump.sql | contains -x 'a stream' || fail "dump of the backup-only stream"
 arca -r "$R" ls latest --path "$T/data" "$T/data/sub" | contains -F "$T/data/sub/changed" || fail "ls"
 arca -r "$R" diff "$(json_get "$T/s.json" 'j[0]["id"]')" "$(json_get "$T/s.json" 'j[2]["id"]')" |
     contains -F "sub/changed" || fail "diff across the kinds of key"
@@ -94,7 +108,7 @@ arca -r "$O" restore latest --path "$T/data" --target "$T/r2" -q
 compare_trees "$T/data" "$T/r2$T/data"
 # forget what the slot wrote, prune, the rest intact
 arca -r "$R" --json forget --key-slot "${slot:0:8}" > "$T/f.json"
-[ "$(json_get "$T/f.json" 'j["removed"]')" = 4 ] || fail "forget --key-slot: $(cat "$T/f.json")"
+[ "$(json_get "$T/f.json" 'j["removed"]')" = 7 ] || fail "forget --key-slot: $(cat "$T/f.json")"
 arca -r "$R" prune -q || fail "prune after forgetting the backup-only snapshots"
 arca -r "$R" check --read-data >/dev/null || fail "check after prune"
 rm -rf "$T/r3"
