@@ -4,7 +4,8 @@
 # arca wrote it just before the cipher suites: every object sealed with
 # XChaCha20-Poly1305; new repositories default to AES-256-GCM where the CPU can).  Their snapshots list, check --read-data passes, both
 # snapshots restore byte for byte with their metadata, and a new backup into each dedups
-# against what it holds (the fixtures' ids are BLAKE2b, and so are the new objects' names).  The fixtures are local repositories, the same on either
+# against what it holds (the fixtures' ids are BLAKE2b, and so are the new objects' names);
+# a backup-only key added to each keeps it readable.  The fixtures are local repositories, the same on either
 # backend's run.
 source "$(dirname "$0")/lib.sh"
 
@@ -47,5 +48,20 @@ for V in v1 xchacha; do
         [ "$(b2sum -l 256 < "$f" | cut -c1-64)" = "$(basename "$f")" ] ||
             fail "fixture $V: $(basename "$(dirname "$f")")/$(basename "$f") is not named by its BLAKE2b"
     done
+
+    # a backup-only key added to an old repository (its index sealed again): it stays
+    # readable, and the backup-only key's backup deduplicates against what it holds
+    printf 'backups only\n' > "$T/pass-bo"
+    arca -r "$R" key add --backup-only --new-password-file "$T/pass-bo" >/dev/null ||
+        fail "key add --backup-only on fixture $V"
+    arca -r "$R" --password-file "$T/pass-bo" backup --json "$T/$V-again/src" > "$T/bo.json" ||
+        fail "a backup-only backup into fixture $V"
+    [ "$(json_get "$T/bo.json" 'j["summary"]["bytes_added_raw"] < 20000')" = True ] ||
+        fail "the backup-only backup into fixture $V stored the tree again: $(cat "$T/bo.json")"
+    arca -r "$R" check --read-data >/dev/null || fail "check --read-data of fixture $V with a backup-only key"
+    rm -rf "$T/$V-r2"
+    arca -r "$R" restore "$(json_get "$T/snaps.json" '[s["id"] for s in j if s["paths"] == ["'"$SRC"'"]][0]')" \
+        --target "$T/$V-r2" >/dev/null
+    compare_trees "$T/$V-expect" "$T/$V-r2$SRC" "${owner[@]}"
 done
 pass
