@@ -110,6 +110,10 @@ int cli_check_full_key(cli *c);
 void cli_default_lock_wait(cli *c, long long ms);
 /* Create a new handle with the global options applied (no open). */
 int cli_new_repo(cli *c);
+/* A handle with the options that are the same for either side of a copy (the cache,
+ * --ceph-timeout, --threads, --retry-lock) and log as its messages' sink; NULL (said) if
+ * out of memory. */
+bk_repo *cli_repo_handle(cli *c, bk_log_fn log);
 
 /* Passphrases (password.c): the result lives in locked memory; free with
  * cli_password_free. */

@@ -399,20 +399,33 @@ int cli_parse(cli *c, int argc, char **argv, const char *shortopts, const struct
 
 /* ---- repository ------------------------------------------------------------------------------ */
 
-int cli_new_repo(cli *c)
+bk_repo *cli_repo_handle(cli *c, bk_log_fn log)
 {
-    c->repo = bk_repo_new();
-    if (!c->repo) {
+    bk_repo *r = bk_repo_new();
+    if (!r) {
         cli_err(c, "cannot initialise (out of memory, or libsodium failed)");
-        return EXIT_FATAL;
+        return NULL;
     }
-    bk_repo *r = c->repo;
-    bk_repo_set_log(r, cli_log, c);
+    bk_repo_set_log(r, log, c);
     const char *cache = c->cache_dir ? c->cache_dir : getenv("ARCA_CACHE_DIR");
     if (cache && *cache)
         bk_repo_set_str(r, BK_REPO_CACHE_DIR, cache);
     if (c->no_cache)
         bk_repo_set_int(r, BK_REPO_NO_CACHE, 1);
+    if (c->ceph_timeout)
+        bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
+    if (c->threads)
+        bk_repo_set_int(r, BK_REPO_THREADS, c->threads);
+    if (c->retry_lock_ms)
+        bk_repo_set_int(r, BK_REPO_LOCK_WAIT, c->retry_lock_ms);
+    return r;
+}
+
+int cli_new_repo(cli *c)
+{
+    bk_repo *r = c->repo = cli_repo_handle(c, cli_log);
+    if (!r)
+        return EXIT_FATAL;
     if (c->allow_no_config)
         bk_repo_set_int(r, BK_REPO_ALLOW_NO_CONFIG, 1);
     const char *conf = c->ceph_conf ? c->ceph_conf : getenv("CEPH_CONF");
@@ -440,14 +453,8 @@ int cli_new_repo(cli *c)
         bk_repo_set_str(r, BK_REPO_CEPH_SNAP, c->ceph_snap);
         c->no_lock = true;   /* nothing can be written there, a lock neither */
     }
-    if (c->ceph_timeout)
-        bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
     if (c->ceph_inflight)
         bk_repo_set_int(r, BK_REPO_CEPH_INFLIGHT, c->ceph_inflight);
-    if (c->threads)
-        bk_repo_set_int(r, BK_REPO_THREADS, c->threads);
-    if (c->retry_lock_ms)
-        bk_repo_set_int(r, BK_REPO_LOCK_WAIT, c->retry_lock_ms);
     if (!c->repo_location)
         c->repo_location = getenv("ARCA_REPOSITORY");
     if (!c->repo_location || !*c->repo_location) {

@@ -54,17 +54,9 @@ int cli_open_source(cli *c)
     if (!loc)
         return cli_usage(c, "no source repository given: use --from-repo REPO or set "
                             "ARCA_FROM_REPOSITORY");
-    bk_repo *r = c->src = bk_repo_new();
-    if (!r) {
-        cli_err(c, "cannot initialise (out of memory, or libsodium failed)");
+    bk_repo *r = c->src = cli_repo_handle(c, source_log);
+    if (!r)
         return EXIT_FATAL;
-    }
-    bk_repo_set_log(r, source_log, c);
-    const char *cache = c->cache_dir ? c->cache_dir : getenv("ARCA_CACHE_DIR");
-    if (cache && *cache)
-        bk_repo_set_str(r, BK_REPO_CACHE_DIR, cache);
-    if (c->no_cache)
-        bk_repo_set_int(r, BK_REPO_NO_CACHE, 1);
     const char *conf = option_or_env(c->from.ceph_conf, "ARCA_FROM_CEPH_CONF");
     const char *id = option_or_env(c->from.ceph_id, "ARCA_FROM_CEPH_ID");
     const char *keyring = option_or_env(c->from.keyring, "ARCA_FROM_KEYRING");
@@ -78,12 +70,6 @@ int cli_open_source(cli *c)
     const char *snap = option_or_env(c->from.ceph_snap, "ARCA_FROM_CEPH_SNAP");
     if (snap)
         bk_repo_set_str(r, BK_REPO_CEPH_SNAP, snap);
-    if (c->ceph_timeout)
-        bk_repo_set_int(r, BK_REPO_CEPH_TIMEOUT, c->ceph_timeout);
-    if (c->threads)
-        bk_repo_set_int(r, BK_REPO_THREADS, c->threads);
-    if (c->retry_lock_ms)
-        bk_repo_set_int(r, BK_REPO_LOCK_WAIT, c->retry_lock_ms);
     if (c->no_lock)
         bk_repo_set_int(r, BK_REPO_READ_ONLY, 1);
     char *pass;

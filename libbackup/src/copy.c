@@ -431,16 +431,6 @@ static int copy_tree(copier *c, const bk_id *sid, const bk_id *hs, const bk_id *
 
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
-static bool same_strv(char **a, size_t na, char **b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return true;
-}
-
 /* The hint of s: its parent's copy, else the copy of the newest earlier snapshot of the
  * same host and paths that the destination has. */
 static const dst_snap *find_hint(copier *c, const bk_snapshot *s, const bk_snapshot **ret_src)
@@ -457,7 +447,7 @@ static const dst_snap *find_hint(copier *c, const bk_snapshot *s, const bk_snaps
     size_t at = pos ? *pos : c->nall;
     for (size_t k = 0; at > 0 && k < HINT_LOOKBACK; k++) {
         const bk_snapshot *q = c->all[--at];
-        if (strcmp(q->host, s->host) != 0 || !same_strv(q->paths, q->npaths, s->paths, s->npaths))
+        if (strcmp(q->host, s->host) != 0 || !bk_strv_eq(q->paths, q->npaths, s->paths, s->npaths))
             continue;
         const dst_snap *d = bk_idmap_get(&c->have, snap_key(q));
         if (d) {
