@@ -79,6 +79,11 @@ int cli_open_source(cli *c)
         return e;
     int k = bk_repo_open(r, loc, pass, len);
     cli_password_free(pass, len);
+    if (k == 0 && bk_repo_backup_only(r)) {
+        cli_err(c, "source repository: this passphrase opens a backup-only key slot, which "
+                   "cannot read what the repository holds: copying needs a full key");
+        return EXIT_BACKUP_ONLY;
+    }
     if (k == 0 && !c->no_lock)
         k = bk_repo_lock(r, false);
     return k < 0 ? source_fail(c, k) : EXIT_OK;

@@ -143,6 +143,8 @@ static int json_out(bk_repo *repo, json_t *j, uint8_t **ret, size_t *ret_len)
 
 int bk_cat(bk_repo *repo, const char *type, const char *id, uint8_t **ret, size_t *ret_len)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "cat");
     char name[BK_ID_HEX];
     bk_id bid;
     int r;

@@ -531,6 +531,8 @@ static int check_one_snapshot(checker *c, const char *name)
 
 int bk_check(bk_repo *repo, unsigned flags, const bk_check_subset *subset, bk_check_result *ret)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "check");
     memset(ret, 0, sizeof(*ret));
     checker c = { .repo = repo, .flags = flags, .res = ret };
     if (subset) {

@@ -558,7 +558,8 @@ static int copy_one(copier *c, const bk_snapshot *s)
 
 bool bk_repo_keys_match(const bk_repo *a, const bk_repo *b)
 {
-    return a->keys && b->keys && a->config.id_hash == b->config.id_hash &&
+    return a->keys && b->keys && !a->keys->backup_only && !b->keys->backup_only &&
+           a->config.id_hash == b->config.id_hash &&
            sodium_memcmp(a->keys->master, b->keys->master, BK_KEY_LEN) == 0;
 }
 
@@ -591,6 +592,8 @@ static int prepare(copier *c)
 int bk_copy(bk_repo *dst, bk_repo *src, bk_snapshot *const *snaps, size_t n, const bk_copy_opts *o,
             bk_copy_stats *ret)
 {
+    if (bk_repo_backup_only(dst) || bk_repo_backup_only(src))
+        return bk_repo_need_full_key(dst, "copy (on either side)");
     bk_copy_stats st = { 0 };
     copier c = { .dst = dst, .src = src, .o = o, .st = &st, .dry = o && o->dry_run };
     c.t0 = bk_monotonic();

@@ -200,6 +200,8 @@ static int dump_dir(bk_repo *repo, const bk_node *dir, const char *path, int fd)
 
 int bk_dump(bk_repo *repo, const bk_snapshot *snap, const char *path, int fd)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "dump");
     char *norm = bk_snapshot_path_normalize(path);
     if (!norm)
         return -ENOMEM;

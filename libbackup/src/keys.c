@@ -234,6 +234,8 @@ int bk_key_add_backup_only(bk_repo *repo, const char *pass, size_t passlen, cons
 
 int bk_key_add(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX])
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "key add");
     char id[BK_ID_HEX];
     int r = bk_repo_write_key_slot(repo, pass, passlen, id);
     if (r == 0 && ret_id)
@@ -265,6 +267,8 @@ static int resolve(bk_repo *repo, const char *prefix, char out[BK_ID_HEX])
 
 int bk_key_remove(bk_repo *repo, const char *id)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "key remove");
     char full[BK_ID_HEX];
     int r = resolve(repo, id, full);
     if (r < 0)
@@ -280,6 +284,8 @@ int bk_key_remove(bk_repo *repo, const char *id)
 
 int bk_key_passwd(bk_repo *repo, const char *pass, size_t passlen, char ret_id[BK_ID_HEX])
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "key passwd");
     char id[BK_ID_HEX];
     int r = bk_repo_write_key_slot(repo, pass, passlen, id);
     if (r < 0)
@@ -303,6 +309,8 @@ static int count_object(const char *name, uint64_t size, void *ctx)
 
 int bk_stats_get(bk_repo *repo, bk_stats *ret)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "stats");
     memset(ret, 0, sizeof(*ret));
     int r = bk_repo_load_index(repo);
     if (r < 0)

@@ -67,6 +67,8 @@ static int ls_tree(bk_repo *repo, const bk_id *id, pathbuf *pb, bool recursive, 
 int bk_ls(bk_repo *repo, const bk_snapshot *snap, const char *path, bool recursive, bk_node_fn fn,
           void *userdata)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "ls");
     char *norm = bk_snapshot_path_normalize(path ? path : "/");
     if (!norm)
         return -ENOMEM;
@@ -272,6 +274,8 @@ static int diff_trees(diff_ctx *d, const bk_id *ida, const bk_id *idb)
 
 int bk_diff(bk_repo *repo, const bk_snapshot *a, const bk_snapshot *b, bk_diff_fn fn, void *userdata)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "diff");
     diff_ctx d = { repo, fn, userdata, { 0 } };
     size_t old;
     int r = path_push(&d.pb, "", 0, &old);

@@ -386,6 +386,8 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
 int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_target *t,
                      bk_mysql_report_fn report, void *userdata)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "restore --mysql");
     bk_node dir;
     int r = bk_repo_find_node(repo, &snap->tree, "/" BK_MYSQL_DIR, &dir);
     if (r == -ENOENT || (r == 0 && dir.type != BK_NODE_DIR)) {

@@ -41,6 +41,8 @@ static int remove_snapshot(bk_repo *repo, const bk_id *id)
 
 int bk_snapshot_remove(bk_repo *repo, const bk_id *id)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "forget");
     int r = remove_snapshot(repo, id);
     if (r == -ENOENT) {
         char hex[BK_ID_HEX];
@@ -52,6 +54,8 @@ int bk_snapshot_remove(bk_repo *repo, const bk_id *id)
 
 int bk_forget_apply(bk_repo *repo, const bk_forget_group *g, size_t n, size_t *ret_removed)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "forget");
     size_t removed = 0;
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < g[i].n; j++) {
@@ -551,6 +555,8 @@ static int temp_files(bk_repo *repo, bool remove, bk_prune_stats *st)
 
 int bk_prune(bk_repo *repo, const bk_prune_opts *opts, bk_prune_stats *ret)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "prune");
     bk_prune_stats st = { 0 };
     double t0 = bk_monotonic();
     double max_unused = opts && opts->max_unused >= 0 ? opts->max_unused : 0.05;

@@ -860,6 +860,8 @@ static int repair_snapshots(repairer *rp)
 
 int bk_repair(bk_repo *repo, const bk_repair_opts *o, bk_repair_stats *ret)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "repair");
     static const bk_repair_opts defaults = { .what = BK_REPAIR_ALL };
     if (!o)
         o = &defaults;

@@ -464,7 +464,8 @@ out:
 
 static int repo_setup(bk_repo *repo)
 {
-    if (repo->config.cipher == BK_CIPHER_AES && !bk_cipher_aes_available())
+    /* (a backup-only key seals to the public key, XChaCha20: it needs no AES-NI) */
+    if (repo->config.cipher == BK_CIPHER_AES && !repo->keys->backup_only && !bk_cipher_aes_available())
         return bk_repo_error(repo, -ENOTSUP, "this repository's objects are sealed with "
                              "AES-256-GCM, which this machine cannot use (libsodium's needs a CPU "
                              "with AES-NI and PCLMUL)");
@@ -584,6 +585,8 @@ static int repo_init(bk_repo *repo, const char *location, const char *pass, size
 {
     if (from && !from->keys)
         return bk_repo_error(repo, -EINVAL, "the repository to take the keys from is not open");
+    if (from && from->keys->backup_only)
+        return bk_repo_error(repo, -EACCES, "a backup-only key has no master key to give");
     int r = connect_backend(repo, location, true);
     if (r < 0)
         return r;
@@ -1080,6 +1083,8 @@ static int load_matching(bk_repo *repo, const bk_snapsum *v, size_t n, const bk_
 
 int bk_snapshots_list(bk_repo *repo, const bk_filter *filter, bk_snapshot ***ret, size_t *ret_n)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "snapshots");
     bk_snapsum *v;
     size_t n;
     int r = bk_snapsums_get(repo, &v, &n);
@@ -1279,4 +1284,10 @@ int bk_repo_unlock(bk_repo *repo)
 bool bk_repo_backup_only(const bk_repo *repo)
 {
     return repo->keys && repo->keys->backup_only;
+}
+
+int bk_repo_need_full_key(bk_repo *repo, const char *what)
+{
+    return bk_repo_error(repo, -EACCES, "a backup-only key can add backups and nothing else: "
+                         "%s needs a full key", what);
 }

@@ -78,6 +78,10 @@ struct bk_repo {
 /* Store repo->config (create-exclusive: -EEXIST if there is one). */
 int bk_repo_save_config(bk_repo *repo) BK_MUST_CHECK;
 
+/* -EACCES, with the message that a backup-only key cannot do what (for the entry points that
+ * read or remove what the repository holds). */
+int bk_repo_need_full_key(bk_repo *repo, const char *what);
+
 /* Record an error on the handle (thread-safe; the first one wins).  Returns code. */
 int bk_repo_error(bk_repo *repo, int code, const char *fmt, ...) BK_PRINTF(3, 4);
 void bk_repo_log(bk_repo *repo, bk_log_level level, const char *fmt, ...) BK_PRINTF(3, 4);

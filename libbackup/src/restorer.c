@@ -42,6 +42,8 @@ struct bk_restore {
 
 int bk_restore_new(bk_repo *repo, const bk_snapshot *snap, bk_restore **ret)
 {
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "restore");
     bk_restore *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;

@@ -100,6 +100,8 @@ S=$(new_repo same)
 arca_init "$S" --from-repo "$R" --copy-chunker-params --from-password-file "$ARCA_PASSWORD_FILE" >/dev/null
 ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE arca -r "$S" copy --from-repo "$R" -q || fail "copy of backup-only snapshots"
 arca -r "$S" check --read-data >/dev/null || fail "check of the copy"
+expect_rc 13 arca -r "$S" copy --from-repo "$R" --from-password-file "$T/pass-bo" 2>/dev/null   # as a source
+expect_rc 13 arca_init "$(new_repo from-bo)" --from-repo "$R" --from-password-file "$T/pass-bo" --copy-chunker-params 2>/dev/null
 O=$(new_repo other)
 arca_init "$O" >/dev/null
 ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE arca -r "$O" copy --from-repo "$R" -q || fail "re-keyed copy of backup-only snapshots"
