@@ -43,6 +43,7 @@ typedef struct cli {
     int verbosity;           /* -1 quiet, 0 default, 1+ verbose */
     bool tty_out, tty_err;   /* stdout / stderr are terminals */
     bool progress_shown;
+    const char *unit_one, *unit_many;   /* what the progress line counts (default: files) */
     bk_repo *repo;
     /* monitoring: --metrics-file, --log-format json, and what the run reports to them */
     const char *metrics_file;

@@ -132,6 +132,8 @@ static int run(cli *c, int argc, char **argv)
     if (c->tty_err && c->verbosity >= 0 && !c->json) {
         co.progress = cli_progress;
         co.progress_ud = c;
+        c->unit_one = "snapshot";
+        c->unit_many = "snapshots";
     }
     bk_copy_stats st;
     int r = bk_copy(c->repo, c->src, v, n, &co, &st);

@@ -60,6 +60,7 @@ void cli_progress(const bk_progress *p, void *userdata)
     for (size_t i = 0; i < NPIECES; i++)
         piece[i][0] = 0;
     char done[32], total[32], rate[32], elapsed[32];
+    const char *one = c->unit_one ? c->unit_one : "file", *many = c->unit_many ? c->unit_many : "files";
     cli_format_bytes(p->bytes_done, done, sizeof(done));
     double r = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed : 0;
     cli_format_bytes((uint64_t)r, rate, sizeof(rate));
@@ -69,7 +70,7 @@ void cli_progress(const bk_progress *p, void *userdata)
         double pct = 100.0 * (double)p->bytes_done / (double)p->bytes_total;
         snprintf(piece[1], sizeof(piece[1]), "%5.1f%%", pct > 100 ? 100 : pct);
         snprintf(piece[2], sizeof(piece[2]), "%llu/%llu %s", (unsigned long long)p->files_done,
-                 (unsigned long long)p->files_total, cli_plural(p->files_total, "file", "files"));
+                 (unsigned long long)p->files_total, cli_plural(p->files_total, one, many));
         cli_format_bytes(p->bytes_total, total, sizeof(total));
         snprintf(piece[3], sizeof(piece[3]), "%s/%s", done, total);
         if (r > 0 && p->bytes_total > p->bytes_done) {
@@ -79,7 +80,7 @@ void cli_progress(const bk_progress *p, void *userdata)
         }
     } else {
         snprintf(piece[2], sizeof(piece[2]), "%llu %s", (unsigned long long)p->files_done,
-                 cli_plural(p->files_done, "file", "files"));
+                 cli_plural(p->files_done, one, many));
         snprintf(piece[3], sizeof(piece[3]), "%s", done);
     }
     snprintf(piece[4], sizeof(piece[4]), "%s/s", rate);

@@ -2,7 +2,7 @@
 # The progress line on a terminal (a pseudo-terminal here) is never wider than the
 # terminal, counting the display width of UTF-8, so no update leaves a wrapped fragment
 # behind; when there is room it shows the file being read, escaped as ls escapes names,
-# whole or shortened in the middle with an ellipsis.
+# whole or shortened in the middle with an ellipsis; copy's counts snapshots.
 source "$(dirname "$0")/lib.sh"
 
 R=$(new_repo repo)
@@ -94,6 +94,15 @@ grep -qaE "…[^ ]*x{10}\.bin" "$T/tty-100" || fail "100 columns: the end of the
 LC_ALL=C pty_run 100 "$T/tty-c" "$ARCA" -r "$R" backup --force "$S" || fail "backup in the C locale failed"
 check_width 100 "$T/tty-c" >/dev/null || fail "C locale: $(check_width 100 "$T/tty-c" 2>&1)"
 grep -qaE '\.\.\.[^ ]*x{10}\.bin' "$T/tty-c" || fail "C locale: no '...': $(cat -v "$T/tty-c")"
+
+# copy counts snapshots, on the same line
+C=$(new_repo copy)
+arca_init "$C" --from-repo "$R" --copy-chunker-params --from-password-file "$ARCA_PASSWORD_FILE" >/dev/null
+ARCA_FROM_PASSWORD_FILE=$ARCA_PASSWORD_FILE pty_run 100 "$T/tty-copy" "$ARCA" -r "$C" -v copy --from-repo "$R" ||
+    fail "copy on a terminal: $(cat -v "$T/tty-copy")"
+check_width 100 "$T/tty-copy" >/dev/null || fail "copy: $(check_width 100 "$T/tty-copy" 2>&1)"
+grep -qaE '\] +4 snapshots +[0-9.]+ [KMG]?i?B' "$T/tty-copy" || fail "no progress line of copy: $(cat -v "$T/tty-copy")"
+grep -qa '^copied 4 snapshots (0 there already)' "$T/tty-copy.stdout" || fail "copy's summary: $(cat -v "$T/tty-copy.stdout")"
 
 # the 60 MB of this test do not stay on the shared test cluster (lib.sh removes only $T)
 if [ "$BACKEND" = rados ]; then
