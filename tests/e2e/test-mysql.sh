@@ -94,6 +94,16 @@ arca -r "$R" restore latest --mysql --databases "${DB}_crm" --mysql-defaults-fil
 arca -r "$R" dump latest "/mysql/${DB}_shop.sql" | mariadb --defaults-file="$DST"
 [ "$(sql "$DST" "SELECT COUNT(*) FROM ${DB}_shop.orders WHERE status = 'refunded'")" = 1500 ] || fail "dump | mariadb"
 expect_rc 1 arca -r "$R" restore latest --mysql --databases nosuchdb --mysql-defaults-file "$DST"
+# a backup-only key backs up the databases too (docs/security.md); the full key restores them
+printf 'database backups only\n' > "$T/pass-bo"
+arca -r "$R" key add --backup-only --new-password-file "$T/pass-bo" >/dev/null
+arca -r "$R" --password-file "$T/pass-bo" backup --mysql --mysql-defaults-file "$SRC" \
+    --databases "${DB}_shop,${DB}_crm" --tag bo -q || fail "backup --mysql with a backup-only key"
+state "$SRC" > "$T/state-bo"
+arca -r "$R" restore latest --tag bo --mysql --mysql-defaults-file "$DST" >/dev/null ||
+    fail "restore of the backup-only key's dumps"
+state "$DST" > "$T/state-bo-restored"
+diff "$T/state-bo" "$T/state-bo-restored" || fail "the backup-only key's dumps restored differ"
 
 # failures: no snapshot, a clear message, exit 1
 n=$(snaps)
