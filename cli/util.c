@@ -188,6 +188,16 @@ json_t *cli_snapshot_json(const bk_snapshot *s)
         bk_id_hex(&s->original, original);
         json_object_set_new(o, "original", json_string(original));
     }
+    if (s->mysql_binlog_file || s->mysql_gtid) {
+        json_t *m = json_object();
+        if (s->mysql_binlog_file) {
+            json_object_set_new(m, "binlog_file", json_string(s->mysql_binlog_file));
+            json_object_set_new(m, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
+        }
+        if (s->mysql_gtid)
+            json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
+        json_object_set_new(o, "mysql", m);
+    }
     if (s->has_key_slot) {
         char slot[BK_ID_HEX];
         bk_id_hex(&s->key_slot, slot);

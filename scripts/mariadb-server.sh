@@ -33,6 +33,7 @@
 #   MARIADB_BUFFER_POOL=64M    innodb_buffer_pool_size
 #   MARIADB_LOG_FILE_SIZE=16M  innodb_log_file_size
 #   MARIADB_QUIET=1            no progress messages on stderr
+#   MARIADB_LOG_BIN=0          no binary log (default: DIR/binlog.*, server id 1, row format)
 #
 # CI usage:
 #   set -a; eval "$(MARIADB_QUIET=1 scripts/mariadb-server.sh start /tmp/mdb)"; set +a
@@ -172,8 +173,13 @@ server_args() {
         --aria-pagecache-buffer-size=16M
         --max-connections=100
         --table-open-cache=400
-        --skip-log-bin
     )
+    # the binary log (on unless MARIADB_LOG_BIN=0): what a dump records its position in
+    if [ "${MARIADB_LOG_BIN:-1}" = 0 ]; then
+        SERVER_ARGS+=(--skip-log-bin)
+    else
+        SERVER_ARGS+=(--log-bin="$DIR/binlog" --server-id=1 --binlog-format=ROW)
+    fi
     if [ "$(id -u)" = 0 ]; then SERVER_ARGS+=(--user=root); fi
 }
 

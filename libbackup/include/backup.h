@@ -191,6 +191,11 @@ typedef struct bk_snapshot {
     bk_id original;
     bool has_key_slot;             /* the key slot (its id) of the run that wrote it */
     bk_id key_slot;
+    /* --mysql with the server's binary log on: the dump's position in it (NULL, 0 if not
+     * known): the binlog file and offset, and the GTID position (MariaDB) */
+    char *mysql_binlog_file;
+    uint64_t mysql_binlog_pos;
+    char *mysql_gtid;
     uint32_t chunk_min, chunk_avg, chunk_max;   /* chunker parameters used */
     char *program;                 /* "arca 0.1.0" */
     bool has_summary;

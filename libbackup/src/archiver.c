@@ -51,6 +51,7 @@ struct bk_backup {
     bool mysql_on;
     bk_mysql_conf mysql;
     bk_tree mysql_files;        /* the dump's files, made before the walk */
+    bk_mysql_pos mysql_pos;     /* where the dump is in the binary log */
     bk_summary sum;
     double t0, last_progress;
     const char *current;
@@ -1143,7 +1144,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     if (r == 0 && b->mysql_on) {
         /* first, so that the databases are dumped as of the start of the run */
         b->current = "mysql";
-        r = bk_mysql_dump(repo, &b->mysql, stream_ch, b->w, tick, b, &b->mysql_files);
+        r = bk_mysql_dump(repo, &b->mysql, stream_ch, b->w, tick, b, &b->mysql_files, &b->mysql_pos);
     }
     if (r == 0) {
         if (root.kind == VN_LEAF) {
@@ -1193,6 +1194,11 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             snap->username = strdup(user);
             snap->program = strdup("arca " BK_VERSION_STRING);
             snap->has_key_slot = bk_id_parse(b->repo->key_id, &snap->key_slot) == 0;
+            /* the dump's position in the binary log, for a replay from it (taken over) */
+            snap->mysql_binlog_file = b->mysql_pos.binlog_file;
+            snap->mysql_binlog_pos = b->mysql_pos.binlog_pos;
+            snap->mysql_gtid = b->mysql_pos.gtid;
+            memset(&b->mysql_pos, 0, sizeof(b->mysql_pos));
             snap->uid = getuid();
             snap->gid = getgid();
             snap->paths = paths;
@@ -1252,6 +1258,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     b->scan = NULL;
     bk_node_clear(&rootnode);
     bk_tree_free(&b->mysql_files);
+    bk_mysql_pos_free(&b->mysql_pos);
     vnode_free(&root);
     bk_snapshot_free(parent);
     bk_strv_free(paths, npaths);

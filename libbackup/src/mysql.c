@@ -97,11 +97,18 @@ static void argv_free(char **v)
 static const char *const client_names[] = { "mariadb", "mysql", NULL };
 static const char *const dump_names[] = { "mariadb-dump", "mysqldump", NULL };
 
-static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret, size_t *ret_n)
+/* Run the client with --execute=sql; its output into out.  0, or -EIO (with what it said,
+ * for what, on the handle). */
+static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sql, const char *what,
+                        bk_buf *out)
 {
-    char *args[] = { "--batch", "--skip-column-names", "--execute=SHOW DATABASES" };
+    char *q = NULL;
+    if (asprintf(&q, "--execute=%s", sql) < 0)
+        return -ENOMEM;
+    char *args[] = { "--batch", "--skip-column-names", q };
     char **argv;
     int r = make_argv(repo, conf->client_command, client_names, conf->defaults_file, args, 3, &argv);
+    free(q);
     if (r < 0)
         return r;
     bk_proc p;
@@ -111,23 +118,45 @@ static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret,
         argv_free(argv);
         return r;
     }
-    bk_buf out = BK_BUF_INIT;
     char buf[4096];
     for (;;) {
         ssize_t k = read(p.out, buf, sizeof(buf));
         if (k < 0 && errno == EINTR)
             continue;
-        if (k <= 0 || bk_buf_append(&out, buf, (size_t)k) < 0)
+        if (k <= 0 || bk_buf_append(out, buf, (size_t)k) < 0)
             break;
     }
     int status;
     bk_proc_wait(&p, &status);
     char how[128];
     bk_proc_status_str(status, how, sizeof(how));
-    if (how[0]) {
-        r = bk_repo_error(repo, -EIO, "cannot list the databases: %s %s: %s", argv[0], how,
-                          bk_proc_stderr(&p));
-    } else {
+    if (how[0])
+        r = bk_repo_error(repo, -EIO, "cannot %s: %s %s: %s", what, argv[0], how, bk_proc_stderr(&p));
+    argv_free(argv);
+    return r;
+}
+
+/* Does the server write a binary log, and is it MariaDB?  Then the dump records its
+ * position in it (--master-data=2 --gtid: MariaDB takes it from the dump's own consistent
+ * snapshot, with no global lock and no RELOAD privilege; MySQL's mysqldump would take a
+ * global read lock, so it is left alone).  Unknown (the query failed): no. */
+static bool binlog_positions(bk_repo *repo, const bk_mysql_conf *conf)
+{
+    bk_buf out = BK_BUF_INIT;
+    int r = client_query(repo, conf, "SELECT @@log_bin, VERSION()", "ask the server", &out);
+    bool yes = r == 0 && out.len > 2 && out.data[0] == '1' && out.data[1] == '\t' &&
+               memmem(out.data, out.len, "MariaDB", 7) != NULL;
+    if (r < 0)
+        bk_repo_clear_error(repo);   /* the dump says what is wrong, if anything is */
+    bk_buf_free(&out);
+    return yes;
+}
+
+static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret, size_t *ret_n)
+{
+    bk_buf out = BK_BUF_INIT;
+    int r = client_query(repo, conf, "SHOW DATABASES", "list the databases", &out);
+    if (r == 0) {
         char **v = NULL;
         size_t n = 0;
         for (size_t i = 0; r == 0 && i < out.len;) {
@@ -153,7 +182,6 @@ static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret,
         }
     }
     bk_buf_free(&out);
-    argv_free(argv);
     return r;
 }
 
@@ -202,9 +230,10 @@ static int on_section_end(void *ctx, const char *db)
 }
 
 int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
-                  void (*tick)(void *), void *tick_ctx, bk_tree *ret)
+                  void (*tick)(void *), void *tick_ctx, bk_tree *ret, bk_mysql_pos *ret_pos)
 {
     memset(ret, 0, sizeof(*ret));
+    memset(ret_pos, 0, sizeof(*ret_pos));
     char **dbs = NULL;
     size_t ndbs = 0;
     int r = 0;
@@ -220,12 +249,16 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     size_t nflags = 0;
     while (dump_flags[nflags])
         nflags++;
-    char **args = calloc(nflags + 1 + ndbs, sizeof(char *));
+    char **args = calloc(nflags + 3 + ndbs, sizeof(char *));
     char **argv = NULL;
     if (!args)
         r = -ENOMEM;
     for (size_t i = 0; r == 0 && i < nflags; i++)
         args[i] = (char *)dump_flags[i];
+    if (r == 0 && binlog_positions(repo, conf)) {
+        args[nflags++] = "--master-data=2";
+        args[nflags++] = "--gtid";
+    }
     if (r == 0) {
         args[nflags] = "--databases";
         for (size_t i = 0; i < ndbs; i++)
@@ -286,6 +319,12 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
         else if (r < 0 && bk_repo_errcode(repo) == 0)
             r = bk_repo_error(repo, r, "the dump failed: %s%s%s", strerror(-r), *err ? ": " : "", err);
     }
+    if (r == 0) {   /* (taken over from the splitter) */
+        ret_pos->binlog_file = split.binlog_file;
+        ret_pos->binlog_pos = split.binlog_pos;
+        ret_pos->gtid = split.gtid;
+        split.binlog_file = split.gtid = NULL;
+    }
     for (size_t i = 0; r == 0 && i < d.n; i++) {
         bk_node n;
         memset(&n, 0, sizeof(n));
@@ -314,9 +353,18 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     bk_sqlsplit_free(&split);
     argv_free(argv);
     bk_strv_free(dbs, ndbs);
-    if (r < 0)
+    if (r < 0) {
         bk_tree_free(ret);
+        bk_mysql_pos_free(ret_pos);
+    }
     return r;
+}
+
+void bk_mysql_pos_free(bk_mysql_pos *p)
+{
+    free(p->binlog_file);
+    free(p->gtid);
+    memset(p, 0, sizeof(*p));
 }
 
 /* ---- restore ---------------------------------------------------------------------------- */

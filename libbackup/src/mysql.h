@@ -18,10 +18,21 @@ typedef struct bk_mysql_conf {
 
 void bk_mysql_conf_free(bk_mysql_conf *c);
 
+/* Where a dump is in the server's binary log (NULL, 0 when the server has none, or is not
+ * MariaDB). */
+typedef struct bk_mysql_pos {
+    char *binlog_file;
+    uint64_t binlog_pos;
+    char *gtid;
+} bk_mysql_pos;
+void bk_mysql_pos_free(bk_mysql_pos *p);
+
 /* Dump into file nodes (one per database, named bk_mysql_file_name(db)), chunked with ch
- * into w.  tick is called now and then.  On failure the message (with the dump program's
- * stderr) is on the repository handle. */
+ * into w, and say where in the binary log the dump's transaction is (*ret_pos: free it).
+ * tick is called now and then.  On failure the message (with the dump program's stderr)
+ * is on the repository handle. */
 int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
-                  void (*tick)(void *), void *tick_ctx, bk_tree *ret) BK_MUST_CHECK;
+                  void (*tick)(void *), void *tick_ctx, bk_tree *ret,
+                  bk_mysql_pos *ret_pos) BK_MUST_CHECK;
 
 #endif

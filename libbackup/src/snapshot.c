@@ -53,6 +53,19 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         bk_id_hex(&s->key_slot, slot);
         bad |= json_object_set_new(o, "key_slot", json_string(slot));
     }
+    if (s->mysql_binlog_file || s->mysql_gtid) {   /* since 0.2 */
+        json_t *m = json_object();
+        if (!m)
+            bad = 1;
+        if (m && s->mysql_binlog_file) {
+            bad |= json_object_set_new(m, "binlog_file", json_string(s->mysql_binlog_file));
+            bad |= json_object_set_new(m, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
+        }
+        if (m && s->mysql_gtid)
+            bad |= json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
+        if (m)
+            bad |= json_object_set_new(o, "mysql", m);
+    }
     bad |= json_object_set_new(o, "chunker", json_pack("{s:I, s:I, s:I}", "min",
                                    (json_int_t)s->chunk_min, "avg", (json_int_t)s->chunk_avg,
                                    "max", (json_int_t)s->chunk_max));
@@ -123,13 +136,25 @@ int bk_snapshot_decode(const uint8_t *p, size_t n, bk_snapshot **ret)
     json_int_t version, uid = 0, gid = 0;
     const char *when, *host, *user = "", *tree, *parent = NULL, *program = "", *original = NULL;
     const char *key_slot = NULL;
+    json_t *mysql = NULL;
     json_t *paths, *tags = NULL, *chunker = NULL, *summary = NULL;
-    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o, s?s, s?s}",
+    if (json_unpack(o, "{s:I, s:s, s:s, s?s, s?I, s?I, s:o, s?o, s:s, s?s, s?o, s?s, s?o, s?s, s?s, s?o}",
                     "version", &version, "time", &when, "host", &host, "username", &user,
                     "uid", &uid, "gid", &gid, "paths", &paths, "tags", &tags, "tree", &tree,
                     "parent", &parent, "chunker", &chunker, "program", &program,
-                    "summary", &summary, "original", &original, "key_slot", &key_slot) != 0)
+                    "summary", &summary, "original", &original, "key_slot", &key_slot,
+                    "mysql", &mysql) != 0)
         goto fail;
+    if (mysql) {
+        const char *file = NULL, *gtid = NULL;
+        json_int_t pos = 0;
+        if (json_unpack(mysql, "{s?s, s?I, s?s}", "binlog_file", &file, "binlog_pos", &pos,
+                        "gtid", &gtid) != 0 || pos < 0 || (!file && pos) ||
+            (file && !(s->mysql_binlog_file = strdup(file))) ||
+            (gtid && !(s->mysql_gtid = strdup(gtid))))
+            goto fail;
+        s->mysql_binlog_pos = (uint64_t)pos;
+    }
     if (original) {
         if (bk_id_parse(original, &s->original) < 0)
             goto fail;
@@ -204,6 +229,8 @@ void bk_snapshot_free(bk_snapshot *s)
     free(s->host);
     free(s->username);
     free(s->program);
+    free(s->mysql_binlog_file);
+    free(s->mysql_gtid);
     bk_strv_free(s->paths, s->npaths);
     bk_strv_free(s->tags, s->ntags);
     free(s);
@@ -225,8 +252,14 @@ int bk_snapshot_dup(const bk_snapshot *s, bk_snapshot **ret)
         return -ENOMEM;
     *d = *s;
     d->host = d->username = d->program = NULL;
+    d->mysql_binlog_file = d->mysql_gtid = NULL;
     d->paths = d->tags = NULL;
     d->npaths = d->ntags = 0;
+    if ((s->mysql_binlog_file && !(d->mysql_binlog_file = strdup(s->mysql_binlog_file))) ||
+        (s->mysql_gtid && !(d->mysql_gtid = strdup(s->mysql_gtid)))) {
+        bk_snapshot_free(d);
+        return -ENOMEM;
+    }
     d->host = strdup(s->host ? s->host : "");
     d->username = strdup(s->username ? s->username : "");
     d->program = strdup(s->program ? s->program : "");

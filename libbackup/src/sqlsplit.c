@@ -1,5 +1,7 @@
 /* sqlsplit.c - per-database files out of one dump stream. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sqlsplit.h"
 #include "util.h"
@@ -23,6 +25,9 @@ void bk_sqlsplit_free(bk_sqlsplit *s)
     bk_strv_free(s->dbs, s->ndbs);
     s->dbs = NULL;
     s->ndbs = 0;
+    free(s->binlog_file);
+    free(s->gtid);
+    s->binlog_file = s->gtid = NULL;
 }
 
 static bool starts(const uint8_t *p, size_t n, const char *prefix)
@@ -87,9 +92,56 @@ static int switch_to(bk_sqlsplit *s, const uint8_t *line, size_t n)
     return r;
 }
 
+/* The value between the quotes after prefix in line p (of n bytes), which ends in rest:
+ * allocated, or NULL (not such a line, or no room). */
+static char *quoted_after(const uint8_t *p, size_t n, const char *prefix, const char *rest,
+                          const char **ret_after)
+{
+    size_t pl = strlen(prefix);
+    if (n <= pl || memcmp(p, prefix, pl) != 0)
+        return NULL;
+    const uint8_t *q = memchr(p + pl, '\'', n - pl);
+    if (!q || q == p + pl)
+        return NULL;
+    size_t len = (size_t)(q - (p + pl)), rl = strlen(rest);
+    if ((size_t)(p + n - (q + 1)) < rl || memcmp(q + 1, rest, rl) != 0 || len > 1024)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        if (p[pl + i] < 0x20 || p[pl + i] == '\\')
+            return NULL;
+    if (ret_after)
+        *ret_after = (const char *)q + 1 + rl;
+    return strndup((const char *)p + pl, len);
+}
+
+/* The lines of --master-data=2 and --gtid (comments, in the header and at the end). */
+static void note_position(bk_sqlsplit *s, const uint8_t *p, size_t n)
+{
+    const char *after;
+    char *v = quoted_after(p, n, "-- CHANGE MASTER TO MASTER_LOG_FILE='", ", MASTER_LOG_POS=", &after);
+    if (v) {
+        char *end;
+        unsigned long long pos = strtoull(after, &end, 10);
+        if (end != after && *end == ';' && !s->binlog_file) {
+            s->binlog_file = v;
+            s->binlog_pos = pos;
+            v = NULL;
+        }
+        free(v);
+        return;
+    }
+    v = quoted_after(p, n, "-- SET GLOBAL gtid_slave_pos='", ";\n", NULL);
+    if (v && !s->gtid)
+        s->gtid = v;
+    else
+        free(v);
+}
+
 static int line_done(bk_sqlsplit *s, const uint8_t *p, size_t n)
 {
     bool marker_ok = n <= MAX_LINE_MARKER;
+    if (marker_ok && !s->in_delimiter && n > 3 && p[0] == '-' && p[1] == '-')
+        note_position(s, p, n);
     if (s->phase == 2)
         return bk_buf_append(&s->footer, p, n);
     if (s->phase == 0) {

@@ -32,6 +32,12 @@ typedef struct bk_sqlsplit {
     bool in_delimiter;
     bool passthrough;       /* inside a long data line */
     int error;
+    /* the dump's position in the binary log (--master-data=2, --gtid), where it says so:
+     * "-- CHANGE MASTER TO MASTER_LOG_FILE='F', MASTER_LOG_POS=N;" and "-- SET GLOBAL
+     * gtid_slave_pos='G';" (NULL / 0 when it does not) */
+    char *binlog_file;
+    uint64_t binlog_pos;
+    char *gtid;
 } bk_sqlsplit;
 
 void bk_sqlsplit_init(bk_sqlsplit *s, const bk_sqlsplit_ops *ops, void *ctx);

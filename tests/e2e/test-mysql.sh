@@ -1,6 +1,6 @@
 #!/bin/bash
-# MySQL/MariaDB: --mysql backups of two databases, a second night with 1% of the rows
-# changed, a restore of the first night into a fresh server compared table by table
+# MySQL/MariaDB: --mysql backups of two databases (with the dump's binary log and GTID
+# position recorded), a second night with 1% of the rows changed, a restore of the first night into a fresh server compared table by table
 # (CHECKSUM TABLE) and definition by definition; failures leave no snapshot.
 # Needs a running server: MYSQL_DEFAULTS_FILE (scripts/test.sh starts one); a second,
 # fresh server is started here for the restore.
@@ -58,9 +58,19 @@ R=$(new_repo repo)
 arca_init "$R" >/dev/null
 snaps() { arca -r "$R" snapshots --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
+# the binary log's position just before the dump (nothing writes in between): the snapshot
+# records it (the test servers log; a server that does not, or MySQL, gives none)
+pos=$(sql "$SRC" "SHOW MASTER STATUS" | cut -f1,2)
+gtid=$(sql "$SRC" "SELECT @@gtid_binlog_pos")
+[ -n "$pos" ] || fail "the test server writes no binary log (scripts/mariadb-server.sh)"
 arca -r "$R" backup --mysql --mysql-defaults-file "$SRC" --databases "${DB}_shop,${DB}_crm" --tag night1 \
     --json > "$T/b1.json"
 state "$SRC" > "$T/state1"
+arca -r "$R" snapshots --json > "$T/pos.json"
+[ "$(json_get "$T/pos.json" 'j[-1]["mysql"]["binlog_file"] + "\t" + str(j[-1]["mysql"]["binlog_pos"])')" = "$pos" ] ||
+    fail "the recorded binlog position is not the dump's ($pos): $(json_get "$T/pos.json" 'j[-1].get("mysql")')"
+[ "$(json_get "$T/pos.json" 'j[-1]["mysql"]["gtid"]')" = "$gtid" ] ||
+    fail "the recorded GTID position is not the dump's ($gtid): $(json_get "$T/pos.json" 'j[-1].get("mysql")')"
 size1=$(repo_size "$R")
 arca -r "$R" ls latest /mysql > "$T/ls1"
 grep -q "/mysql/${DB}_shop.sql$" "$T/ls1" && grep -q "/mysql/${DB}_crm.sql$" "$T/ls1" || fail "one file per database: $(cat "$T/ls1")"

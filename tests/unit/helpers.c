@@ -528,6 +528,8 @@ bool th_snapshot_equal(const bk_snapshot *a, const bk_snapshot *b)
         (a->has_parent && bk_id_cmp(&a->parent, &b->parent) != 0) ||
         a->has_original != b->has_original ||
         (a->has_original && bk_id_cmp(&a->original, &b->original) != 0) ||
+        !str_eq(a->mysql_binlog_file, b->mysql_binlog_file) || a->mysql_binlog_pos != b->mysql_binlog_pos ||
+        !str_eq(a->mysql_gtid, b->mysql_gtid) ||
         a->has_key_slot != b->has_key_slot ||
         (a->has_key_slot && bk_id_cmp(&a->key_slot, &b->key_slot) != 0) ||
         a->chunk_min != b->chunk_min || a->chunk_avg != b->chunk_avg ||

@@ -62,6 +62,23 @@ static void test_changed_while_read(void **state)
     assert_int_equal(bk_snapshot_decode(b.data, b.len, &d), 0);
     assert_true(th_snapshot_equal(s, d));
     bk_snapshot_free(d);
+    /* the slot that wrote it, and a dump's position in the binary log */
+    s->has_key_slot = true;
+    th_id(&s->key_slot, 78);
+    s->mysql_binlog_file = strdup("binlog.000007");
+    s->mysql_binlog_pos = 1157;
+    s->mysql_gtid = strdup("0-1-5,1-2-9");
+    b.len = 0;
+    assert_int_equal(bk_snapshot_encode(s, &b), 0);
+    assert_non_null(memmem(b.data, b.len, "\"mysql\":{\"binlog_file\":\"binlog.000007\",\"binlog_pos\":1157,"
+                                          "\"gtid\":\"0-1-5,1-2-9\"}", 71));
+    assert_int_equal(bk_snapshot_decode(b.data, b.len, &d), 0);
+    assert_true(th_snapshot_equal(s, d));
+    bk_snapshot *e;
+    assert_int_equal(bk_snapshot_dup(d, &e), 0);
+    assert_true(th_snapshot_equal(s, e));
+    bk_snapshot_free(e);
+    bk_snapshot_free(d);
     bk_buf_free(&b);
     bk_snapshot_free(s);
 }
@@ -296,6 +313,11 @@ static void test_rejects(void **state)
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"chunker\":{\"min\":-1,\"avg\":1,\"max\":2},%s}", -EBADMSG },
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"chunker\":{\"min\":1},%s}", -EBADMSG },
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"summary\":[],%s}", -EBADMSG },
+        { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"mysql\":{\"gtid\":\"0-1-2\"},%s}", 0 },
+        { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"mysql\":{\"binlog_pos\":4},%s}", -EBADMSG },
+        { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"mysql\":{\"binlog_file\":\"b\",\"binlog_pos\":-1},%s}", -EBADMSG },
+        { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"mysql\":[],%s}", -EBADMSG },
+        { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"key_slot\":\"xy\",%s}", -EBADMSG },
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"summary\":{\"files_new\":-1},%s}", -EBADMSG },
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"summary\":{\"files_new\":1.5},%s}", -EBADMSG },
         { "{\"version\":1,\"time\":\"2025-11-25T12:30:11Z\",\"host\":\"h\",\"paths\":[],\"summary\":{\"duration\":\"1\"},%s}", -EBADMSG },
