@@ -379,6 +379,7 @@ int bk_index_obj_parse(const uint8_t *p, size_t n, const bk_index_visitor *v)
             return r;
         for (uint64_t j = 0; j < nblobs; j++) {
             bk_pack_entry e;
+            memset(&e, 0, sizeof(e));   /* its padding too: check writes entries to a file */
             if (bk_read_u8(&rd, &e.kind) < 0 || read_u32(&rd, &e.offset) < 0 ||
                 read_u32(&rd, &e.stored_len) < 0 || read_u32(&rd, &e.raw_len) < 0 ||
                 read_id(&rd, &e.id) < 0 || !bk_kind_is_blob(e.kind) ||
