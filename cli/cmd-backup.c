@@ -8,7 +8,7 @@
 
 enum { O_TAG = 1, O_HOST, O_EXCLUDE, O_EXCLUDE_FILE, O_PARENT, O_FORCE, O_TIME, O_STDIN,
        O_STDIN_NAME, O_CHUNK_AVG, O_MYSQL, O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_DUMP,
-       O_MYSQL_CLIENT };
+       O_MYSQL_CLIENT, O_MYSQL_BINLOGS, O_FLUSH };
 
 static const struct option opts[] = {
     { "tag", required_argument, NULL, O_TAG },
@@ -28,12 +28,14 @@ static const struct option opts[] = {
     { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
     { "mysql-dump-command", required_argument, NULL, O_MYSQL_DUMP },
     { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
+    { "mysql-binlogs", no_argument, NULL, O_MYSQL_BINLOGS },
+    { "flush", no_argument, NULL, O_FLUSH },
     { 0 },
 };
 
 struct backup_opts {
     bk_backup *b;
-    bool stdin_mode, mysql, mysql_options;
+    bool stdin_mode, mysql, mysql_options, binlogs, flush;
     const char *stdin_name;
     bool dry_run;
 };
@@ -94,6 +96,8 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         r = bk_backup_set_str(b, BK_BACKUP_MYSQL_CLIENT_COMMAND, arg);
         break;
     case O_STDIN_NAME: o->stdin_name = arg; break;
+    case O_MYSQL_BINLOGS: o->binlogs = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL_BINLOGS, 1); break;
+    case O_FLUSH: o->flush = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL_FLUSH, 1); break;
     case O_CHUNK_AVG: {
         uint64_t v;
         if (cli_parse_size(arg, &v) < 0 || bk_backup_set_int(b, BK_BACKUP_CHUNK_AVG, (int64_t)v) < 0)
@@ -174,10 +178,14 @@ static int run(cli *c, int argc, char **argv)
             bk_backup_set_str(b, BK_BACKUP_STDIN_NAME, o.stdin_name ? o.stdin_name : "stdin");
             bk_backup_set_int(b, BK_BACKUP_STDIN_FD, STDIN_FILENO);
         }
-    } else if (e == 0 && first >= argc && !o.mysql) {
-        e = cli_usage(c, "give the paths to back up (or --stdin, or --mysql)");
+    } else if (e == 0 && o.binlogs && (first < argc || o.mysql)) {
+        e = cli_usage(c, "--mysql-binlogs makes a snapshot of its own: no paths or --mysql with it");
+    } else if (e == 0 && first >= argc && !o.mysql && !o.binlogs) {
+        e = cli_usage(c, "give the paths to back up (or --stdin, --mysql or --mysql-binlogs)");
     }
-    if (e == 0 && o.mysql_options && !o.mysql)
+    if (e == 0 && o.flush && !o.binlogs)
+        e = cli_usage(c, "--flush goes with --mysql-binlogs");
+    if (e == 0 && o.mysql_options && !o.mysql && !o.binlogs)
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     for (int i = first; e == 0 && i < argc; i++)
         bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
@@ -197,6 +205,15 @@ static int run(cli *c, int argc, char **argv)
     int r = bk_backup_run(b, c->repo, &snap);
     bk_backup_free(b);
     cli_progress_done(c);
+    if (r == -EALREADY && o.binlogs) {   /* nothing new: nothing added, and it says so */
+        if (c->json)
+            cli_json_print(json_pack("{s:n, s:n, s:b, s:b, s:s}", "snapshot_id", "short_id",
+                                     "dry_run", o.dry_run, "changed", 0, "message",
+                                     bk_repo_errmsg(c->repo)));
+        else
+            cli_info(c, "%s: nothing to archive\n", bk_repo_errmsg(c->repo));
+        return EXIT_OK;
+    }
     if (r < 0)
         return cli_fail(c, r);
     if (c->json) {
@@ -230,7 +247,8 @@ static int run(cli *c, int argc, char **argv)
 }
 
 const command cmd_backup = {
-    "backup", run, "backup [options] [PATH...] [--mysql] | backup --stdin [--stdin-name NAME]",
+    "backup", run, "backup [options] [PATH...] [--mysql] | backup --stdin [--stdin-name NAME] |\n"
+    "       backup --mysql-binlogs [--flush] [--mysql-defaults-file F]",
     "Save files and directories (or a stream from standard input) as a new snapshot.\n"
     "Files unchanged since the parent snapshot (same host and paths) are not read again.\n\n"
     "Options:\n"
@@ -253,7 +271,12 @@ const command cmd_backup = {
     "      --databases A,B        which databases (default: all but the system schemas)\n"
     "      --mysql-defaults-file F  client option file with user, password, socket\n"
     "      --mysql-dump-command CMD  instead of mariadb-dump/mysqldump (a shell command)\n"
-    "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n\n"
+    "      --mysql-client-command CMD  instead of mariadb/mysql, to list databases\n"
+    "      --mysql-binlogs        archive the binary logs the server closed since the last\n"
+    "                             archived one, into /mysql-binlog/ (fetched with\n"
+    "                             mariadb-binlog); nothing new: no snapshot\n"
+    "      --flush                with --mysql-binlogs: rotate first (FLUSH BINARY LOGS), so\n"
+    "                             that the log being written is archived too\n\n"
     "Exit status 3: the snapshot was saved, but some entries could not be read, or some\n"
     "files changed while they were read.\n",
     .opts = opts,

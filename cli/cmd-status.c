@@ -231,6 +231,12 @@ static void snapshots_check(cli *c, const struct status_opts *o, findings *fd, d
             problem(fd, st, "%s: last backup %s ago (%s %s)", name ? name : "?", a,
                     st == STATE_CRITICAL ? "critical" : "warning", lim);
         }
+        /* binary logs purged before they were archived: no replay across them */
+        if (s->binlog_gap) {
+            problem(fd, STATE_CRITICAL, "%s: binary logs %s were purged before they were "
+                    "archived", name ? name : "?", s->binlog_gap);
+            st = STATE_CRITICAL;
+        }
         if (age > oldest)
             oldest = age;
         char *label = NULL;

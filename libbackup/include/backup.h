@@ -172,6 +172,14 @@ typedef struct bk_summary {
     double duration;               /* seconds */
 } bk_summary;
 
+/* A binary log file archived by backup --mysql-binlogs (under /mysql-binlog/). */
+typedef struct bk_binlog {
+    char *name;                    /* "binlog.000042" */
+    uint64_t size;
+    int64_t first_time, last_time; /* of its events, seconds since the epoch (0: none) */
+    char *first_gtid, *last_gtid;  /* MariaDB GTIDs "domain-server-seq", or NULL */
+} bk_binlog;
+
 typedef struct bk_snapshot {
     bk_id id;
     int64_t time;                  /* seconds since the epoch */
@@ -196,6 +204,12 @@ typedef struct bk_snapshot {
     char *mysql_binlog_file;
     uint64_t mysql_binlog_pos;
     char *mysql_gtid;
+    /* --mysql-binlogs: every binary log file archived under /mysql-binlog (oldest first),
+     * and the names of those the server purged before they were archived ("a..b"), if
+     * any */
+    bk_binlog *binlogs;
+    size_t nbinlogs;
+    char *binlog_gap;
     uint32_t chunk_min, chunk_avg, chunk_max;   /* chunker parameters used */
     char *program;                 /* "arca 0.1.0" */
     bool has_summary;
@@ -330,6 +344,10 @@ enum bk_backup_option {
     BK_BACKUP_MYSQL_DEFAULTS_FILE = 302, /* str: client option file (user, password, socket) */
     BK_BACKUP_MYSQL_DUMP_COMMAND = 303,  /* str: shell command instead of mariadb-dump */
     BK_BACKUP_MYSQL_CLIENT_COMMAND = 304,/* str: shell command instead of mariadb (listing) */
+    BK_BACKUP_MYSQL_BINLOGS = 305,  /* int: 1 = archive the binary logs the server closed
+                                       since the last archived one, into /mysql-binlog
+                                       (bk_backup_run: -EALREADY when there is none) */
+    BK_BACKUP_MYSQL_FLUSH = 306,    /* int: with BINLOGS, FLUSH BINARY LOGS first */
 };
 
 /* A backup job is described first (options), then run against an open repository. */

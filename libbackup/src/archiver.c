@@ -52,6 +52,11 @@ struct bk_backup {
     bk_mysql_conf mysql;
     bk_tree mysql_files;        /* the dump's files, made before the walk */
     bk_mysql_pos mysql_pos;     /* where the dump is in the binary log */
+    bool binlogs_on, binlog_flush;
+    bk_tree binlog_files;       /* the archived binary logs (old and new), made before the walk */
+    bk_binlog *binlogs;         /* their descriptions */
+    size_t nbinlogs;
+    char *binlog_gap;
     bk_summary sum;
     double t0, last_progress;
     const char *current;
@@ -165,6 +170,8 @@ int bk_backup_set_int(bk_backup *b, int option, int64_t v)
     case BK_BACKUP_STDIN_FD: b->stdin_fd = (int)v; return 0;
     case BK_BACKUP_NO_PARENT: b->no_parent = v != 0; return 0;
     case BK_BACKUP_MYSQL: b->mysql_on = v != 0; return 0;
+    case BK_BACKUP_MYSQL_BINLOGS: b->binlogs_on = v != 0; return 0;
+    case BK_BACKUP_MYSQL_FLUSH: b->binlog_flush = v != 0; return 0;
     case BK_BACKUP_CHUNK_AVG:
         if (v < 256 || v > (BK_CHUNK_SIZE_LIMIT / 8) || (v & (v - 1)) != 0) return -ERANGE;
         b->chunk_avg = (uint32_t)v; return 0;
@@ -683,6 +690,7 @@ typedef enum vkind {
     VN_LEAF,                    /* a given path: saved with everything below it */
     VN_STREAM,                  /* the stdin stream */
     VN_MYSQL,                   /* the database dumps (b->mysql_files) */
+    VN_BINLOGS,                 /* the archived binary logs (b->binlog_files) */
 } vkind;
 
 typedef struct vnode {
@@ -804,18 +812,19 @@ static void count_stream(bk_backup *b, const bk_node *old, const bk_node *n)
     }
 }
 
-/* The database dumps' directory: files made before the walk. */
-static int save_mysql(bk_backup *b, const bk_node *old, bk_node *dir)
+/* The database dumps' (or the binary logs') directory: files made before the walk. */
+static int save_mysql(bk_backup *b, const bk_tree *files, const bk_node *old, bk_node *dir)
 {
     bk_tree old_tree, t = { 0 };
     load_old_tree(b, old, &old_tree);
     int r = 0;
-    for (size_t i = 0; r == 0 && i < b->mysql_files.n; i++) {
+    for (size_t i = 0; r == 0 && i < files->n; i++) {
         bk_node n;
-        r = bk_node_copy(&b->mysql_files.nodes[i], &n);
+        r = bk_node_copy(&files->nodes[i], &n);
         if (r < 0)
             break;
-        n.mtime = n.ctime = dir->mtime;
+        if (files == &b->mysql_files)   /* (a binary log keeps its last event's time) */
+            n.mtime = n.ctime = dir->mtime;
         count_stream(b, bk_tree_find(&old_tree, n.name, n.name_len), &n);
         r = bk_tree_push(&t, &n);
         bk_node_clear(&n);
@@ -913,8 +922,8 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
     }
     if (r < 0)
         return r;
-    if (v->kind == VN_MYSQL)
-        return save_mysql(b, old, n);
+    if (v->kind == VN_MYSQL || v->kind == VN_BINLOGS)
+        return save_mysql(b, v->kind == VN_MYSQL ? &b->mysql_files : &b->binlog_files, old, n);
     load_old_tree(b, old, &old_tree);
     for (size_t i = 0; r == 0 && i < v->nkids; i++) {
         vnode *k = &v->kids[i];
@@ -1010,8 +1019,11 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
 int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
 {
     b->repo = repo;
-    if (b->npaths == 0 && !b->stdin_name && !b->mysql_on)
+    if (b->npaths == 0 && !b->stdin_name && !b->mysql_on && !b->binlogs_on)
         return bk_repo_error(repo, -EINVAL, "nothing to back up: give paths, a stream or --mysql");
+    if (b->binlogs_on && (b->npaths || b->stdin_name || b->mysql_on))
+        return bk_repo_error(repo, -EINVAL, "binary logs are archived in snapshots of their own "
+                             "(no paths, stream or --mysql with them)");
     if (b->stdin_name && b->stdin_fd < 0)
         b->stdin_fd = 0;
     int r = 0;
@@ -1034,6 +1046,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     }
     if (r == 0 && b->mysql_on)
         r = bk_strv_push(&paths, &npaths, "/" BK_MYSQL_DIR);
+    if (r == 0 && b->binlogs_on)
+        r = bk_strv_push(&paths, &npaths, "/" BK_BINLOG_DIR);
     char *stream_path = NULL;
     if (r == 0 && b->stdin_name) {
         char *abs = malloc(strlen(b->stdin_name) + 2);
@@ -1068,7 +1082,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     }
     npaths = k;
     /* made-up files (a stream, the dumps) must not overlap real paths */
-    const char *made[2] = { stream_path, b->mysql_on ? "/" BK_MYSQL_DIR : NULL };
+    const char *made[2] = { stream_path, b->mysql_on ? "/" BK_MYSQL_DIR
+                                         : b->binlogs_on ? "/" BK_BINLOG_DIR : NULL };
     for (size_t m = 0; r == 0 && m < 2; m++) {
         bool found = false;
         for (size_t i = 0; made[m] && i < npaths; i++)
@@ -1105,10 +1120,12 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             kind = VN_STREAM;
         else if (b->mysql_on && strcmp(paths[i], "/" BK_MYSQL_DIR) == 0)
             kind = VN_MYSQL;
+        else if (b->binlogs_on && strcmp(paths[i], "/" BK_BINLOG_DIR) == 0)
+            kind = VN_BINLOGS;
         r = vnode_add(&root, paths[i], kind);
     }
     free(stream_path);
-    if (r == 0 && root.kind == VN_LEAF && (b->stdin_name || b->mysql_on))
+    if (r == 0 && root.kind == VN_LEAF && (b->stdin_name || b->mysql_on || b->binlogs_on))
         r = bk_repo_error(repo, -EINVAL, "a backup of / cannot hold a stream or --mysql dumps too");
     /* streams and dumps: --chunk-size-avg, else the dump profile (a stream is most often
      * a dump: tests/bench/dumps.sh) */
@@ -1140,6 +1157,31 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     if (parent) {
         parent_root.type = BK_NODE_DIR;
         parent_root.subtree = parent->tree;
+    }
+    if (r == 0 && b->binlogs_on) {
+        /* what the last archive has: its files (from its tree) and their descriptions */
+        bk_node dir;
+        bk_tree archived = { 0 };
+        bool have = parent && bk_repo_find_node(repo, &parent->tree, "/" BK_BINLOG_DIR, &dir) == 0;
+        if (have) {
+            have = dir.type == BK_NODE_DIR && bk_repo_load_tree(repo, &dir.subtree, &archived) == 0;
+            bk_node_clear(&dir);
+        }
+        bk_repo_clear_error(repo);
+        b->current = "binary logs";
+        r = bk_mysql_binlogs(repo, &b->mysql, b->binlog_flush, have ? &archived : NULL,
+                             parent ? parent->binlogs : NULL, parent ? parent->nbinlogs : 0,
+                             &repo->chunker, b->w, &b->binlog_files, &b->binlogs, &b->nbinlogs,
+                             &b->binlog_gap);
+        bk_tree_free(&archived);
+        if (r == 0 && b->binlog_gap) {
+            char what[600];
+            snprintf(what, sizeof(what), "the server purged %s before it was archived (no "
+                     "replay across it)", b->binlog_gap);
+            b->sum.errors++;
+            if (b->item_error)
+                b->item_error("/" BK_BINLOG_DIR, -ENODATA, what, b->item_ud);
+        }
     }
     if (r == 0 && b->mysql_on) {
         /* first, so that the databases are dumped as of the start of the run */
@@ -1199,6 +1241,12 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             snap->mysql_binlog_pos = b->mysql_pos.binlog_pos;
             snap->mysql_gtid = b->mysql_pos.gtid;
             memset(&b->mysql_pos, 0, sizeof(b->mysql_pos));
+            snap->binlogs = b->binlogs;
+            snap->nbinlogs = b->nbinlogs;
+            snap->binlog_gap = b->binlog_gap;
+            b->binlogs = NULL;
+            b->nbinlogs = 0;
+            b->binlog_gap = NULL;
             snap->uid = getuid();
             snap->gid = getgid();
             snap->paths = paths;
@@ -1259,6 +1307,12 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     bk_node_clear(&rootnode);
     bk_tree_free(&b->mysql_files);
     bk_mysql_pos_free(&b->mysql_pos);
+    bk_tree_free(&b->binlog_files);
+    bk_binlogs_free(b->binlogs, b->nbinlogs);
+    b->binlogs = NULL;
+    b->nbinlogs = 0;
+    free(b->binlog_gap);
+    b->binlog_gap = NULL;
     vnode_free(&root);
     bk_snapshot_free(parent);
     bk_strv_free(paths, npaths);

@@ -4,11 +4,15 @@
  * same InnoDB snapshot; sqlsplit.c cuts its output into a file per database.  The run
  * fails - and no snapshot is written - when the dump program cannot start, exits
  * non-zero, is killed, or its output ends without the footer it always writes. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "binlog.h"
 #include "fetcher.h"
 #include "mysql.h"
 #include "restore.h"
@@ -500,4 +504,265 @@ int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_targ
     if (first_err)
         return first_err;
     return loaded ? 0 : bk_repo_error(repo, -ENOENT, "the snapshot holds no database dumps");
+}
+
+/* ---- binary logs --------------------------------------------------------------------------- */
+
+static const char *const binlog_names[] = { "mariadb-binlog", "mysqlbinlog", NULL };
+
+void bk_binlogs_free(bk_binlog *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].name);
+        free(v[i].first_gtid);
+        free(v[i].last_gtid);
+    }
+    free(v);
+}
+
+static int binlog_copy(const bk_binlog *s, bk_binlog *d)
+{
+    *d = *s;
+    d->name = strdup(s->name);
+    d->first_gtid = s->first_gtid ? strdup(s->first_gtid) : NULL;
+    d->last_gtid = s->last_gtid ? strdup(s->last_gtid) : NULL;
+    if (!d->name || (s->first_gtid && !d->first_gtid) || (s->last_gtid && !d->last_gtid)) {
+        free(d->name);
+        free(d->first_gtid);
+        free(d->last_gtid);
+        memset(d, 0, sizeof(*d));
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int bk_binlogs_dup(const bk_binlog *v, size_t n, bk_binlog **ret)
+{
+    *ret = NULL;
+    if (n == 0)
+        return 0;
+    bk_binlog *d = calloc(n, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (binlog_copy(&v[i], &d[i]) < 0) {
+            bk_binlogs_free(d, i);
+            return -ENOMEM;
+        }
+    *ret = d;
+    return 0;
+}
+
+/* "binlog.000042" -> 42 and the length of "binlog."; -1 if it has no such number. */
+static long long binlog_number(const char *name, size_t *ret_stem)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
+        return -1;
+    *ret_stem = (size_t)(dot + 1 - name);
+    return strtoll(dot + 1, NULL, 10);
+}
+
+/* Fetch one closed log into dir, describe it, chunk it into a file node. */
+static int fetch_binlog(bk_repo *repo, const bk_mysql_conf *conf, const char *dir, const char *name,
+                        const bk_chunker *ch, bk_writer *w, bk_node *ret_node, bk_binlog *ret_info)
+{
+    char *rf = NULL, *path = NULL;
+    if (asprintf(&rf, "--result-file=%s/", dir) < 0 || asprintf(&path, "%s/%s", dir, name) < 0) {
+        free(rf);
+        return -ENOMEM;
+    }
+    char *args[] = { "--read-from-remote-server", "--raw", rf, (char *)name };
+    char **argv = NULL;
+    int r = make_argv(repo, NULL, binlog_names, conf->defaults_file, args, 4, &argv);
+    free(rf);
+    bk_proc p;
+    if (r == 0 && (r = bk_proc_start(&p, argv, false, true)) < 0)
+        r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+    if (r == 0) {
+        char buf[4096];
+        while (read(p.out, buf, sizeof(buf)) > 0)
+            ;
+        int status;
+        bk_proc_wait(&p, &status);
+        char how[128];
+        bk_proc_status_str(status, how, sizeof(how));
+        if (how[0])
+            r = bk_repo_error(repo, -EIO, "cannot fetch the binary log %s: %s %s: %s", name,
+                              argv[0], how, bk_proc_stderr(&p));
+    }
+    if (argv)
+        argv_free(argv);
+    int fd = r == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    struct stat st;
+    if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
+        r = bk_repo_error(repo, -errno, "cannot read the fetched binary log %s: %s", name, strerror(errno));
+    uint8_t *map = NULL;
+    if (r == 0 && st.st_size > 0) {
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            map = NULL;
+            r = bk_repo_error(repo, -errno, "cannot map the binary log %s: %s", name, strerror(errno));
+        }
+    }
+    bk_binlog_info info;
+    if (r == 0 && bk_binlog_scan(map, (size_t)st.st_size, &info) < 0)
+        r = bk_repo_error(repo, -EBADMSG, "%s, as %s gave it, is not a binary log", name, binlog_names[0]);
+    if (r == 0 && !info.closed)
+        r = bk_repo_error(repo, -EAGAIN, "the binary log %s does not end with a rotation: it is "
+                          "still being written, not archived", name);
+    if (map)
+        munmap(map, (size_t)st.st_size);
+    bk_cdc cdc;
+    bk_cdc_init(&cdc, ch, repo->keys, w);
+    int io_err = 0;
+    if (r == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+        r = bk_cdc_read_file(&cdc, fd, (uint64_t)st.st_size, &io_err);
+        if (r == 1)
+            r = bk_repo_error(repo, -io_err, "cannot read the fetched binary log %s: %s", name,
+                              strerror(io_err));
+    }
+    memset(ret_node, 0, sizeof(*ret_node));
+    if (r == 0) {
+        ret_node->name = strdup(name);
+        ret_node->user = strdup("");
+        ret_node->group = strdup("");
+        if (!ret_node->name || !ret_node->user || !ret_node->group)
+            r = -ENOMEM;
+        ret_node->name_len = strlen(name);
+        ret_node->type = BK_NODE_FILE;
+        ret_node->mode = 0600;
+        ret_node->uid = getuid();
+        ret_node->gid = getgid();
+        ret_node->mtime = ret_node->ctime = info.last_time;
+        ret_node->chunk_avg = 0;   /* the repository's file profile (ch) */
+    }
+    if (r == 0)
+        r = bk_cdc_finish(&cdc, ret_node);
+    bk_cdc_free(&cdc);
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(path);
+    if (r == 0) {
+        bk_binlog b = { (char *)name, (uint64_t)st.st_size, info.first_time, info.last_time,
+                        info.first_gtid[0] ? info.first_gtid : NULL,
+                        info.last_gtid[0] ? info.last_gtid : NULL };
+        r = binlog_copy(&b, ret_info);
+    }
+    if (r < 0)
+        bk_node_clear(ret_node);
+    return r;
+}
+
+int bk_mysql_binlogs(bk_repo *repo, const bk_mysql_conf *conf, bool flush, const bk_tree *archived,
+                     const bk_binlog *known, size_t nknown, const bk_chunker *ch, bk_writer *w,
+                     bk_tree *ret, bk_binlog **ret_list, size_t *ret_n, char **ret_gap)
+{
+    memset(ret, 0, sizeof(*ret));
+    *ret_list = NULL;
+    *ret_n = 0;
+    *ret_gap = NULL;
+    bk_buf out = BK_BUF_INIT;
+    int r = flush ? client_query(repo, conf, "FLUSH BINARY LOGS", "rotate the binary log", &out) : 0;
+    out.len = 0;
+    if (r == 0)
+        r = client_query(repo, conf, "SHOW BINARY LOGS", "list the binary logs", &out);
+    char **names = NULL;
+    size_t nnames = 0;
+    for (size_t i = 0; r == 0 && i < out.len;) {
+        size_t e = i;
+        while (e < out.len && out.data[e] != '\n')
+            e++;
+        size_t t = i;
+        while (t < e && out.data[t] != '\t')
+            t++;
+        if (t > i) {
+            char *name = strndup((char *)out.data + i, t - i);
+            r = name ? bk_strv_push(&names, &nnames, name) : -ENOMEM;
+            free(name);
+        }
+        i = e + 1;
+    }
+    bk_buf_free(&out);
+    if (r == 0 && nnames == 0)
+        r = bk_repo_error(repo, -ENOENT, "the server keeps no binary log (log_bin is off): "
+                          "nothing to archive");
+    /* what the last archive has: its files, and the highest number among them */
+    long long last = -1;
+    size_t stem = 0;
+    const char *last_name = NULL;
+    for (size_t i = 0; archived && i < archived->n; i++) {
+        size_t s;
+        long long k = binlog_number(archived->nodes[i].name, &s);
+        if (k > last) {
+            last = k;
+            stem = s;
+            last_name = archived->nodes[i].name;
+        }
+    }
+    /* the current log (the last listed) is still being written */
+    size_t closed = nnames ? nnames - 1 : 0, nnew = 0;
+    for (size_t i = 0; r == 0 && i < closed; i++)
+        nnew += !(archived && bk_tree_find(archived, names[i], strlen(names[i])));
+    if (r == 0 && nnew == 0)
+        r = bk_repo_error(repo, -EALREADY, "no binary log was closed since the last archived one "
+                          "(%s; the server writes %s)", last_name ? last_name : "none",
+                          nnames ? names[nnames - 1] : "none");
+    /* a gap: logs between the last archived one and the oldest the server has */
+    size_t s0;
+    long long oldest = r == 0 ? binlog_number(names[0], &s0) : -1;
+    if (r == 0 && last >= 0 && oldest > last + 1 && s0 == stem &&
+        asprintf(ret_gap, "%.*s%06lld..%.*s%06lld", (int)stem, names[0], last + 1, (int)stem,
+                 names[0], oldest - 1) < 0)
+        r = -ENOMEM;
+    char tmpl[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(tmpl, sizeof(tmpl), "%s/arca-binlog-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    bool made = r == 0 && mkdtemp(tmpl) != NULL;
+    if (r == 0 && !made)
+        r = bk_repo_error(repo, -errno, "cannot make a directory in %s: %s", tmpl, strerror(errno));
+    bk_binlog *list = calloc(nknown + nnew + 1, sizeof(*list));
+    size_t nlist = 0;
+    if (r == 0 && !list)
+        r = -ENOMEM;
+    /* the archive: what it had (with what was known of it), then the new ones in order */
+    for (size_t i = 0; r == 0 && archived && i < archived->n; i++) {
+        bk_node n;
+        if ((r = bk_node_copy(&archived->nodes[i], &n)) < 0)
+            break;
+        r = bk_tree_push(ret, &n);
+        bk_node_clear(&n);
+        for (size_t k = 0; r == 0 && k < nknown; k++)
+            if (strcmp(known[k].name, archived->nodes[i].name) == 0)
+                r = binlog_copy(&known[k], &list[nlist++]);
+    }
+    for (size_t i = 0; r == 0 && i < closed; i++) {
+        if (archived && bk_tree_find(archived, names[i], strlen(names[i])))
+            continue;
+        bk_node n;
+        r = fetch_binlog(repo, conf, tmpl, names[i], ch, w, &n, &list[nlist]);
+        if (r == 0) {
+            nlist++;
+            r = bk_tree_push(ret, &n);
+        }
+        bk_node_clear(&n);
+        if (r == 0)
+            r = bk_repo_check_interrupt(repo);
+    }
+    if (made)
+        rmdir(tmpl);
+    bk_strv_free(names, nnames);
+    if (r == 0)
+        r = bk_tree_sort(ret);
+    if (r < 0) {
+        bk_tree_free(ret);
+        bk_binlogs_free(list, nlist);
+        free(*ret_gap);
+        *ret_gap = NULL;
+        return r;
+    }
+    *ret_list = list;
+    *ret_n = nlist;
+    return 0;
 }

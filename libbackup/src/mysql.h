@@ -7,6 +7,7 @@
 
 #define BK_MYSQL_CHUNK_AVG (8u << 10)   /* the dump profile: tests/bench/dumps.sh */
 #define BK_MYSQL_DIR "mysql"
+#define BK_BINLOG_DIR "mysql-binlog"
 
 typedef struct bk_mysql_conf {
     char *defaults_file;
@@ -34,5 +35,18 @@ void bk_mysql_pos_free(bk_mysql_pos *p);
 int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
                   void (*tick)(void *), void *tick_ctx, bk_tree *ret,
                   bk_mysql_pos *ret_pos) BK_MUST_CHECK;
+
+/* Archive the binary logs: those the server closed (every one but the current, after a
+ * FLUSH BINARY LOGS with flush) that archived (the files of the last archive, and known,
+ * their descriptions) does not have, fetched with mariadb-binlog --read-from-remote-server
+ * --raw and chunked with ch into w.  *ret gets the files of the new archive (the old ones
+ * and the new), *ret_list their descriptions (oldest first), *ret_gap the names of those
+ * purged from the server before they were archived ("a..b", or NULL).  -EALREADY (with a
+ * message) when the server closed none since. */
+int bk_mysql_binlogs(bk_repo *repo, const bk_mysql_conf *conf, bool flush, const bk_tree *archived,
+                     const bk_binlog *known, size_t nknown, const bk_chunker *ch, bk_writer *w,
+                     bk_tree *ret, bk_binlog **ret_list, size_t *ret_n, char **ret_gap) BK_MUST_CHECK;
+void bk_binlogs_free(bk_binlog *v, size_t n);
+int bk_binlogs_dup(const bk_binlog *v, size_t n, bk_binlog **ret) BK_MUST_CHECK;
 
 #endif

@@ -1,6 +1,7 @@
 /* snapshot.c - snapshot documents, filters and lookup by id, prefix or "latest". */
 #include <jansson.h>
 
+#include "mysql.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -53,7 +54,7 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         bk_id_hex(&s->key_slot, slot);
         bad |= json_object_set_new(o, "key_slot", json_string(slot));
     }
-    if (s->mysql_binlog_file || s->mysql_gtid) {   /* since 0.2 */
+    if (s->mysql_binlog_file || s->mysql_gtid || s->nbinlogs || s->binlog_gap) {   /* since 0.2 */
         json_t *m = json_object();
         if (!m)
             bad = 1;
@@ -63,6 +64,24 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         }
         if (m && s->mysql_gtid)
             bad |= json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
+        json_t *bl = m && s->nbinlogs ? json_array() : NULL;
+        for (size_t i = 0; bl && i < s->nbinlogs; i++) {
+            const bk_binlog *b = &s->binlogs[i];
+            char t0[48], t1[48];
+            bk_time_format(b->first_time, 0, 0, t0);
+            bk_time_format(b->last_time, 0, 0, t1);
+            json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "name", b->name, "size", (json_int_t)b->size,
+                                  "first_time", t0, "last_time", t1);
+            if (e && b->first_gtid)
+                bad |= json_object_set_new(e, "first_gtid", json_string(b->first_gtid));
+            if (e && b->last_gtid)
+                bad |= json_object_set_new(e, "last_gtid", json_string(b->last_gtid));
+            bad |= !e || json_array_append_new(bl, e) < 0;
+        }
+        if (bl)
+            bad |= json_object_set_new(m, "binlogs", bl);
+        if (m && s->binlog_gap)
+            bad |= json_object_set_new(m, "binlog_gap", json_string(s->binlog_gap));
         if (m)
             bad |= json_object_set_new(o, "mysql", m);
     }
@@ -146,14 +165,38 @@ int bk_snapshot_decode(const uint8_t *p, size_t n, bk_snapshot **ret)
                     "mysql", &mysql) != 0)
         goto fail;
     if (mysql) {
-        const char *file = NULL, *gtid = NULL;
+        const char *file = NULL, *gtid = NULL, *gap = NULL;
         json_int_t pos = 0;
-        if (json_unpack(mysql, "{s?s, s?I, s?s}", "binlog_file", &file, "binlog_pos", &pos,
-                        "gtid", &gtid) != 0 || pos < 0 || (!file && pos) ||
+        json_t *bl = NULL;
+        if (json_unpack(mysql, "{s?s, s?I, s?s, s?o, s?s}", "binlog_file", &file, "binlog_pos", &pos,
+                        "gtid", &gtid, "binlogs", &bl, "binlog_gap", &gap) != 0 || pos < 0 ||
+            (!file && pos) || (bl && !json_is_array(bl)) ||
             (file && !(s->mysql_binlog_file = strdup(file))) ||
-            (gtid && !(s->mysql_gtid = strdup(gtid))))
+            (gtid && !(s->mysql_gtid = strdup(gtid))) || (gap && !(s->binlog_gap = strdup(gap))))
             goto fail;
         s->mysql_binlog_pos = (uint64_t)pos;
+        size_t nb = bl ? json_array_size(bl) : 0;
+        if (nb && !(s->binlogs = calloc(nb, sizeof(bk_binlog))))
+            goto fail;
+        for (size_t i = 0; i < nb; i++) {
+            const char *name, *t0, *t1, *g0 = NULL, *g1 = NULL;
+            json_int_t size;
+            int32_t ns, tz;
+            bk_binlog *b = &s->binlogs[s->nbinlogs];
+            if (json_unpack(json_array_get(bl, i), "{s:s, s:I, s:s, s:s, s?s, s?s}", "name", &name,
+                            "size", &size, "first_time", &t0, "last_time", &t1, "first_gtid", &g0,
+                            "last_gtid", &g1) != 0 || size < 0 || !*name ||
+                bk_parse_time(t0, &b->first_time, &ns, &tz) < 0 ||
+                bk_parse_time(t1, &b->last_time, &ns, &tz) < 0)
+                goto fail;
+            b->size = (uint64_t)size;
+            b->name = strdup(name);
+            b->first_gtid = g0 ? strdup(g0) : NULL;
+            b->last_gtid = g1 ? strdup(g1) : NULL;
+            s->nbinlogs++;
+            if (!b->name || (g0 && !b->first_gtid) || (g1 && !b->last_gtid))
+                goto fail;
+        }
     }
     if (original) {
         if (bk_id_parse(original, &s->original) < 0)
@@ -231,6 +274,13 @@ void bk_snapshot_free(bk_snapshot *s)
     free(s->program);
     free(s->mysql_binlog_file);
     free(s->mysql_gtid);
+    free(s->binlog_gap);
+    for (size_t i = 0; i < s->nbinlogs; i++) {
+        free(s->binlogs[i].name);
+        free(s->binlogs[i].first_gtid);
+        free(s->binlogs[i].last_gtid);
+    }
+    free(s->binlogs);
     bk_strv_free(s->paths, s->npaths);
     bk_strv_free(s->tags, s->ntags);
     free(s);
@@ -252,14 +302,19 @@ int bk_snapshot_dup(const bk_snapshot *s, bk_snapshot **ret)
         return -ENOMEM;
     *d = *s;
     d->host = d->username = d->program = NULL;
-    d->mysql_binlog_file = d->mysql_gtid = NULL;
+    d->mysql_binlog_file = d->mysql_gtid = d->binlog_gap = NULL;
+    d->binlogs = NULL;
+    d->nbinlogs = 0;
     d->paths = d->tags = NULL;
     d->npaths = d->ntags = 0;
     if ((s->mysql_binlog_file && !(d->mysql_binlog_file = strdup(s->mysql_binlog_file))) ||
-        (s->mysql_gtid && !(d->mysql_gtid = strdup(s->mysql_gtid)))) {
+        (s->mysql_gtid && !(d->mysql_gtid = strdup(s->mysql_gtid))) ||
+        (s->binlog_gap && !(d->binlog_gap = strdup(s->binlog_gap))) ||
+        bk_binlogs_dup(s->binlogs, s->nbinlogs, &d->binlogs) < 0) {
         bk_snapshot_free(d);
         return -ENOMEM;
     }
+    d->nbinlogs = s->nbinlogs;
     d->host = strdup(s->host ? s->host : "");
     d->username = strdup(s->username ? s->username : "");
     d->program = strdup(s->program ? s->program : "");
