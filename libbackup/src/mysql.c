@@ -156,6 +156,36 @@ static bool binlog_positions(bk_repo *repo, const bk_mysql_conf *conf)
     return yes;
 }
 
+/* The first column of each line of a client's --batch output (none for empty ones),
+ * without those of skip (may be NULL). */
+static int first_column(const bk_buf *out, const char *const *skip, char ***ret, size_t *ret_n)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < out->len;) {
+        size_t e = i, t;
+        while (e < out->len && out->data[e] != '\n')
+            e++;
+        for (t = i; t < e && out->data[t] != '\t'; t++)
+            ;
+        char *name = t > i ? strndup((char *)out->data + i, t - i) : NULL;
+        bool skipped = false;
+        for (const char *const *s = skip; name && s && *s; s++)
+            skipped |= strcmp(name, *s) == 0;
+        r = t > i && !name ? -ENOMEM : name && !skipped ? bk_strv_push(&v, &n, name) : 0;
+        free(name);
+        i = e + 1;
+    }
+    if (r < 0) {
+        bk_strv_free(v, n);
+        return r;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
 static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret, size_t *ret_n)
 {
     bk_buf out = BK_BUF_INIT;
@@ -163,18 +193,7 @@ static int list_databases(bk_repo *repo, const bk_mysql_conf *conf, char ***ret,
     if (r == 0) {
         char **v = NULL;
         size_t n = 0;
-        for (size_t i = 0; r == 0 && i < out.len;) {
-            size_t e = i;
-            while (e < out.len && out.data[e] != '\n')
-                e++;
-            char *name = strndup((char *)out.data + i, e - i);
-            bool sys = false;
-            for (const char *const *s = system_schemas; name && *s; s++)
-                sys |= strcmp(name, *s) == 0;
-            r = !name ? -ENOMEM : (sys || !*name) ? 0 : bk_strv_push(&v, &n, name);
-            free(name);
-            i = e + 1;
-        }
+        r = first_column(&out, system_schemas, &v, &n);
         if (r == 0 && n == 0)
             r = bk_repo_error(repo, -ENOENT, "the server has no databases to back up (system "
                               "schemas are left out unless named with --databases)");
@@ -670,20 +689,8 @@ int bk_mysql_binlogs(bk_repo *repo, const bk_mysql_conf *conf, bool flush, const
         r = client_query(repo, conf, "SHOW BINARY LOGS", "list the binary logs", &out);
     char **names = NULL;
     size_t nnames = 0;
-    for (size_t i = 0; r == 0 && i < out.len;) {
-        size_t e = i;
-        while (e < out.len && out.data[e] != '\n')
-            e++;
-        size_t t = i;
-        while (t < e && out.data[t] != '\t')
-            t++;
-        if (t > i) {
-            char *name = strndup((char *)out.data + i, t - i);
-            r = name ? bk_strv_push(&names, &nnames, name) : -ENOMEM;
-            free(name);
-        }
-        i = e + 1;
-    }
+    if (r == 0)
+        r = first_column(&out, NULL, &names, &nnames);
     bk_buf_free(&out);
     if (r == 0 && nnames == 0)
         r = bk_repo_error(repo, -ENOENT, "the server keeps no binary log (log_bin is off): "

@@ -275,12 +275,7 @@ void bk_snapshot_free(bk_snapshot *s)
     free(s->mysql_binlog_file);
     free(s->mysql_gtid);
     free(s->binlog_gap);
-    for (size_t i = 0; i < s->nbinlogs; i++) {
-        free(s->binlogs[i].name);
-        free(s->binlogs[i].first_gtid);
-        free(s->binlogs[i].last_gtid);
-    }
-    free(s->binlogs);
+    bk_binlogs_free(s->binlogs, s->nbinlogs);
     bk_strv_free(s->paths, s->npaths);
     bk_strv_free(s->tags, s->ntags);
     free(s);
