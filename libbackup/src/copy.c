@@ -608,17 +608,18 @@ int bk_copy(bk_repo *dst, bk_repo *src, bk_snapshot *const *snaps, size_t n, con
     int r = todo && c.pend ? prepare(&c) : -ENOMEM;
     if (r == 0)
         r = bk_writer_new(dst, c.dry, &c.w);
-    /* oldest first, each once, so that a parent's copy exists before its child's */
+    /* oldest first, each once (sorted by time, then id: the same one twice is adjacent),
+     * so that a parent's copy exists before its child's */
     size_t ntodo = 0;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        bool dup = false;
-        for (size_t k = 0; k < ntodo && !dup; k++)
-            dup = bk_id_cmp(&todo[k]->id, &snaps[i]->id) == 0;
-        if (!dup)
-            todo[ntodo++] = snaps[i];
+    for (size_t i = 0; r == 0 && i < n; i++)
+        todo[i] = snaps[i];
+    if (r == 0 && n) {
+        bk_snapshots_sort((bk_snapshot **)todo, n);
+        ntodo = 1;
+        for (size_t i = 1; i < n; i++)
+            if (bk_id_cmp(&todo[i]->id, &todo[ntodo - 1]->id) != 0)
+                todo[ntodo++] = todo[i];
     }
-    if (r == 0)
-        bk_snapshots_sort((bk_snapshot **)todo, ntodo);
     for (size_t i = 0; r == 0 && i < ntodo; i++) {
         const dst_snap *d = bk_idmap_get(&c.have, snap_key(todo[i]));
         if (d) {
