@@ -4,7 +4,7 @@
 #include "cli.h"
 
 enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_NUMERIC_IDS, O_MYSQL,
-       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT };
+       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT, O_UNTIL };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -20,6 +20,7 @@ static const struct option opts[] = {
     { "databases", required_argument, NULL, O_DATABASES },
     { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
     { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
+    { "until", required_argument, NULL, O_UNTIL },
     { 0 },
 };
 
@@ -32,6 +33,8 @@ struct restore_opts {
     const char *dbs[256];
     size_t ndbs;
     const char *mysql_defaults, *mysql_client;
+    bool until_set;
+    int64_t until;
     char *dbs_copy[256];
     size_t ncopies;
 };
@@ -71,6 +74,13 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     }
     case O_MYSQL_DEFAULTS: o->mysql_defaults = arg; return 0;
     case O_MYSQL_CLIENT: o->mysql_client = arg; return 0;
+    case O_UNTIL: {
+        int32_t ns, tz;
+        if (bk_parse_time(arg, &o->until, &ns, &tz) < 0)
+            return cli_usage(c, "--until: expected \"YYYY-MM-DD HH:MM:SS\" or RFC 3339, got '%s'", arg);
+        o->until_set = true;
+        return 0;
+    }
     }
     return cli_usage(c, "unknown option");
 }
@@ -93,6 +103,60 @@ static void on_db(const char *db, int result, const char *message, void *ud)
     } else {
         cli_info(d->c, "database %s: loaded\n", db);
     }
+}
+
+/* restore --mysql --until TIME: the plan (said, or printed for a dry run), then the run */
+static int restore_until(cli *c, struct restore_opts *o)
+{
+    bk_filter f = cli_filter_get(&o->f);
+    bk_mysql_pitr plan;
+    int r = bk_mysql_pitr_plan(c->repo, &f, o->until, &plan);
+    if (r < 0)
+        return cli_fail(c, r);
+    char id[BK_ID_HEX], aid[BK_ID_HEX], when[48], until[48];
+    bk_id_hex(&plan.dump->id, id);
+    bk_id_hex(&plan.archive->id, aid);
+    bk_snapshot_time_str(plan.dump, when);
+    bk_snapshot u = { .time = o->until };
+    bk_snapshot_time_str(&u, until);
+    json_t *pj = NULL;
+    if (c->json) {
+        json_t *logs = json_array();
+        for (size_t i = 0; i < plan.nbinlogs; i++)
+            json_array_append_new(logs, json_string(plan.binlogs[i]));
+        pj = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "snapshot", id, "snapshot_time", when,
+                       "archive", aid, "binlogs", logs, "start_position",
+                       (json_int_t)plan.start_pos, "until", until);
+    } else if (o->dry_run || c->verbosity >= 0) {
+        FILE *out = o->dry_run ? stdout : NULL;
+        char line[1024];
+        int k = snprintf(line, sizeof(line), "%s snapshot %.8s (the databases as of %.19s, %s:%llu), "
+                         "then replay %s", o->dry_run ? "would load" : "loading", id, when,
+                         plan.binlogs[0], (unsigned long long)plan.start_pos, plan.binlogs[0]);
+        if (plan.nbinlogs > 1 && k > 0 && (size_t)k < sizeof(line))
+            snprintf(line + k, sizeof(line) - (size_t)k, " to %s", plan.binlogs[plan.nbinlogs - 1]);
+        if (out)
+            fprintf(out, "%s up to %.19s\n", line, until);
+        else
+            cli_info(c, "%s up to %.19s\n", line, until);
+    }
+    if (o->dry_run) {
+        if (pj)
+            cli_json_print(json_pack("{s:b, s:o}", "dry_run", 1, "plan", pj));
+        bk_mysql_pitr_free(&plan);
+        return EXIT_OK;
+    }
+    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs };
+    struct db_report d = { c, c->json ? json_array() : NULL, 0 };
+    r = bk_mysql_pitr_run(c->repo, &plan, &t, on_db, &d);
+    bk_mysql_pitr_free(&plan);
+    if (d.arr)
+        cli_json_print(json_pack("{s:b, s:o, s:o, s:b, s:b}", "dry_run", 0, "plan", pj,
+                                 "databases", d.arr, "ok", r == 0, "changed",
+                                 json_array_size(d.arr) > d.failed));
+    if (r < 0 && !d.failed)
+        return cli_fail(c, r);
+    return r < 0 ? EXIT_FATAL : EXIT_OK;
 }
 
 static int restore_mysql(cli *c, struct restore_opts *o, const char *snap_arg)
@@ -118,8 +182,21 @@ static int run(cli *c, int argc, char **argv)
     struct restore_opts o = { 0 };
     int first;
     int e = cli_parse(c, argc, argv, "n", opts, on_opt, &o, &first);
+    if (e == 0 && o.until_set) {
+        if (!o.mysql || argc != first)
+            e = cli_usage(c, "--until goes with --mysql and no snapshot: restore --mysql --until TIME");
+        else if (o.target || o.ninc || o.nexc || o.del || o.verify || o.no_owner || o.numeric_ids)
+            e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
+                          "--delete, --verify, --no-owner or --numeric-ids");
+        else if ((e = cli_open(c, OPEN_READER)) == 0)
+            e = restore_until(c, &o);
+        for (size_t i = 0; i < o.ncopies; i++)
+            free(o.dbs_copy[i]);
+        return e;
+    }
     if (e == 0 && argc - first != 1)
-        e = cli_usage(c, "usage: restore SNAPSHOT --target DIR | restore SNAPSHOT --mysql");
+        e = cli_usage(c, "usage: restore SNAPSHOT --target DIR | restore SNAPSHOT --mysql | "
+                      "restore --mysql --until TIME");
     if (e == 0 && !o.mysql && (o.ndbs || o.mysql_defaults || o.mysql_client))
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     if (e == 0 && o.mysql) {
@@ -208,7 +285,8 @@ static int run(cli *c, int argc, char **argv)
 
 const command cmd_restore = {
     "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
-    "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F]",
+    "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F] |\n"
+    "       restore --mysql --until TIME [--databases A,B] [--dry-run] [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
     "missing) with owners (as root), modes, times, xattrs, ACLs, file flags, hard links,\n"
     "sockets and holes.\n"
@@ -234,6 +312,9 @@ const command cmd_restore = {
     "                             creates its database if missing), reporting per database\n"
     "      --databases A,B        only these databases\n"
     "      --mysql-defaults-file F  client option file (user, password, socket)\n"
-    "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n",
+    "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n"
+    "      --until TIME           with --mysql: the newest dump before TIME, then the archived\n"
+    "                             binary logs replayed from its position up to TIME (\"YYYY-\n"
+    "                             MM-DD HH:MM:SS\" or RFC 3339); --dry-run prints the plan\n",
     .opts = opts, .words = "latest",
 };

@@ -586,6 +586,28 @@ typedef void (*bk_mysql_report_fn)(const char *db, int result, const char *messa
 BK_API int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_target *t,
                             bk_mysql_report_fn report, void *userdata) BK_WARN_UNUSED;
 
+/* A restore to a point in time: the newest --mysql snapshot (with a binary log position)
+ * made before until, and the archived binary logs (backup --mysql-binlogs) that lead from
+ * its position to until.  bk_mysql_pitr_plan only decides; -ENOENT (with the reason: no such
+ * snapshot, a log that was not archived, logs that end before until) when there is no way. */
+typedef struct bk_mysql_pitr {
+    bk_snapshot *dump;               /* the full backup loaded first */
+    bk_snapshot *archive;            /* the archive the logs come from */
+    char **binlogs;                  /* the logs replayed, in order (from the dump's) */
+    size_t nbinlogs;
+    uint64_t start_pos;              /* in the first */
+    int64_t until;                   /* events before this second are replayed */
+} bk_mysql_pitr;
+
+BK_API int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until,
+                              bk_mysql_pitr *ret) BK_WARN_UNUSED;
+/* Load the plan's dumps, then replay the logs into the server of t (mariadb-binlog
+ * --start-position --stop-datetime | mariadb); one database of t->databases at a time when
+ * given.  report as for bk_mysql_restore, with db "binary logs" for the replays. */
+BK_API int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_target *t,
+                             bk_mysql_report_fn report, void *userdata) BK_WARN_UNUSED;
+BK_API void bk_mysql_pitr_free(bk_mysql_pitr *p);
+
 /* ---- check, stats, keys ----------------------------------------------------------------- */
 
 enum bk_check_option {

@@ -6,6 +6,7 @@
  * non-zero, is killed, or its output ends without the footer it always writes. */
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "binlog.h"
+#include "snapshot.h"
 #include "fetcher.h"
 #include "mysql.h"
 #include "restore.h"
@@ -772,4 +774,231 @@ int bk_mysql_binlogs(bk_repo *repo, const bk_mysql_conf *conf, bool flush, const
     *ret_list = list;
     *ret_n = nlist;
     return 0;
+}
+
+/* ---- to a point in time ------------------------------------------------------------------- */
+
+void bk_mysql_pitr_free(bk_mysql_pitr *p)
+{
+    bk_snapshot_free(p->dump);
+    bk_snapshot_free(p->archive);
+    bk_strv_free(p->binlogs, p->nbinlogs);
+    memset(p, 0, sizeof(*p));
+}
+
+static bool has_path(const bk_snapshot *s, const char *path)
+{
+    for (size_t i = 0; i < s->npaths; i++)
+        if (strcmp(s->paths[i], path) == 0)
+            return true;
+    return false;
+}
+
+int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until, bk_mysql_pitr *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "restore --mysql --until");
+    bk_snapshot **v;
+    size_t n;
+    int r = bk_snapshots_list(repo, filter, &v, &n);
+    if (r < 0)
+        return r;
+    /* the newest full backup before until with a position; the newest archive (it holds
+     * every log archived before it too) */
+    const bk_snapshot *dump = NULL, *arch = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->mysql_binlog_file && has_path(v[i], "/" BK_MYSQL_DIR) && v[i]->time < until)
+            dump = v[i];
+        if (v[i]->nbinlogs && has_path(v[i], "/" BK_BINLOG_DIR))
+            arch = v[i];
+    }
+    char when[48];
+    bk_time_format(until, 0, 0, when);
+    if (!dump)
+        r = bk_repo_error(repo, -ENOENT, "no --mysql backup with a binary log position was made "
+                          "before %s", when);
+    else if (!arch)
+        r = bk_repo_error(repo, -ENOENT, "no binary logs are archived (backup --mysql-binlogs)");
+    size_t at = 0;
+    if (r == 0) {
+        while (at < arch->nbinlogs && strcmp(arch->binlogs[at].name, dump->mysql_binlog_file) != 0)
+            at++;
+        if (at == arch->nbinlogs)
+            r = bk_repo_error(repo, -ENOENT, "the binary log %s, where the backup of %.19s stands, "
+                              "is not archived", dump->mysql_binlog_file, when);
+    }
+    /* from there, each next log while the one before ended before until; no gaps */
+    for (size_t i = at; r == 0 && i < arch->nbinlogs; i++) {
+        const bk_binlog *b = &arch->binlogs[i];
+        if (i > at) {
+            size_t s0, s1;
+            long long k0 = binlog_number(arch->binlogs[i - 1].name, &s0);
+            long long k1 = binlog_number(b->name, &s1);
+            if (k1 != k0 + 1 || s0 != s1)
+                r = bk_repo_error(repo, -ENOENT, "binary logs between %s and %s are not archived "
+                                  "(purged before they were): no replay across them",
+                                  arch->binlogs[i - 1].name, b->name);
+        }
+        if (r == 0)
+            r = bk_strv_push(&ret->binlogs, &ret->nbinlogs, b->name);
+        if (r == 0 && b->last_time >= until)
+            break;   /* it reaches until */
+        if (r == 0 && i + 1 == arch->nbinlogs)
+            r = bk_repo_error(repo, -ENOENT, "the archived binary logs end at %s (%s): archive "
+                              "the newer ones (backup --mysql-binlogs --flush) for a restore to %s",
+                              b->name, b->last_time ? "its last event" : "no event", when);
+    }
+    if (r == 0 && (r = bk_snapshot_dup(dump, &ret->dump)) == 0)
+        r = bk_snapshot_dup(arch, &ret->archive);
+    bk_snapshots_free(v, n);
+    if (r < 0) {
+        bk_mysql_pitr_free(ret);
+        return r;
+    }
+    ret->start_pos = dump->mysql_binlog_pos;
+    ret->until = until;
+    return 0;
+}
+
+/* mariadb-binlog [--database=db] --start-position=P --stop-datetime=T files... | client */
+static int replay(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_target *t,
+                  const char *dir, const char *db, char *msg, size_t msglen)
+{
+    char start[64], stop[64], dbopt[300];
+    struct tm tm;
+    time_t u = (time_t)plan->until;
+    localtime_r(&u, &tm);   /* as mariadb-binlog reads it */
+    snprintf(start, sizeof(start), "--start-position=%llu", (unsigned long long)plan->start_pos);
+    strftime(stop, sizeof(stop), "--stop-datetime=%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(dbopt, sizeof(dbopt), "--database=%s", db ? db : "");
+    size_t na = 0;
+    char **args = calloc(plan->nbinlogs + 4, sizeof(char *));
+    char **paths = calloc(plan->nbinlogs, sizeof(char *));
+    int r = args && paths ? 0 : -ENOMEM;
+    if (r == 0) {
+        args[na++] = start;
+        args[na++] = stop;
+        if (db)
+            args[na++] = dbopt;
+    }
+    for (size_t i = 0; r == 0 && i < plan->nbinlogs; i++) {
+        if (asprintf(&paths[i], "%s/%s", dir, plan->binlogs[i]) < 0) {
+            paths[i] = NULL;
+            r = -ENOMEM;
+        } else {
+            args[na++] = paths[i];
+        }
+    }
+    char **bargv = NULL, **cargv = NULL;
+    if (r == 0)
+        r = make_argv(repo, NULL, binlog_names, NULL, args, na, &bargv);
+    if (r == 0)
+        r = make_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &cargv);
+    bk_proc bp, cp;
+    bool b_on = false, c_on = false;
+    if (r == 0 && (r = bk_proc_start(&cp, cargv, true, false)) == 0)
+        c_on = true;
+    if (r == 0 && (r = bk_proc_start(&bp, bargv, false, true)) == 0)
+        b_on = true;
+    if (r < 0)
+        snprintf(msg, msglen, "cannot start the replay: %s", strerror(-r));
+    uint8_t *buf = r == 0 ? malloc(1 << 16) : NULL;
+    while (r == 0 && buf) {
+        ssize_t k = read(bp.out, buf, 1 << 16);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        if (bk_write_full(cp.in, buf, (size_t)k) < 0) {
+            r = -EPIPE;   /* the client died: its message says why */
+            break;
+        }
+    }
+    free(buf);
+    char how_b[128] = "", how_c[128] = "";
+    int status;
+    if (b_on) {
+        if (r < 0)
+            kill(bp.pid, SIGTERM);
+        bk_proc_wait(&bp, &status);
+        bk_proc_status_str(status, how_b, sizeof(how_b));
+    }
+    if (c_on) {
+        bk_proc_wait(&cp, &status);
+        bk_proc_status_str(status, how_c, sizeof(how_c));
+    }
+    if (how_b[0]) {
+        snprintf(msg, msglen, "%s %s: %s", bargv[0], how_b, bk_proc_stderr(&bp));
+        r = -EIO;
+    } else if (how_c[0] || r < 0) {
+        if (c_on)
+            snprintf(msg, msglen, "%s %s: %s", cargv[0], how_c[0] ? how_c : "stopped reading",
+                     bk_proc_stderr(&cp));
+        r = r < 0 ? r : -EIO;
+    }
+    argv_free(bargv);
+    argv_free(cargv);
+    for (size_t i = 0; paths && i < plan->nbinlogs; i++)
+        free(paths[i]);
+    free(paths);
+    free(args);
+    return r;
+}
+
+int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_target *t,
+                      bk_mysql_report_fn report, void *userdata)
+{
+    if (bk_repo_backup_only(repo))
+        return bk_repo_need_full_key(repo, "restore --mysql --until");
+    /* the logs first, into a directory of our own: a log that cannot be read stops the
+     * restore before anything is loaded */
+    char dir[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/arca-replay-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return bk_repo_error(repo, -errno, "cannot make a directory in %s: %s", dir, strerror(errno));
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < plan->nbinlogs; i++) {
+        char *path = NULL, *in = NULL;
+        if (asprintf(&path, "%s/%s", dir, plan->binlogs[i]) < 0 ||
+            asprintf(&in, "/" BK_BINLOG_DIR "/%s", plan->binlogs[i]) < 0) {
+            free(path);
+            r = -ENOMEM;
+            break;
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            r = bk_repo_error(repo, -errno, "cannot write %s: %s", path, strerror(errno));
+        else
+            r = bk_dump(repo, plan->archive, in, fd);
+        if (fd >= 0 && close(fd) < 0 && r == 0)
+            r = bk_repo_error(repo, -errno, "cannot write %s: %s", path, strerror(errno));
+        free(path);
+        free(in);
+    }
+    if (r == 0)
+        r = bk_mysql_restore(repo, plan->dump, t, report, userdata);
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    for (size_t k = 0; r == 0 && k < (t->ndatabases ? t->ndatabases : 1); k++) {
+        char msg[BK_PROC_ERR_MAX + 512] = "";
+        const char *db = t->ndatabases ? t->databases[k] : NULL;
+        int e = replay(repo, plan, t, dir, db, msg, sizeof(msg));
+        if (report)
+            report(db ? db : "binary logs", e, msg, userdata);
+        if (e < 0)
+            r = bk_repo_error(repo, e, "the replay of the binary logs%s%s failed: %s",
+                              db ? " for " : "", db ? db : "", msg);
+    }
+    sigaction(SIGPIPE, &old, NULL);
+    for (size_t i = 0; i < plan->nbinlogs; i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", dir, plan->binlogs[i]) >= 0)
+            unlink(path);
+        free(path);
+    }
+    rmdir(dir);
+    return r;
 }

@@ -104,7 +104,7 @@ fi
 # ---- no option the program does not have -----------------------------------------------
 # other programs' options the page mentions: mariadb-dump's, the mariadb client's, Ceph's,
 # cmake's
-foreign="--single-transaction --defaults-file --id --user --name --mon-host --err-to-stderr --install
+foreign="--single-transaction --defaults-file --id --user --name --mon-host --err-to-stderr --install --start-position --stop-datetime --database
          --read-from-remote-server --raw"
 printf '%s\n' $foreign | cat - "$T/global-opts" "$T/src-opts" "$T"/opts-* 2>/dev/null | sort -u > "$T/known"
 while read -r o; do
