@@ -851,14 +851,14 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until, bk
     }
     if (r == 0 && (r = bk_snapshot_dup(dump, &ret->dump)) == 0)
         r = bk_snapshot_dup(arch, &ret->archive);
-    bk_snapshots_free(v, n);
-    if (r < 0) {
-        bk_mysql_pitr_free(ret);
-        return r;
+    if (r == 0) {
+        ret->start_pos = dump->mysql_binlog_pos;
+        ret->until = until;
     }
-    ret->start_pos = dump->mysql_binlog_pos;
-    ret->until = until;
-    return 0;
+    bk_snapshots_free(v, n);   /* (dump and arch were in it) */
+    if (r < 0)
+        bk_mysql_pitr_free(ret);
+    return r;
 }
 
 /* mariadb-binlog [--database=db] --start-position=P --stop-datetime=T files... | client */
