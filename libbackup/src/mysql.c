@@ -977,22 +977,42 @@ int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_t
         free(path);
         free(in);
     }
+    /* the databases replayed: those asked for, else those the dump holds (the events of
+     * others would meet tables the restore did not make) */
+    char **dbs = NULL;
+    size_t ndbs = 0;
+    for (size_t i = 0; r == 0 && i < t->ndatabases; i++)
+        r = bk_strv_push(&dbs, &ndbs, t->databases[i]);
+    if (r == 0 && t->ndatabases == 0) {
+        bk_node mdir;
+        bk_tree files = { 0 };
+        r = bk_repo_find_node(repo, &plan->dump->tree, "/" BK_MYSQL_DIR, &mdir);
+        if (r == 0)
+            r = mdir.type == BK_NODE_DIR ? bk_repo_load_tree(repo, &mdir.subtree, &files) : -ENOENT;
+        bk_node_clear(&mdir);
+        for (size_t i = 0; r == 0 && i < files.n; i++) {
+            char *db = bk_mysql_db_name(files.nodes[i].name);
+            r = db ? bk_strv_push(&dbs, &ndbs, db) : 0;
+            free(db);
+        }
+        bk_tree_free(&files);
+    }
     if (r == 0)
         r = bk_mysql_restore(repo, plan->dump, t, report, userdata);
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
-    for (size_t k = 0; r == 0 && k < (t->ndatabases ? t->ndatabases : 1); k++) {
+    for (size_t k = 0; r == 0 && k < ndbs; k++) {
         char msg[BK_PROC_ERR_MAX + 512] = "";
-        const char *db = t->ndatabases ? t->databases[k] : NULL;
+        const char *db = dbs[k];
         int e = replay(repo, plan, t, dir, db, msg, sizeof(msg));
-        if (report)
-            report(db ? db : "binary logs", e, msg, userdata);
+        if (e < 0 && report)
+            report(db, e, msg, userdata);
         if (e < 0)
-            r = bk_repo_error(repo, e, "the replay of the binary logs%s%s failed: %s",
-                              db ? " for " : "", db ? db : "", msg);
+            r = bk_repo_error(repo, e, "the replay of the binary logs for %s failed: %s", db, msg);
     }
     sigaction(SIGPIPE, &old, NULL);
+    bk_strv_free(dbs, ndbs);
     for (size_t i = 0; i < plan->nbinlogs; i++) {
         char *path = NULL;
         if (asprintf(&path, "%s/%s", dir, plan->binlogs[i]) >= 0)

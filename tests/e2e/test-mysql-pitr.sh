@@ -2,7 +2,7 @@
 # restore --mysql --until: a nightly dump (with its binary log position), a workload, the
 # binary logs archived, an accidental DROP TABLE at a known second; a restore until just
 # before it, into a fresh server, gives the checksums recorded at that moment, for all the
-# databases and for one (--databases); --dry-run prints the plan and loads nothing; a time
+# databases of the dump (not those it does not hold) and for one (--databases); --dry-run prints the plan and loads nothing; a time
 # the archived logs do not reach is an error before anything is loaded.
 # Needs MYSQL_DEFAULTS_FILE of a server that logs (scripts/mariadb-server.sh: the default).
 source "$(dirname "$0")/lib.sh"
@@ -12,7 +12,7 @@ SRC=$MYSQL_DEFAULTS_FILE
 DB="arca_pitr_$$"
 sql() { mariadb --defaults-file="$1" -N -B -e "$2"; }
 stop_dst() { [ -d "$T/mdb2" ] && "$SCRIPTS/mariadb-server.sh" stop "$T/mdb2" >/dev/null 2>&1 || true; }
-trap 'rc=$?; stop_dst; sql "$SRC" "DROP DATABASE IF EXISTS ${DB}_shop; DROP DATABASE IF EXISTS ${DB}_crm" || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_dst; sql "$SRC" "DROP DATABASE IF EXISTS ${DB}_shop; DROP DATABASE IF EXISTS ${DB}_crm; DROP DATABASE IF EXISTS ${DB}_other" || true; (exit $rc); cleanup' EXIT
 [ "$(sql "$SRC" "SELECT @@log_bin")" = 1 ] || fail "the test server keeps no binary log"
 # checksums of both databases' tables
 state() {
@@ -29,6 +29,8 @@ sql "$SRC" "CREATE DATABASE ${DB}_shop; CREATE DATABASE ${DB}_crm; USE ${DB}_sho
 R=$(new_repo repo)
 arca_init "$R" >/dev/null
 arca -r "$R" backup --mysql --mysql-defaults-file "$SRC" --databases "${DB}_shop,${DB}_crm" -q
+# a database the dump does not hold, written to after it: its events are not replayed
+sql "$SRC" "CREATE DATABASE ${DB}_other; CREATE TABLE ${DB}_other.t (id INT PRIMARY KEY); INSERT INTO ${DB}_other.t VALUES (1)"
 
 # the day's work after the dump, in both databases
 sql "$SRC" "USE ${DB}_shop; UPDATE ${DB}_shop.orders SET amount = amount + 1 WHERE id % 10 = 0;
@@ -61,6 +63,7 @@ arca -r "$R" --json restore --mysql --until "$until" --dry-run > "$T/plan.json"
 arca -r "$R" restore --mysql --until "$until" --mysql-defaults-file "$DST" -q || fail "restore --until"
 state "$DST" > "$T/state-restored"
 diff "$T/state-before" "$T/state-restored" || fail "the databases restored until $until differ from their state then"
+[ -z "$(sql "$DST" "SHOW DATABASES LIKE '${DB}_other'")" ] || fail "a database the dump did not hold was replayed"
 
 # one database alone, into a server that has it already: the same for it
 sql "$DST" "DROP DATABASE ${DB}_crm"
