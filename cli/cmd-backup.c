@@ -8,7 +8,7 @@
 
 enum { O_TAG = 1, O_HOST, O_EXCLUDE, O_EXCLUDE_FILE, O_PARENT, O_FORCE, O_TIME, O_STDIN,
        O_STDIN_NAME, O_CHUNK_AVG, O_MYSQL, O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_DUMP,
-       O_MYSQL_CLIENT, O_MYSQL_BINLOGS, O_FLUSH };
+       O_MYSQL_CLIENT, O_MYSQL_BINLOGS, O_FLUSH, O_MYSQL_PHYSICAL, O_MYSQL_BACKUP };
 
 static const struct option opts[] = {
     { "tag", required_argument, NULL, O_TAG },
@@ -30,12 +30,14 @@ static const struct option opts[] = {
     { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
     { "mysql-binlogs", no_argument, NULL, O_MYSQL_BINLOGS },
     { "flush", no_argument, NULL, O_FLUSH },
+    { "mysql-physical", no_argument, NULL, O_MYSQL_PHYSICAL },
+    { "mysql-backup-command", required_argument, NULL, O_MYSQL_BACKUP },
     { 0 },
 };
 
 struct backup_opts {
     bk_backup *b;
-    bool stdin_mode, mysql, mysql_options, binlogs, flush;
+    bool stdin_mode, mysql, mysql_options, dump_options, binlogs, flush, physical, backup_command;
     const char *stdin_name;
     bool dry_run;
 };
@@ -80,7 +82,7 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     case O_STDIN: o->stdin_mode = true; break;
     case O_MYSQL: o->mysql = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL, 1); break;
     case O_DATABASES:
-        o->mysql_options = true;
+        o->mysql_options = o->dump_options = true;
         r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DATABASE, arg);
         break;
     case O_MYSQL_DEFAULTS:
@@ -88,16 +90,24 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DEFAULTS_FILE, arg);
         break;
     case O_MYSQL_DUMP:
-        o->mysql_options = true;
+        o->mysql_options = o->dump_options = true;
         r = bk_backup_set_str(b, BK_BACKUP_MYSQL_DUMP_COMMAND, arg);
         break;
     case O_MYSQL_CLIENT:
-        o->mysql_options = true;
+        o->mysql_options = o->dump_options = true;
         r = bk_backup_set_str(b, BK_BACKUP_MYSQL_CLIENT_COMMAND, arg);
         break;
     case O_STDIN_NAME: o->stdin_name = arg; break;
     case O_MYSQL_BINLOGS: o->binlogs = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL_BINLOGS, 1); break;
     case O_FLUSH: o->flush = true; r = bk_backup_set_int(b, BK_BACKUP_MYSQL_FLUSH, 1); break;
+    case O_MYSQL_PHYSICAL:
+        o->physical = true;
+        r = bk_backup_set_int(b, BK_BACKUP_MYSQL_PHYSICAL, 1);
+        break;
+    case O_MYSQL_BACKUP:
+        o->backup_command = true;
+        r = bk_backup_set_str(b, BK_BACKUP_MYSQL_BACKUP_COMMAND, arg);
+        break;
     case O_CHUNK_AVG: {
         uint64_t v;
         if (cli_parse_size(arg, &v) < 0 || bk_backup_set_int(b, BK_BACKUP_CHUNK_AVG, (int64_t)v) < 0)
@@ -178,15 +188,23 @@ static int run(cli *c, int argc, char **argv)
             bk_backup_set_str(b, BK_BACKUP_STDIN_NAME, o.stdin_name ? o.stdin_name : "stdin");
             bk_backup_set_int(b, BK_BACKUP_STDIN_FD, STDIN_FILENO);
         }
-    } else if (e == 0 && o.binlogs && (first < argc || o.mysql)) {
-        e = cli_usage(c, "--mysql-binlogs makes a snapshot of its own: no paths or --mysql with it");
-    } else if (e == 0 && first >= argc && !o.mysql && !o.binlogs) {
-        e = cli_usage(c, "give the paths to back up (or --stdin, --mysql or --mysql-binlogs)");
+    } else if (e == 0 && (o.binlogs || o.physical) && (first < argc || o.mysql ||
+                                                        (o.binlogs && o.physical))) {
+        e = cli_usage(c, "%s makes a snapshot of its own: no paths, --mysql or other with it",
+                      o.binlogs ? "--mysql-binlogs" : "--mysql-physical");
+    } else if (e == 0 && first >= argc && !o.mysql && !o.binlogs && !o.physical) {
+        e = cli_usage(c, "give the paths to back up (or --stdin, --mysql, --mysql-binlogs or "
+                      "--mysql-physical)");
     }
     if (e == 0 && o.flush && !o.binlogs)
         e = cli_usage(c, "--flush goes with --mysql-binlogs");
-    if (e == 0 && o.mysql_options && !o.mysql && !o.binlogs)
+    if (e == 0 && o.mysql_options && !o.mysql && !o.binlogs && !o.physical)
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
+    if (e == 0 && o.backup_command && !o.physical)
+        e = cli_usage(c, "--mysql-backup-command goes with --mysql-physical");
+    if (e == 0 && o.physical && o.dump_options)
+        e = cli_usage(c, "--mysql-physical backs up the whole server: no --databases, "
+                      "--mysql-dump-command or --mysql-client-command");
     for (int i = first; e == 0 && i < argc; i++)
         bk_backup_set_str(b, BK_BACKUP_PATH, argv[i]);
     if (e == 0)
@@ -248,7 +266,8 @@ static int run(cli *c, int argc, char **argv)
 
 const command cmd_backup = {
     "backup", run, "backup [options] [PATH...] [--mysql] | backup --stdin [--stdin-name NAME] |\n"
-    "       backup --mysql-binlogs [--flush] [--mysql-defaults-file F]",
+    "       backup --mysql-binlogs [--flush] [--mysql-defaults-file F] |\n"
+    "       backup --mysql-physical [--mysql-defaults-file F]",
     "Save files and directories (or a stream from standard input) as a new snapshot.\n"
     "Files unchanged since the parent snapshot (same host and paths) are not read again.\n\n"
     "Options:\n"
@@ -276,7 +295,10 @@ const command cmd_backup = {
     "                             archived one, into /mysql-binlog/ (fetched with\n"
     "                             mariadb-binlog); nothing new: no snapshot\n"
     "      --flush                with --mysql-binlogs: rotate first (FLUSH BINARY LOGS), so\n"
-    "                             that the log being written is archived too\n\n"
+    "                             that the log being written is archived too\n"
+    "      --mysql-physical       a physical backup of the server on this host (mariadb-backup's\n"
+    "                             xbstream) into /mysql-physical/backup.xbstream\n"
+    "      --mysql-backup-command CMD  instead of mariadb-backup (a shell command)\n\n"
     "Exit status 3: the snapshot was saved, but some entries could not be read, or some\n"
     "files changed while they were read.\n",
     .opts = opts,

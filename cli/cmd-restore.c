@@ -4,7 +4,7 @@
 #include "cli.h"
 
 enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_NUMERIC_IDS, O_MYSQL,
-       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT, O_UNTIL };
+       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT, O_UNTIL, O_MYSQL_PHYSICAL, O_MYSQL_BACKUP };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -21,6 +21,8 @@ static const struct option opts[] = {
     { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
     { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
     { "until", required_argument, NULL, O_UNTIL },
+    { "mysql-physical", no_argument, NULL, O_MYSQL_PHYSICAL },
+    { "mysql-backup-command", required_argument, NULL, O_MYSQL_BACKUP },
     { 0 },
 };
 
@@ -29,10 +31,10 @@ struct restore_opts {
     const char *target;
     const char *inc[256], *exc[256];
     size_t ninc, nexc;
-    bool dry_run, del, verify, no_owner, numeric_ids, mysql;
+    bool dry_run, del, verify, no_owner, numeric_ids, mysql, physical;
     const char *dbs[256];
     size_t ndbs;
-    const char *mysql_defaults, *mysql_client;
+    const char *mysql_defaults, *mysql_client, *mysql_backup;
     bool until_set;
     int64_t until;
     char *dbs_copy[256];
@@ -74,6 +76,8 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
     }
     case O_MYSQL_DEFAULTS: o->mysql_defaults = arg; return 0;
     case O_MYSQL_CLIENT: o->mysql_client = arg; return 0;
+    case O_MYSQL_PHYSICAL: o->physical = true; return 0;
+    case O_MYSQL_BACKUP: o->mysql_backup = arg; return 0;
     case O_UNTIL: {
         int32_t ns, tz;
         if (bk_parse_time(arg, &o->until, &ns, &tz) < 0)
@@ -106,11 +110,16 @@ static void on_db(const char *db, int result, const char *message, void *ud)
 }
 
 /* restore --mysql --until TIME: the plan (said, or printed for a dry run), then the run */
-static int restore_until(cli *c, struct restore_opts *o)
+static int restore_until(cli *c, struct restore_opts *o, const char *snap_arg)
 {
     bk_filter f = cli_filter_get(&o->f);
+    bk_snapshot *base = NULL;
+    int r = snap_arg ? cli_find_snapshot(c, snap_arg, &o->f, &base) : 0;
+    if (r)
+        return r;
     bk_mysql_pitr plan;
-    int r = bk_mysql_pitr_plan(c->repo, &f, o->until, &plan);
+    r = bk_mysql_pitr_plan(c->repo, &f, base, o->until, &plan);
+    bk_snapshot_free(base);
     if (r < 0)
         return cli_fail(c, r);
     char id[BK_ID_HEX], aid[BK_ID_HEX], when[48], until[48];
@@ -124,15 +133,20 @@ static int restore_until(cli *c, struct restore_opts *o)
         json_t *logs = json_array();
         for (size_t i = 0; i < plan.nbinlogs; i++)
             json_array_append_new(logs, json_string(plan.binlogs[i]));
-        pj = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "snapshot", id, "snapshot_time", when,
-                       "archive", aid, "binlogs", logs, "start_position",
-                       (json_int_t)plan.start_pos, "until", until);
+        pj = json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:s}", "snapshot", id, "snapshot_time",
+                       when, "physical", plan.physical, "archive", aid, "binlogs", logs,
+                       "start_position", (json_int_t)plan.start_pos, "until", until);
     } else if (o->dry_run || c->verbosity >= 0) {
         FILE *out = o->dry_run ? stdout : NULL;
         char line[1024];
-        int k = snprintf(line, sizeof(line), "%s snapshot %.8s (the databases as of %.19s, %s:%llu), "
-                         "then replay %s", o->dry_run ? "would load" : "loading", id, when,
-                         plan.binlogs[0], (unsigned long long)plan.start_pos, plan.binlogs[0]);
+        int k = plan.physical
+            ? snprintf(line, sizeof(line), "%s the server restored from the physical backup "
+                       "%.8s (as of %.19s, %s:%llu): replay %s", o->dry_run ? "would replay onto"
+                       : "replaying onto", id, when, plan.binlogs[0],
+                       (unsigned long long)plan.start_pos, plan.binlogs[0])
+            : snprintf(line, sizeof(line), "%s snapshot %.8s (the databases as of %.19s, %s:%llu), "
+                       "then replay %s", o->dry_run ? "would load" : "loading", id, when,
+                       plan.binlogs[0], (unsigned long long)plan.start_pos, plan.binlogs[0]);
         if (plan.nbinlogs > 1 && k > 0 && (size_t)k < sizeof(line))
             snprintf(line + k, sizeof(line) - (size_t)k, " to %s", plan.binlogs[plan.nbinlogs - 1]);
         if (out)
@@ -146,14 +160,15 @@ static int restore_until(cli *c, struct restore_opts *o)
         bk_mysql_pitr_free(&plan);
         return EXIT_OK;
     }
-    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs };
+    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs, NULL };
     struct db_report d = { c, c->json ? json_array() : NULL, 0 };
     r = bk_mysql_pitr_run(c->repo, &plan, &t, on_db, &d);
+    bool physical = plan.physical;
     bk_mysql_pitr_free(&plan);
     if (d.arr)
         cli_json_print(json_pack("{s:b, s:o, s:o, s:b, s:b}", "dry_run", 0, "plan", pj,
                                  "databases", d.arr, "ok", r == 0, "changed",
-                                 json_array_size(d.arr) > d.failed));
+                                 json_array_size(d.arr) > d.failed || (physical && r == 0)));
     if (r < 0 && !d.failed)
         return cli_fail(c, r);
     return r < 0 ? EXIT_FATAL : EXIT_OK;
@@ -165,7 +180,7 @@ static int restore_mysql(cli *c, struct restore_opts *o, const char *snap_arg)
     int e = cli_find_snapshot(c, snap_arg, &o->f, &s);
     if (e)
         return e;
-    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs };
+    bk_mysql_target t = { o->mysql_defaults, o->mysql_client, o->dbs, o->ndbs, NULL };
     struct db_report d = { c, c->json ? json_array() : NULL, 0 };
     int r = bk_mysql_restore(c->repo, s, &t, on_db, &d);
     bk_snapshot_free(s);
@@ -177,26 +192,79 @@ static int restore_mysql(cli *c, struct restore_opts *o, const char *snap_arg)
     return r < 0 ? EXIT_FATAL : EXIT_OK;
 }
 
+/* restore SNAPSHOT --mysql-physical --target DIR: extracted and prepared */
+static int restore_physical(cli *c, struct restore_opts *o, const char *snap_arg)
+{
+    bk_snapshot *s;
+    int e = cli_find_snapshot(c, snap_arg, &o->f, &s);
+    if (e)
+        return e;
+    bk_mysql_target t = { o->mysql_defaults, NULL, NULL, 0, o->mysql_backup };
+    int r = bk_mysql_physical_restore(c->repo, s, o->target, &t);
+    char id[BK_ID_HEX], when[48];
+    bk_id_hex(&s->id, id);
+    bk_snapshot_time_str(s, when);
+    if (r == 0 && c->json) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:b}", "snapshot", id, "snapshot_time",
+                              when, "target", o->target, "prepared", 1, "changed", 1);
+        if (s->mysql_binlog_file) {
+            json_object_set_new(j, "binlog_file", json_string(s->mysql_binlog_file));
+            json_object_set_new(j, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
+            if (s->mysql_gtid)
+                json_object_set_new(j, "gtid", json_string(s->mysql_gtid));
+        }
+        cli_json_print(j);
+    } else if (r == 0) {
+        cli_info(c, "Restored the physical backup %.8s (%.19s) into %s, prepared\n", id, when,
+                 o->target);
+        if (s->mysql_binlog_file)
+            cli_info(c, "Its binary log position: %s:%llu%s%s (to go on to a later time, start "
+                     "a server on it and run: arca restore %.8s --mysql --until TIME)\n",
+                     s->mysql_binlog_file, (unsigned long long)s->mysql_binlog_pos,
+                     s->mysql_gtid ? ", GTID " : "", s->mysql_gtid ? s->mysql_gtid : "", id);
+    }
+    bk_snapshot_free(s);
+    return r < 0 ? cli_fail(c, r) : EXIT_OK;
+}
+
 static int run(cli *c, int argc, char **argv)
 {
     struct restore_opts o = { 0 };
     int first;
     int e = cli_parse(c, argc, argv, "n", opts, on_opt, &o, &first);
+    if (e == 0 && o.physical) {
+        if (o.mysql || o.until_set)
+            e = cli_usage(c, "--mysql-physical restores a datadir; to replay the binary logs onto "
+                          "it, start a server on it and run: restore SNAPSHOT --mysql --until TIME");
+        else if (argc - first != 1 || !o.target)
+            e = cli_usage(c, "usage: restore SNAPSHOT --mysql-physical --target DIR");
+        else if (o.ninc || o.nexc || o.del || o.dry_run || o.verify || o.no_owner ||
+                 o.numeric_ids || o.ndbs || o.mysql_client)
+            e = cli_usage(c, "--mysql-physical restores the whole datadir: no --include, "
+                          "--exclude, --delete, --dry-run, --verify, --no-owner, --numeric-ids, "
+                          "--databases or --mysql-client-command");
+        else if ((e = cli_open(c, OPEN_READER)) == 0)
+            e = restore_physical(c, &o, argv[first]);
+        return e;
+    }
+    if (e == 0 && o.mysql_backup)
+        e = cli_usage(c, "--mysql-backup-command goes with --mysql-physical");
     if (e == 0 && o.until_set) {
-        if (!o.mysql || argc != first)
-            e = cli_usage(c, "--until goes with --mysql and no snapshot: restore --mysql --until TIME");
+        if (!o.mysql || argc - first > 1)
+            e = cli_usage(c, "--until goes with --mysql: restore [SNAPSHOT] --mysql --until TIME");
         else if (o.target || o.ninc || o.nexc || o.del || o.verify || o.no_owner || o.numeric_ids)
             e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
                           "--delete, --verify, --no-owner or --numeric-ids");
         else if ((e = cli_open(c, OPEN_READER)) == 0)
-            e = restore_until(c, &o);
+            e = restore_until(c, &o, argc > first ? argv[first] : NULL);
         for (size_t i = 0; i < o.ncopies; i++)
             free(o.dbs_copy[i]);
         return e;
     }
     if (e == 0 && argc - first != 1)
         e = cli_usage(c, "usage: restore SNAPSHOT --target DIR | restore SNAPSHOT --mysql | "
-                      "restore --mysql --until TIME");
+                      "restore [SNAPSHOT] --mysql --until TIME | "
+                      "restore SNAPSHOT --mysql-physical --target DIR");
     if (e == 0 && !o.mysql && (o.ndbs || o.mysql_defaults || o.mysql_client))
         e = cli_usage(c, "--databases and --mysql-* options go with --mysql");
     if (e == 0 && o.mysql) {
@@ -286,7 +354,9 @@ static int run(cli *c, int argc, char **argv)
 const command cmd_restore = {
     "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
     "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F] |\n"
-    "       restore --mysql --until TIME [--databases A,B] [--dry-run] [--mysql-defaults-file F]",
+    "       restore [SNAPSHOT] --mysql --until TIME [--databases A,B] [--dry-run]\n"
+    "               [--mysql-defaults-file F] |\n"
+    "       restore SNAPSHOT --mysql-physical --target DIR [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
     "missing) with owners (as root), modes, times, xattrs, ACLs, file flags, hard links,\n"
     "sockets and holes.\n"
@@ -313,8 +383,13 @@ const command cmd_restore = {
     "      --databases A,B        only these databases\n"
     "      --mysql-defaults-file F  client option file (user, password, socket)\n"
     "      --mysql-client-command CMD  instead of mariadb/mysql (a shell command)\n"
-    "      --until TIME           with --mysql: the newest dump before TIME, then the archived\n"
-    "                             binary logs replayed from its position up to TIME (\"YYYY-\n"
-    "                             MM-DD HH:MM:SS\" or RFC 3339); --dry-run prints the plan\n",
+    "      --until TIME           with --mysql: the newest dump before TIME (or SNAPSHOT), then\n"
+    "                             the archived binary logs replayed from its position up to\n"
+    "                             TIME (\"YYYY-MM-DD HH:MM:SS\" or RFC 3339); --dry-run prints\n"
+    "                             the plan.  SNAPSHOT a physical backup: only the replay, into\n"
+    "                             the server started on the datadir restored from it\n"
+    "      --mysql-physical       extract the snapshot's physical backup into DIR (new or\n"
+    "                             empty) and prepare it with mariadb-backup: a datadir\n"
+    "      --mysql-backup-command CMD  instead of mariadb-backup (a shell command)\n",
     .opts = opts, .words = "latest",
 };

@@ -11,7 +11,7 @@ build_pkgs="build-essential cmake pkg-config libsodium-dev libssl-dev libzstd-de
 # and util-linux (unshare, setpriv, flock) isolate and drop privileges, man-db and
 # groff-base check the man page; git, mmdebstrap and mount make the fresh Debian root
 # of scripts/fresh-root.sh; prometheus gives promtool, which checks the metrics file
-test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client
+test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client mariadb-backup
            clang libfuzzer-14-dev libclang-rt-14-dev attr acl e2fsprogs ansible-core python3
            procps util-linux mount man-db groff-base git mmdebstrap prometheus"
 bench_pkgs="restic borgbackup time"

@@ -17,6 +17,9 @@
 #                                 client.cnf is a [client] section (socket=, user=root) for
 #                                 `mariadb --defaults-file=...` / `mariadb-dump --defaults-file=...`.
 #                                 On failure: non-zero exit, nothing left running.
+#                                 A DIR that holds only data/, a datadir made elsewhere (e.g.
+#                                 by arca restore --mysql-physical --target DIR/data), is
+#                                 adopted: the server starts on it, with DIR's own socket.
 #   mariadb-server.sh stop DIR    clean shutdown (SQL SHUTDOWN, then SIGTERM, then
 #                                 SIGKILL); idempotent, exit 0 when nothing runs
 #   mariadb-server.sh status DIR  exit 0 iff the server runs and answers
@@ -185,7 +188,7 @@ server_args() {
 
 do_start() {
     [ -n "$DIR" ] || die "missing DIR"
-    local restart=0 timeout=${MARIADB_START_TIMEOUT:-60}
+    local restart=0 adopt=0 timeout=${MARIADB_START_TIMEOUT:-60}
     { is_uint "$timeout" && [ "$timeout" -ge 1 ]; } || die "MARIADB_START_TIMEOUT must be a number of seconds"
     if [ -e "$DIR" ]; then
         [ -d "$DIR" ] || die "$DIR exists and is not a directory"
@@ -193,6 +196,8 @@ do_start() {
         if [ -f "$DIR/.mariadb-server" ] && [ -d "$DIR/data/mysql" ]; then
             if server_pid >/dev/null; then die "a server is already running in $DIR"; fi
             restart=1
+        elif [ "$(ls -A "$DIR" 2>/dev/null)" = data ] && [ -d "$DIR/data/mysql" ]; then
+            adopt=1
         elif [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
             die "$DIR is not empty and holds no server of this script (stop it and rm -rf it first)"
         fi
@@ -219,7 +224,10 @@ do_start() {
     fi
     server_args
 
-    if [ "$restart" = 0 ]; then
+    if [ "$adopt" = 1 ]; then
+        : > "$DIR/.mariadb-server"
+        phase "datadir adopted"
+    elif [ "$restart" = 0 ]; then
         local inst=(--no-defaults --datadir="$DIR/data" --auth-root-authentication-method=normal
                     --skip-test-db --skip-name-resolve
                     --innodb-buffer-pool-size="${MARIADB_BUFFER_POOL:-64M}"

@@ -348,6 +348,9 @@ enum bk_backup_option {
                                        since the last archived one, into /mysql-binlog
                                        (bk_backup_run: -EALREADY when there is none) */
     BK_BACKUP_MYSQL_FLUSH = 306,    /* int: with BINLOGS, FLUSH BINARY LOGS first */
+    BK_BACKUP_MYSQL_PHYSICAL = 307, /* int: 1 = a physical backup (mariadb-backup --stream=
+                                       xbstream) into /mysql-physical/backup.xbstream */
+    BK_BACKUP_MYSQL_BACKUP_COMMAND = 308, /* str: shell command instead of mariadb-backup */
 };
 
 /* A backup job is described first (options), then run against an open repository. */
@@ -575,6 +578,7 @@ typedef struct bk_mysql_target {
     const char *client_command;      /* shell command instead of mariadb/mysql, or NULL */
     const char *const *databases;    /* which dumps to load; none = all in the snapshot */
     size_t ndatabases;
+    const char *backup_command;      /* shell command instead of mariadb-backup, or NULL */
 } bk_mysql_target;
 
 /* Called once per database: result 0 or a negative errno, message the client's stderr. */
@@ -586,12 +590,21 @@ typedef void (*bk_mysql_report_fn)(const char *db, int result, const char *messa
 BK_API int bk_mysql_restore(bk_repo *repo, const bk_snapshot *snap, const bk_mysql_target *t,
                             bk_mysql_report_fn report, void *userdata) BK_WARN_UNUSED;
 
-/* A restore to a point in time: the newest --mysql snapshot (with a binary log position)
- * made before until, and the archived binary logs (backup --mysql-binlogs) that lead from
- * its position to until.  bk_mysql_pitr_plan only decides; -ENOENT (with the reason: no such
+/* A physical backup (backup --mysql-physical) into dir, a new or empty directory: the
+ * stream extracted (mbstream -x), then prepared (mariadb-backup --prepare, with
+ * t->defaults_file and t->backup_command): a datadir a server can start on.  -EEXIST when
+ * dir holds anything; on a failure later, dir keeps what was extracted. */
+BK_API int bk_mysql_physical_restore(bk_repo *repo, const bk_snapshot *snap, const char *dir,
+                                     const bk_mysql_target *t) BK_WARN_UNUSED;
+
+/* A restore to a point in time: a full backup with a binary log position made before
+ * until (base, a dump or a physical backup; NULL: the newest --mysql dump), and the
+ * archived binary logs (backup --mysql-binlogs) that lead from its position to until.  bk_mysql_pitr_plan only decides; -ENOENT (with the reason: no such
  * snapshot, a log that was not archived, logs that end before until) when there is no way. */
 typedef struct bk_mysql_pitr {
     bk_snapshot *dump;               /* the full backup loaded first */
+    bool physical;                   /* it is a physical backup: not loaded (the server
+                                        runs on its datadir), only replayed onto */
     bk_snapshot *archive;            /* the archive the logs come from */
     char **binlogs;                  /* the logs replayed, in order (from the dump's) */
     size_t nbinlogs;
@@ -599,11 +612,11 @@ typedef struct bk_mysql_pitr {
     int64_t until;                   /* events before this second are replayed */
 } bk_mysql_pitr;
 
-BK_API int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until,
-                              bk_mysql_pitr *ret) BK_WARN_UNUSED;
-/* Load the plan's dumps, then replay the logs into the server of t (mariadb-binlog
- * --start-position --stop-datetime | mariadb); one database of t->databases at a time when
- * given.  report as for bk_mysql_restore, with db "binary logs" for the replays. */
+BK_API int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot *base,
+                              int64_t until, bk_mysql_pitr *ret) BK_WARN_UNUSED;
+/* Load the plan's dumps (not a physical backup's), then replay the logs into the server of
+ * t (mariadb-binlog --start-position --stop-datetime | mariadb); one database at a time:
+ * those of t->databases, else those the dump holds (all at once after a physical backup).  report as for bk_mysql_restore, with db "binary logs" for the replays. */
 BK_API int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_target *t,
                              bk_mysql_report_fn report, void *userdata) BK_WARN_UNUSED;
 BK_API void bk_mysql_pitr_free(bk_mysql_pitr *p);

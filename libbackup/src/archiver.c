@@ -51,7 +51,9 @@ struct bk_backup {
     bool mysql_on;
     bk_mysql_conf mysql;
     bk_tree mysql_files;        /* the dump's files, made before the walk */
-    bk_mysql_pos mysql_pos;     /* where the dump is in the binary log */
+    bk_mysql_pos mysql_pos;     /* where the dump (or the physical backup) is in the binary log */
+    bool physical_on;
+    bk_tree physical_files;     /* the physical backup's stream, made before the walk */
     bool binlogs_on, binlog_flush;
     bk_tree binlog_files;       /* the archived binary logs (old and new), made before the walk */
     bk_binlog *binlogs;         /* their descriptions */
@@ -151,6 +153,9 @@ int bk_backup_set_str(bk_backup *b, int option, const char *v)
     case BK_BACKUP_MYSQL_CLIENT_COMMAND:
         free(b->mysql.client_command);
         return (b->mysql.client_command = strdup(v)) ? 0 : -ENOMEM;
+    case BK_BACKUP_MYSQL_BACKUP_COMMAND:
+        free(b->mysql.backup_command);
+        return (b->mysql.backup_command = strdup(v)) ? 0 : -ENOMEM;
     }
     return -EINVAL;
 }
@@ -172,6 +177,7 @@ int bk_backup_set_int(bk_backup *b, int option, int64_t v)
     case BK_BACKUP_MYSQL: b->mysql_on = v != 0; return 0;
     case BK_BACKUP_MYSQL_BINLOGS: b->binlogs_on = v != 0; return 0;
     case BK_BACKUP_MYSQL_FLUSH: b->binlog_flush = v != 0; return 0;
+    case BK_BACKUP_MYSQL_PHYSICAL: b->physical_on = v != 0; return 0;
     case BK_BACKUP_CHUNK_AVG:
         if (v < 256 || v > (BK_CHUNK_SIZE_LIMIT / 8) || (v & (v - 1)) != 0) return -ERANGE;
         b->chunk_avg = (uint32_t)v; return 0;
@@ -691,6 +697,7 @@ typedef enum vkind {
     VN_STREAM,                  /* the stdin stream */
     VN_MYSQL,                   /* the database dumps (b->mysql_files) */
     VN_BINLOGS,                 /* the archived binary logs (b->binlog_files) */
+    VN_PHYSICAL,                /* the physical backup's stream (b->physical_files) */
 } vkind;
 
 typedef struct vnode {
@@ -812,7 +819,8 @@ static void count_stream(bk_backup *b, const bk_node *old, const bk_node *n)
     }
 }
 
-/* The database dumps' (or the binary logs') directory: files made before the walk. */
+/* The database dumps' (the binary logs', the physical backup's) directory: files made
+ * before the walk. */
 static int save_mysql(bk_backup *b, const bk_tree *files, const bk_node *old, bk_node *dir)
 {
     bk_tree old_tree, t = { 0 };
@@ -823,7 +831,7 @@ static int save_mysql(bk_backup *b, const bk_tree *files, const bk_node *old, bk
         r = bk_node_copy(&files->nodes[i], &n);
         if (r < 0)
             break;
-        if (files == &b->mysql_files)   /* (a binary log keeps its last event's time) */
+        if (files != &b->binlog_files)   /* (a binary log keeps its last event's time) */
             n.mtime = n.ctime = dir->mtime;
         count_stream(b, bk_tree_find(&old_tree, n.name, n.name_len), &n);
         r = bk_tree_push(&t, &n);
@@ -922,8 +930,9 @@ static int save_vnode(bk_backup *b, vnode *v, const char *path, const bk_node *o
     }
     if (r < 0)
         return r;
-    if (v->kind == VN_MYSQL || v->kind == VN_BINLOGS)
-        return save_mysql(b, v->kind == VN_MYSQL ? &b->mysql_files : &b->binlog_files, old, n);
+    if (v->kind == VN_MYSQL || v->kind == VN_BINLOGS || v->kind == VN_PHYSICAL)
+        return save_mysql(b, v->kind == VN_MYSQL ? &b->mysql_files :
+                             v->kind == VN_BINLOGS ? &b->binlog_files : &b->physical_files, old, n);
     load_old_tree(b, old, &old_tree);
     for (size_t i = 0; r == 0 && i < v->nkids; i++) {
         vnode *k = &v->kids[i];
@@ -1019,11 +1028,13 @@ static int find_parent(bk_backup *b, const char *host, char **paths, size_t npat
 int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
 {
     b->repo = repo;
-    if (b->npaths == 0 && !b->stdin_name && !b->mysql_on && !b->binlogs_on)
+    if (b->npaths == 0 && !b->stdin_name && !b->mysql_on && !b->binlogs_on && !b->physical_on)
         return bk_repo_error(repo, -EINVAL, "nothing to back up: give paths, a stream or --mysql");
-    if (b->binlogs_on && (b->npaths || b->stdin_name || b->mysql_on))
-        return bk_repo_error(repo, -EINVAL, "binary logs are archived in snapshots of their own "
-                             "(no paths, stream or --mysql with them)");
+    if ((b->binlogs_on || b->physical_on) &&
+        (b->npaths || b->stdin_name || b->mysql_on || (b->binlogs_on && b->physical_on)))
+        return bk_repo_error(repo, -EINVAL, "%s in snapshots of their own (no paths, stream, "
+                             "--mysql or other with them)", b->binlogs_on ? "binary logs are "
+                             "archived" : "physical backups are made");
     if (b->stdin_name && b->stdin_fd < 0)
         b->stdin_fd = 0;
     int r = 0;
@@ -1048,6 +1059,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         r = bk_strv_push(&paths, &npaths, "/" BK_MYSQL_DIR);
     if (r == 0 && b->binlogs_on)
         r = bk_strv_push(&paths, &npaths, "/" BK_BINLOG_DIR);
+    if (r == 0 && b->physical_on)
+        r = bk_strv_push(&paths, &npaths, "/" BK_PHYSICAL_DIR);
     char *stream_path = NULL;
     if (r == 0 && b->stdin_name) {
         char *abs = malloc(strlen(b->stdin_name) + 2);
@@ -1083,7 +1096,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     npaths = k;
     /* made-up files (a stream, the dumps) must not overlap real paths */
     const char *made[2] = { stream_path, b->mysql_on ? "/" BK_MYSQL_DIR
-                                         : b->binlogs_on ? "/" BK_BINLOG_DIR : NULL };
+                                         : b->binlogs_on ? "/" BK_BINLOG_DIR
+                                         : b->physical_on ? "/" BK_PHYSICAL_DIR : NULL };
     for (size_t m = 0; r == 0 && m < 2; m++) {
         bool found = false;
         for (size_t i = 0; made[m] && i < npaths; i++)
@@ -1122,6 +1136,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             kind = VN_MYSQL;
         else if (b->binlogs_on && strcmp(paths[i], "/" BK_BINLOG_DIR) == 0)
             kind = VN_BINLOGS;
+        else if (b->physical_on && strcmp(paths[i], "/" BK_PHYSICAL_DIR) == 0)
+            kind = VN_PHYSICAL;
         r = vnode_add(&root, paths[i], kind);
     }
     free(stream_path);
@@ -1130,7 +1146,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     /* streams and dumps: --chunk-size-avg, else the dump profile (a stream is most often
      * a dump: tests/bench/dumps.sh) */
     uint32_t stream_avg = b->chunk_avg ? b->chunk_avg :
-                          b->mysql_on || b->stdin_name ? BK_MYSQL_CHUNK_AVG : 0;
+                          b->mysql_on || b->stdin_name ? BK_MYSQL_CHUNK_AVG :
+                          b->physical_on ? BK_PHYSICAL_CHUNK_AVG : 0;
     if (r == 0 && stream_avg)
         r = bk_repo_chunker_for(repo, stream_avg, &b->stream_chunker);
     const bk_chunker *stream_ch = stream_avg ? &b->stream_chunker : &repo->chunker;
@@ -1182,6 +1199,11 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
             if (b->item_error)
                 b->item_error("/" BK_BINLOG_DIR, -ENODATA, what, b->item_ud);
         }
+    }
+    if (r == 0 && b->physical_on) {
+        b->current = "mysql-physical";
+        r = bk_mysql_physical(repo, &b->mysql, stream_ch, b->w, tick, b, &b->physical_files,
+                              &b->mysql_pos);
     }
     if (r == 0 && b->mysql_on) {
         /* first, so that the databases are dumped as of the start of the run */
@@ -1261,7 +1283,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
                 snap->parent = parent->id;
             }
             /* record the streams' profile when streams are all there is */
-            bool only_streams = (size_t)(b->stdin_name != NULL) + b->mysql_on == snap->npaths;
+            bool only_streams = (size_t)(b->stdin_name != NULL) + b->mysql_on + b->physical_on ==
+                                snap->npaths;
             const bk_chunker *ch = only_streams ? stream_ch : &repo->chunker;
             snap->chunk_min = (uint32_t)ch->min;
             snap->chunk_avg = (uint32_t)ch->avg;
@@ -1306,6 +1329,7 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     b->scan = NULL;
     bk_node_clear(&rootnode);
     bk_tree_free(&b->mysql_files);
+    bk_tree_free(&b->physical_files);
     bk_mysql_pos_free(&b->mysql_pos);
     bk_tree_free(&b->binlog_files);
     bk_binlogs_free(b->binlogs, b->nbinlogs);

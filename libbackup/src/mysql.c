@@ -37,14 +37,14 @@ void bk_mysql_conf_free(bk_mysql_conf *c)
     free(c->defaults_file);
     free(c->dump_command);
     free(c->client_command);
+    free(c->backup_command);
     bk_strv_free(c->databases, c->ndatabases);
     memset(c, 0, sizeof(*c));
 }
 
-/* argv for a program: either the given shell command (then args are its "$@") or the
- * first of the default names found in PATH.  --defaults-file must come first. */
-static int make_argv(bk_repo *repo, const char *command, const char *const *names,
-                     const char *defaults_file, char **args, size_t nargs, char ***ret)
+/* (mysql.h)  MariaDB's programs take --defaults-file only as their first option. */
+int bk_mysql_argv(bk_repo *repo, const char *command, const char *const *names,
+                  const char *defaults_file, char **args, size_t nargs, char ***ret)
 {
     char **v = NULL;
     size_t n = 0;
@@ -66,7 +66,10 @@ static int make_argv(bk_repo *repo, const char *command, const char *const *name
                 found = *p;
         if (!found)
             return bk_repo_error(repo, -ENOENT, "neither %s nor %s is installed (install "
-                                 "mariadb-client, or give the command)", names[0], names[1]);
+                                 "%s, or give the command)", names[0], names[1],
+                                 strcmp(names[0], "mariadb-backup") == 0 ||
+                                 strcmp(names[0], "mbstream") == 0 ? "mariadb-backup"
+                                                                   : "mariadb-client");
         r = bk_strv_push(&v, &n, found);
     }
     if (r == 0 && defaults_file) {
@@ -91,7 +94,7 @@ static int make_argv(bk_repo *repo, const char *command, const char *const *name
     return 0;
 }
 
-static void argv_free(char **v)
+void bk_mysql_argv_free(char **v)
 {
     if (!v)
         return;
@@ -113,7 +116,7 @@ static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sq
         return -ENOMEM;
     char *args[] = { "--batch", "--skip-column-names", q };
     char **argv;
-    int r = make_argv(repo, conf->client_command, client_names, conf->defaults_file, args, 3, &argv);
+    int r = bk_mysql_argv(repo, conf->client_command, client_names, conf->defaults_file, args, 3, &argv);
     free(q);
     if (r < 0)
         return r;
@@ -121,7 +124,7 @@ static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sq
     r = bk_proc_start(&p, argv, false, true);
     if (r < 0) {
         r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
-        argv_free(argv);
+        bk_mysql_argv_free(argv);
         return r;
     }
     char buf[4096];
@@ -138,7 +141,7 @@ static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sq
     bk_proc_status_str(status, how, sizeof(how));
     if (how[0])
         r = bk_repo_error(repo, -EIO, "cannot %s: %s %s: %s", what, argv[0], how, bk_proc_stderr(&p));
-    argv_free(argv);
+    bk_mysql_argv_free(argv);
     return r;
 }
 
@@ -288,7 +291,7 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
         args[nflags] = "--databases";
         for (size_t i = 0; i < ndbs; i++)
             args[nflags + 1 + i] = dbs[i];
-        r = make_argv(repo, conf->dump_command, dump_names, conf->defaults_file, args,
+        r = bk_mysql_argv(repo, conf->dump_command, dump_names, conf->defaults_file, args,
                       nflags + 1 + ndbs, &argv);
     }
     free(args);
@@ -376,7 +379,7 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     free(d.cdcs);
     bk_strv_free(d.names, d.n);
     bk_sqlsplit_free(&split);
-    argv_free(argv);
+    bk_mysql_argv_free(argv);
     bk_strv_free(dbs, ndbs);
     if (r < 0) {
         bk_tree_free(ret);
@@ -398,7 +401,7 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
                     char *msg, size_t msglen)
 {
     char **argv;
-    int r = make_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &argv);
+    int r = bk_mysql_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &argv);
     if (r < 0) {
         snprintf(msg, msglen, "%s", bk_repo_errmsg(repo));
         return r;
@@ -407,7 +410,7 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
     r = bk_proc_start(&p, argv, true, false);
     if (r < 0) {
         snprintf(msg, msglen, "cannot run %s: %s", argv[0], strerror(-r));
-        argv_free(argv);
+        bk_mysql_argv_free(argv);
         return r;
     }
     bk_fetcher *f = NULL;
@@ -451,7 +454,7 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
         snprintf(msg, msglen, "loaded");
     if (r == 0 && (how[0] || write_err))
         r = -EIO;
-    argv_free(argv);
+    bk_mysql_argv_free(argv);
     (void)db;
     return r;
 }
@@ -595,7 +598,7 @@ static int fetch_binlog(bk_repo *repo, const bk_mysql_conf *conf, const char *di
     }
     char *args[] = { "--read-from-remote-server", "--raw", rf, (char *)name };
     char **argv = NULL;
-    int r = make_argv(repo, NULL, binlog_names, conf->defaults_file, args, 4, &argv);
+    int r = bk_mysql_argv(repo, NULL, binlog_names, conf->defaults_file, args, 4, &argv);
     free(rf);
     bk_proc p;
     if (r == 0 && (r = bk_proc_start(&p, argv, false, true)) < 0)
@@ -613,7 +616,7 @@ static int fetch_binlog(bk_repo *repo, const bk_mysql_conf *conf, const char *di
                               argv[0], how, bk_proc_stderr(&p));
     }
     if (argv)
-        argv_free(argv);
+        bk_mysql_argv_free(argv);
     int fd = r == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
     if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
@@ -794,7 +797,8 @@ static bool has_path(const bk_snapshot *s, const char *path)
     return false;
 }
 
-int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until, bk_mysql_pitr *ret)
+int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot *base,
+                       int64_t until, bk_mysql_pitr *ret)
 {
     memset(ret, 0, sizeof(*ret));
     if (bk_repo_backup_only(repo))
@@ -806,18 +810,30 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until, bk
         return r;
     /* the newest full backup before until with a position; the newest archive (it holds
      * every log archived before it too) */
-    const bk_snapshot *dump = NULL, *arch = NULL;
+    const bk_snapshot *dump = base, *arch = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (v[i]->mysql_binlog_file && has_path(v[i], "/" BK_MYSQL_DIR) && v[i]->time < until)
+        if (!base && v[i]->mysql_binlog_file && has_path(v[i], "/" BK_MYSQL_DIR) &&
+            v[i]->time < until)
             dump = v[i];
         if (v[i]->nbinlogs && has_path(v[i], "/" BK_BINLOG_DIR))
             arch = v[i];
     }
-    char when[48];
+    char when[48], id[BK_ID_HEX];
     bk_time_format(until, 0, 0, when);
+    bool physical = base && has_path(base, "/" BK_PHYSICAL_DIR);
+    if (base)
+        bk_id_hex(&base->id, id);
     if (!dump)
         r = bk_repo_error(repo, -ENOENT, "no --mysql backup with a binary log position was made "
                           "before %s", when);
+    else if (base && !physical && !has_path(base, "/" BK_MYSQL_DIR))
+        r = bk_repo_error(repo, -ENOENT, "snapshot %.8s is no full backup of a database server "
+                          "(--mysql or --mysql-physical)", id);
+    else if (base && !base->mysql_binlog_file)
+        r = bk_repo_error(repo, -ENOENT, "snapshot %.8s recorded no binary log position (the "
+                          "server kept no binary log)", id);
+    else if (base && base->time >= until)
+        r = bk_repo_error(repo, -ENOENT, "snapshot %.8s was made after %s", id, when);
     else if (!arch)
         r = bk_repo_error(repo, -ENOENT, "no binary logs are archived (backup --mysql-binlogs)");
     size_t at = 0;
@@ -852,10 +868,11 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, int64_t until, bk
     if (r == 0 && (r = bk_snapshot_dup(dump, &ret->dump)) == 0)
         r = bk_snapshot_dup(arch, &ret->archive);
     if (r == 0) {
+        ret->physical = physical;
         ret->start_pos = dump->mysql_binlog_pos;
         ret->until = until;
     }
-    bk_snapshots_free(v, n);   /* (dump and arch were in it) */
+    bk_snapshots_free(v, n);   /* (dump, unless it is base, and arch were in it) */
     if (r < 0)
         bk_mysql_pitr_free(ret);
     return r;
@@ -892,9 +909,9 @@ static int replay(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_targe
     }
     char **bargv = NULL, **cargv = NULL;
     if (r == 0)
-        r = make_argv(repo, NULL, binlog_names, NULL, args, na, &bargv);
+        r = bk_mysql_argv(repo, NULL, binlog_names, NULL, args, na, &bargv);
     if (r == 0)
-        r = make_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &cargv);
+        r = bk_mysql_argv(repo, t->client_command, client_names, t->defaults_file, NULL, 0, &cargv);
     bk_proc bp, cp;
     bool b_on = false, c_on = false;
     if (r == 0 && (r = bk_proc_start(&cp, cargv, true, false)) == 0)
@@ -937,8 +954,8 @@ static int replay(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_targe
                      bk_proc_stderr(&cp));
         r = r < 0 ? r : -EIO;
     }
-    argv_free(bargv);
-    argv_free(cargv);
+    bk_mysql_argv_free(bargv);
+    bk_mysql_argv_free(cargv);
     for (size_t i = 0; paths && i < plan->nbinlogs; i++)
         free(paths[i]);
     free(paths);
@@ -983,7 +1000,7 @@ int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_t
     size_t ndbs = 0;
     for (size_t i = 0; r == 0 && i < t->ndatabases; i++)
         r = bk_strv_push(&dbs, &ndbs, t->databases[i]);
-    if (r == 0 && t->ndatabases == 0) {
+    if (r == 0 && t->ndatabases == 0 && !plan->physical) {
         bk_node mdir;
         bk_tree files = { 0 };
         r = bk_repo_find_node(repo, &plan->dump->tree, "/" BK_MYSQL_DIR, &mdir);
@@ -997,19 +1014,22 @@ int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_t
         }
         bk_tree_free(&files);
     }
-    if (r == 0)
+    if (r == 0 && !plan->physical)
         r = bk_mysql_restore(repo, plan->dump, t, report, userdata);
+    if (r == 0 && plan->physical && ndbs == 0)
+        r = bk_strv_push(&dbs, &ndbs, "");   /* every database, in one replay */
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
     for (size_t k = 0; r == 0 && k < ndbs; k++) {
         char msg[BK_PROC_ERR_MAX + 512] = "";
-        const char *db = dbs[k];
+        const char *db = dbs[k][0] ? dbs[k] : NULL;
         int e = replay(repo, plan, t, dir, db, msg, sizeof(msg));
         if (e < 0 && report)
-            report(db, e, msg, userdata);
+            report(db ? db : "binary logs", e, msg, userdata);
         if (e < 0)
-            r = bk_repo_error(repo, e, "the replay of the binary logs for %s failed: %s", db, msg);
+            r = bk_repo_error(repo, e, "the replay of the binary logs%s%s failed: %s",
+                              db ? " for " : "", db ? db : "", msg);
     }
     sigaction(SIGPIPE, &old, NULL);
     bk_strv_free(dbs, ndbs);

@@ -8,16 +8,27 @@
 #define BK_MYSQL_CHUNK_AVG (8u << 10)   /* the dump profile: tests/bench/dumps.sh */
 #define BK_MYSQL_DIR "mysql"
 #define BK_BINLOG_DIR "mysql-binlog"
+#define BK_PHYSICAL_DIR "mysql-physical"
+#define BK_PHYSICAL_FILE "backup.xbstream"
+#define BK_PHYSICAL_CHUNK_AVG (64u << 10)   /* measured: docs/mysql.md */
 
 typedef struct bk_mysql_conf {
     char *defaults_file;
     char *dump_command;          /* replaces mariadb-dump/mysqldump (a shell command) */
     char *client_command;        /* replaces mariadb/mysql */
+    char *backup_command;        /* replaces mariadb-backup (--mysql-physical) */
     char **databases;            /* empty: every database but the system schemas */
     size_t ndatabases;
 } bk_mysql_conf;
 
 void bk_mysql_conf_free(bk_mysql_conf *c);
+
+/* argv for a helper program: the given shell command (args become its "$@"), else the
+ * first of names (NULL-terminated) found in PATH; --defaults-file=F first if F.  Free it
+ * with bk_mysql_argv_free. */
+int bk_mysql_argv(bk_repo *repo, const char *command, const char *const *names,
+                  const char *defaults_file, char **args, size_t nargs, char ***ret) BK_MUST_CHECK;
+void bk_mysql_argv_free(char **v);
 
 /* Where a dump is in the server's binary log (NULL, 0 when the server has none, or is not
  * MariaDB). */
@@ -47,6 +58,14 @@ int bk_mysql_binlogs(bk_repo *repo, const bk_mysql_conf *conf, bool flush, const
                      const bk_binlog *known, size_t nknown, const bk_chunker *ch, bk_writer *w,
                      bk_tree *ret, bk_binlog **ret_list, size_t *ret_n, char **ret_gap) BK_MUST_CHECK;
 void bk_binlogs_free(bk_binlog *v, size_t n);
+
+/* A physical backup: mariadb-backup --backup --stream=xbstream, its stream chunked with ch
+ * into w as one file node (BK_PHYSICAL_FILE), with the binary log position the backup
+ * recorded (*ret_pos; NULL, 0 when the server keeps no binary log).  The run fails when the
+ * program fails or its stream is not whole (physical.c). */
+int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
+                      void (*tick)(void *), void *tick_ctx, bk_tree *ret,
+                      bk_mysql_pos *ret_pos) BK_MUST_CHECK;
 int bk_binlogs_dup(const bk_binlog *v, size_t n, bk_binlog **ret) BK_MUST_CHECK;
 
 #endif

@@ -11,6 +11,41 @@
 
 extern char **environ;
 
+/* Of what a program says on stderr, the first bytes and the last (a long-winded program,
+ * mariadb-backup, says what went wrong at the end), with "[...]" between them. */
+static void keep_err(bk_proc *p, const char *b, size_t k)
+{
+    const size_t cap = sizeof(p->errbuf) - 1;
+    if (p->errlen < BK_PROC_ERR_HEAD) {
+        size_t h = BK_MIN(k, BK_PROC_ERR_HEAD - p->errlen);
+        memcpy(p->errbuf + p->errlen, b, h);
+        p->errlen += h;
+        b += h;
+        k -= h;
+    }
+    if (k <= cap - p->errlen) {
+        memcpy(p->errbuf + p->errlen, b, k);
+        p->errlen += k;
+        return;
+    }
+    static const char cut[] = "\n[...]\n";
+    const size_t keep = BK_PROC_ERR_HEAD + sizeof(cut) - 1;
+    size_t tail = cap - keep;
+    const char *old = p->errbuf + (p->errcut ? keep : BK_PROC_ERR_HEAD);
+    size_t nold = (size_t)(p->errbuf + p->errlen - old);
+    if (k >= tail) {
+        memcpy(p->errbuf + keep, b + k - tail, tail);
+    } else {
+        size_t from_old = BK_MIN(nold, tail - k);
+        memmove(p->errbuf + keep, old + nold - from_old, from_old);
+        memcpy(p->errbuf + keep + from_old, b, k);
+        tail = from_old + k;
+    }
+    memcpy(p->errbuf + BK_PROC_ERR_HEAD, cut, sizeof(cut) - 1);
+    p->errlen = keep + tail;
+    p->errcut = true;
+}
+
 static void *read_err(void *arg)
 {
     bk_proc *p = arg;
@@ -21,10 +56,7 @@ static void *read_err(void *arg)
             continue;
         if (k <= 0)
             break;
-        size_t room = sizeof(p->errbuf) - 1 - p->errlen;
-        size_t take = BK_MIN((size_t)k, room);
-        memcpy(p->errbuf + p->errlen, buf, take);
-        p->errlen += take;
+        keep_err(p, buf, (size_t)k);
     }
     p->errbuf[p->errlen] = 0;
     return NULL;

@@ -10,6 +10,7 @@
 #include "macro.h"
 
 #define BK_PROC_ERR_MAX 4096
+#define BK_PROC_ERR_HEAD 1024     /* of a longer stderr, the first bytes and the last */
 
 typedef struct bk_proc {
     pid_t pid;
@@ -18,8 +19,9 @@ typedef struct bk_proc {
     int err;                      /* read end of its stderr (the capture thread's) */
     pthread_t err_thread;
     bool err_thread_running;
-    char errbuf[BK_PROC_ERR_MAX]; /* the first bytes of its stderr */
+    char errbuf[BK_PROC_ERR_MAX]; /* its stderr: the first and the last bytes */
     size_t errlen;
+    bool errcut;                  /* errbuf holds "[...]" where bytes were left out */
 } bk_proc;
 
 /* Start argv[0] (searched in PATH).  want_in/want_out: give it pipes for stdin/stdout

@@ -2,8 +2,9 @@
 # restore --mysql --until: a nightly dump (with its binary log position), a workload, the
 # binary logs archived, an accidental DROP TABLE at a known second; a restore until just
 # before it, into a fresh server, gives the checksums recorded at that moment, for all the
-# databases of the dump (not those it does not hold) and for one (--databases); --dry-run prints the plan and loads nothing; a time
-# the archived logs do not reach is an error before anything is loaded.
+# databases of the dump (not those it does not hold) and for one (--databases); --dry-run
+# prints the plan and loads nothing; the dump can be named; a time the archived logs do not
+# reach, or a base that is no full backup, is an error before anything is loaded.
 # Needs MYSQL_DEFAULTS_FILE of a server that logs (scripts/mariadb-server.sh: the default).
 source "$(dirname "$0")/lib.sh"
 : "${MYSQL_DEFAULTS_FILE:?MYSQL_DEFAULTS_FILE must name the client config of the test server}"
@@ -83,5 +84,11 @@ contains 'archived binary logs end at' < "$T/late.err" || fail "past the archive
 [ -z "$(sql "$DST" "SHOW DATABASES LIKE '${DB}_crm'")" ] || fail "a restore that could not reach its time loaded something"
 # before the first dump: no plan
 expect_rc 1 arca -r "$R" restore --mysql --until "2001-01-01 00:00:00" 2>/dev/null
-expect_rc 2 arca -r "$R" restore latest --mysql --until "$until" 2>/dev/null
+# an explicit base: the dump (the same plan), or a snapshot that is no full backup
+dump_id=$(arca -r "$R" --json snapshots | python3 -c 'import json,sys; print([s["short_id"] for s in json.load(sys.stdin) if "/mysql" in s["paths"]][-1])')
+arca -r "$R" restore "$dump_id" --mysql --until "$until" --dry-run > "$T/plan2.txt" || fail "restore SNAPSHOT --until --dry-run"
+contains "^would load snapshot $dump_id " < "$T/plan2.txt" || fail "the plan from $dump_id: $(cat "$T/plan2.txt")"
+expect_rc 1 arca -r "$R" restore latest --mysql --until "$until" 2> "$T/nofull.err"
+contains 'is no full backup' < "$T/nofull.err" || fail "a base that is no full backup: $(cat "$T/nofull.err")"
+expect_rc 2 arca -r "$R" restore latest other --mysql --until "$until" 2>/dev/null
 pass
