@@ -4,7 +4,7 @@
 #include "cli.h"
 
 enum { O_TARGET = 1, O_INCLUDE, O_EXCLUDE, O_DELETE, O_VERIFY, O_NO_OWNER, O_NUMERIC_IDS, O_MYSQL,
-       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT, O_UNTIL, O_MYSQL_PHYSICAL, O_MYSQL_BACKUP };
+       O_DATABASES, O_MYSQL_DEFAULTS, O_MYSQL_CLIENT, O_UNTIL, O_MYSQL_PHYSICAL, O_MYSQL_BACKUP, O_UNTIL_GTID };
 
 static const struct option opts[] = {
     FILTER_OPTIONS,
@@ -21,6 +21,7 @@ static const struct option opts[] = {
     { "mysql-defaults-file", required_argument, NULL, O_MYSQL_DEFAULTS },
     { "mysql-client-command", required_argument, NULL, O_MYSQL_CLIENT },
     { "until", required_argument, NULL, O_UNTIL },
+    { "until-gtid", required_argument, NULL, O_UNTIL_GTID },
     { "mysql-physical", no_argument, NULL, O_MYSQL_PHYSICAL },
     { "mysql-backup-command", required_argument, NULL, O_MYSQL_BACKUP },
     { 0 },
@@ -35,8 +36,9 @@ struct restore_opts {
     const char *dbs[256];
     size_t ndbs;
     const char *mysql_defaults, *mysql_client, *mysql_backup;
-    bool until_set;
+    bool until_set, until_time;
     int64_t until;
+    const char *until_gtid;
     char *dbs_copy[256];
     size_t ncopies;
 };
@@ -82,9 +84,16 @@ static int on_opt(cli *c, int opt, const char *arg, void *ctx)
         int32_t ns, tz;
         if (bk_parse_time(arg, &o->until, &ns, &tz) < 0)
             return cli_usage(c, "--until: expected \"YYYY-MM-DD HH:MM:SS\" or RFC 3339, got '%s'", arg);
-        o->until_set = true;
+        o->until_set = o->until_time = true;
         return 0;
     }
+    case O_UNTIL_GTID:
+        if (!bk_mysql_gtid_valid(arg))
+            return cli_usage(c, "--until-gtid: expected domain-server-sequence (e.g. 0-1-1234), "
+                             "got '%s'", arg);
+        o->until_gtid = arg;
+        o->until_set = true;
+        return 0;
     }
     return cli_usage(c, "unknown option");
 }
@@ -118,16 +127,21 @@ static int restore_until(cli *c, struct restore_opts *o, const char *snap_arg)
     if (r)
         return r;
     bk_mysql_pitr plan;
-    r = bk_mysql_pitr_plan(c->repo, &f, base, o->until, &plan);
+    r = bk_mysql_pitr_plan(c->repo, &f, base, o->until, o->until_gtid, &plan);
     bk_snapshot_free(base);
     if (r < 0)
         return cli_fail(c, r);
-    char id[BK_ID_HEX], aid[BK_ID_HEX], when[48], until[48];
+    char id[BK_ID_HEX], aid[BK_ID_HEX], when[48], until[48], until_txt[160];
     bk_id_hex(&plan.dump->id, id);
     bk_id_hex(&plan.archive->id, aid);
     bk_snapshot_time_str(plan.dump, when);
-    bk_snapshot u = { .time = o->until };
-    bk_snapshot_time_str(&u, until);
+    if (o->until_gtid) {
+        snprintf(until_txt, sizeof(until_txt), "GTID %s (not included)", o->until_gtid);
+    } else {
+        bk_snapshot u = { .time = o->until };
+        bk_snapshot_time_str(&u, until);
+        snprintf(until_txt, sizeof(until_txt), "%.19s", until);
+    }
     json_t *pj = NULL;
     if (c->json) {
         json_t *logs = json_array();
@@ -135,7 +149,8 @@ static int restore_until(cli *c, struct restore_opts *o, const char *snap_arg)
             json_array_append_new(logs, json_string(plan.binlogs[i]));
         pj = json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:s}", "snapshot", id, "snapshot_time",
                        when, "physical", plan.physical, "archive", aid, "binlogs", logs,
-                       "start_position", (json_int_t)plan.start_pos, "until", until);
+                       "start_position", (json_int_t)plan.start_pos, o->until_gtid ? "until_gtid"
+                       : "until", o->until_gtid ? o->until_gtid : until);
     } else if (o->dry_run || c->verbosity >= 0) {
         FILE *out = o->dry_run ? stdout : NULL;
         char line[1024];
@@ -150,9 +165,11 @@ static int restore_until(cli *c, struct restore_opts *o, const char *snap_arg)
         if (plan.nbinlogs > 1 && k > 0 && (size_t)k < sizeof(line))
             snprintf(line + k, sizeof(line) - (size_t)k, " to %s", plan.binlogs[plan.nbinlogs - 1]);
         if (out)
-            fprintf(out, "%s up to %.19s\n", line, until);
+            fprintf(out, "%s up to %s%s\n", line, until_txt, plan.nothing ? " (nothing to "
+                    "replay: the backup is just before it)" : "");
         else
-            cli_info(c, "%s up to %.19s\n", line, until);
+            cli_info(c, "%s up to %s%s\n", line, until_txt, plan.nothing ? " (nothing to "
+                     "replay: the backup is just before it)" : "");
     }
     if (o->dry_run) {
         if (pj)
@@ -252,6 +269,8 @@ static int run(cli *c, int argc, char **argv)
     if (e == 0 && o.until_set) {
         if (!o.mysql || argc - first > 1)
             e = cli_usage(c, "--until goes with --mysql: restore [SNAPSHOT] --mysql --until TIME");
+        else if (o.until_gtid && o.until_time)
+            e = cli_usage(c, "--until or --until-gtid, not both");
         else if (o.target || o.ninc || o.nexc || o.del || o.verify || o.no_owner || o.numeric_ids)
             e = cli_usage(c, "--mysql loads into the server: no --target, --include, --exclude, "
                           "--delete, --verify, --no-owner or --numeric-ids");
@@ -354,7 +373,7 @@ static int run(cli *c, int argc, char **argv)
 const command cmd_restore = {
     "restore", run, "restore SNAPSHOT --target DIR [--include PATH] [--exclude PATTERN] |\n"
     "       restore SNAPSHOT --mysql [--databases A,B] [--mysql-defaults-file F] |\n"
-    "       restore [SNAPSHOT] --mysql --until TIME [--databases A,B] [--dry-run]\n"
+    "       restore [SNAPSHOT] --mysql --until TIME|--until-gtid GTID [--databases A,B] [--dry-run]\n"
     "               [--mysql-defaults-file F] |\n"
     "       restore SNAPSHOT --mysql-physical --target DIR [--mysql-defaults-file F]",
     "Restore a snapshot, or the parts selected by --include, into DIR (created if\n"
@@ -388,6 +407,7 @@ const command cmd_restore = {
     "                             TIME (\"YYYY-MM-DD HH:MM:SS\" or RFC 3339); --dry-run prints\n"
     "                             the plan.  SNAPSHOT a physical backup: only the replay, into\n"
     "                             the server started on the datadir restored from it\n"
+    "      --until-gtid GTID      as --until, up to the transaction before GTID (D-S-N)\n"
     "      --mysql-physical       extract the snapshot's physical backup into DIR (new or\n"
     "                             empty) and prepare it with mariadb-backup: a datadir\n"
     "      --mysql-backup-command CMD  instead of mariadb-backup (a shell command)\n",

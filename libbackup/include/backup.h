@@ -599,7 +599,9 @@ BK_API int bk_mysql_physical_restore(bk_repo *repo, const bk_snapshot *snap, con
 
 /* A restore to a point in time: a full backup with a binary log position made before
  * until (base, a dump or a physical backup; NULL: the newest --mysql dump), and the
- * archived binary logs (backup --mysql-binlogs) that lead from its position to until.  bk_mysql_pitr_plan only decides; -ENOENT (with the reason: no such
+ * archived binary logs (backup --mysql-binlogs) that lead from its position to until.
+ * With until_gtid ("0-1-1234"), until is that transaction (in its domain) instead of a
+ * time: those before it are replayed, not it.  bk_mysql_pitr_plan only decides; -ENOENT (with the reason: no such
  * snapshot, a log that was not archived, logs that end before until) when there is no way. */
 typedef struct bk_mysql_pitr {
     bk_snapshot *dump;               /* the full backup loaded first */
@@ -609,11 +611,17 @@ typedef struct bk_mysql_pitr {
     char **binlogs;                  /* the logs replayed, in order (from the dump's) */
     size_t nbinlogs;
     uint64_t start_pos;              /* in the first */
-    int64_t until;                   /* events before this second are replayed */
+    int64_t until;                   /* events before this second are replayed (or 0) */
+    char *until_gtid;                /* or the transactions before this GTID (or NULL) */
+    char *stop_gtid;                 /* the last one replayed: its domain, sequence - 1 */
+    bool nothing;                    /* the backup is just before until_gtid: no replay */
 } bk_mysql_pitr;
 
 BK_API int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot *base,
-                              int64_t until, bk_mysql_pitr *ret) BK_WARN_UNUSED;
+                              int64_t until, const char *until_gtid,
+                              bk_mysql_pitr *ret) BK_WARN_UNUSED;
+/* "domain-server-sequence", sequence > 0 */
+BK_API bool bk_mysql_gtid_valid(const char *gtid);
 /* Load the plan's dumps (not a physical backup's), then replay the logs into the server of
  * t (mariadb-binlog --start-position --stop-datetime | mariadb); one database at a time:
  * those of t->databases, else those the dump holds (all at once after a physical backup).  report as for bk_mysql_restore, with db "binary logs" for the replays. */

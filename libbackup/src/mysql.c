@@ -786,6 +786,8 @@ void bk_mysql_pitr_free(bk_mysql_pitr *p)
     bk_snapshot_free(p->dump);
     bk_snapshot_free(p->archive);
     bk_strv_free(p->binlogs, p->nbinlogs);
+    free(p->until_gtid);
+    free(p->stop_gtid);
     memset(p, 0, sizeof(*p));
 }
 
@@ -797,12 +799,64 @@ static bool has_path(const bk_snapshot *s, const char *path)
     return false;
 }
 
+/* "domain-server-seq" */
+static bool gtid_parse(const char *s, size_t len, uint32_t *domain, uint32_t *server, uint64_t *seq)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    unsigned long long d, sv, n;
+    int used = 0;
+    if (sscanf(buf, "%llu-%llu-%llu%n", &d, &sv, &n, &used) != 3 || (size_t)used != len ||
+        strspn(buf, "0123456789-") != len || d > UINT32_MAX || sv > UINT32_MAX)
+        return false;
+    *domain = (uint32_t)d;
+    *server = (uint32_t)sv;
+    *seq = n;
+    return true;
+}
+
+bool bk_mysql_gtid_valid(const char *gtid)
+{
+    uint32_t d, s;
+    uint64_t n;
+    return gtid_parse(gtid, strlen(gtid), &d, &s, &n) && n > 0;
+}
+
+/* the sequence number of domain in a GTID position ("0-1-5,1-2-77"); 0 if it has none */
+static uint64_t gtid_seq_in(const char *list, uint32_t domain)
+{
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        uint32_t d, s;
+        uint64_t n;
+        if (gtid_parse(p, len, &d, &s, &n) && d == domain)
+            return n;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* does the full backup come before the stop (a time, or a GTID of domain d, seq q)? */
+static bool before_stop(const bk_snapshot *s, int64_t until, bool by_gtid, uint32_t d, uint64_t q)
+{
+    return by_gtid ? gtid_seq_in(s->mysql_gtid, d) < q : s->time < until;
+}
+
 int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot *base,
-                       int64_t until, bk_mysql_pitr *ret)
+                       int64_t until, const char *until_gtid, bk_mysql_pitr *ret)
 {
     memset(ret, 0, sizeof(*ret));
     if (bk_repo_backup_only(repo))
         return bk_repo_need_full_key(repo, "restore --mysql --until");
+    uint32_t gd = 0, gs = 0;
+    uint64_t gq = 0;
+    bool by_gtid = until_gtid != NULL;
+    if (by_gtid && (!gtid_parse(until_gtid, strlen(until_gtid), &gd, &gs, &gq) || gq == 0))
+        return bk_repo_error(repo, -EINVAL, "invalid GTID %s (expected domain-server-sequence, "
+                             "e.g. 0-1-1234)", until_gtid);
     bk_snapshot **v;
     size_t n;
     int r = bk_snapshots_list(repo, filter, &v, &n);
@@ -813,13 +867,16 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot
     const bk_snapshot *dump = base, *arch = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!base && v[i]->mysql_binlog_file && has_path(v[i], "/" BK_MYSQL_DIR) &&
-            v[i]->time < until)
+            before_stop(v[i], until, by_gtid, gd, gq))
             dump = v[i];
         if (v[i]->nbinlogs && has_path(v[i], "/" BK_BINLOG_DIR))
             arch = v[i];
     }
-    char when[48], id[BK_ID_HEX];
-    bk_time_format(until, 0, 0, when);
+    char when[128], id[BK_ID_HEX];
+    if (by_gtid)
+        snprintf(when, sizeof(when), "GTID %s", until_gtid);
+    else
+        bk_time_format(until, 0, 0, when);
     bool physical = base && has_path(base, "/" BK_PHYSICAL_DIR);
     if (base)
         bk_id_hex(&base->id, id);
@@ -832,7 +889,7 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot
     else if (base && !base->mysql_binlog_file)
         r = bk_repo_error(repo, -ENOENT, "snapshot %.8s recorded no binary log position (the "
                           "server kept no binary log)", id);
-    else if (base && base->time >= until)
+    else if (base && !before_stop(base, until, by_gtid, gd, gq))
         r = bk_repo_error(repo, -ENOENT, "snapshot %.8s was made after %s", id, when);
     else if (!arch)
         r = bk_repo_error(repo, -ENOENT, "no binary logs are archived (backup --mysql-binlogs)");
@@ -858,19 +915,32 @@ int bk_mysql_pitr_plan(bk_repo *repo, const bk_filter *filter, const bk_snapshot
         }
         if (r == 0)
             r = bk_strv_push(&ret->binlogs, &ret->nbinlogs, b->name);
-        if (r == 0 && b->last_time >= until)
+        uint32_t ld = 0, ls;
+        uint64_t lq = 0;
+        bool reaches = by_gtid ? b->last_gtid && gtid_parse(b->last_gtid, strlen(b->last_gtid),
+                                                            &ld, &ls, &lq) && ld == gd && lq + 1 >= gq
+                               : b->last_time >= until;
+        if (r == 0 && reaches)
             break;   /* it reaches until */
         if (r == 0 && i + 1 == arch->nbinlogs)
             r = bk_repo_error(repo, -ENOENT, "the archived binary logs end at %s (%s): archive "
                               "the newer ones (backup --mysql-binlogs --flush) for a restore to %s",
-                              b->name, b->last_time ? "its last event" : "no event", when);
+                              b->name, by_gtid ? "its last transaction" : b->last_time ?
+                              "its last event" : "no event", when);
     }
     if (r == 0 && (r = bk_snapshot_dup(dump, &ret->dump)) == 0)
         r = bk_snapshot_dup(arch, &ret->archive);
     if (r == 0) {
         ret->physical = physical;
         ret->start_pos = dump->mysql_binlog_pos;
-        ret->until = until;
+        ret->until = by_gtid ? 0 : until;
+        /* up to the transaction before the GTID (mariadb-binlog's stop is inclusive); none
+         * when the backup is just before it */
+        ret->nothing = by_gtid && gtid_seq_in(dump->mysql_gtid, gd) + 1 == gq;
+        if (by_gtid && ((ret->until_gtid = strdup(until_gtid)) == NULL ||
+                        asprintf(&ret->stop_gtid, "%u-%u-%llu", gd, gs,
+                                 (unsigned long long)(gq - 1)) < 0))
+            r = -ENOMEM;
     }
     bk_snapshots_free(v, n);   /* (dump, unless it is base, and arch were in it) */
     if (r < 0)
@@ -887,7 +957,10 @@ static int replay(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_targe
     time_t u = (time_t)plan->until;
     localtime_r(&u, &tm);   /* as mariadb-binlog reads it */
     snprintf(start, sizeof(start), "--start-position=%llu", (unsigned long long)plan->start_pos);
-    strftime(stop, sizeof(stop), "--stop-datetime=%Y-%m-%d %H:%M:%S", &tm);
+    if (plan->stop_gtid)
+        snprintf(stop, sizeof(stop), "--stop-position=%s", plan->stop_gtid);
+    else
+        strftime(stop, sizeof(stop), "--stop-datetime=%Y-%m-%d %H:%M:%S", &tm);
     snprintf(dbopt, sizeof(dbopt), "--database=%s", db ? db : "");
     size_t na = 0;
     char **args = calloc(plan->nbinlogs + 4, sizeof(char *));
@@ -1021,7 +1094,7 @@ int bk_mysql_pitr_run(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_t
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
-    for (size_t k = 0; r == 0 && k < ndbs; k++) {
+    for (size_t k = 0; r == 0 && !plan->nothing && k < ndbs; k++) {
         char msg[BK_PROC_ERR_MAX + 512] = "";
         const char *db = dbs[k][0] ? dbs[k] : NULL;
         int e = replay(repo, plan, t, dir, db, msg, sizeof(msg));

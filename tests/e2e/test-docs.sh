@@ -105,7 +105,7 @@ fi
 # other programs' options the page mentions: mariadb-dump's, the mariadb client's, Ceph's,
 # cmake's
 foreign="--single-transaction --defaults-file --id --user --name --mon-host --err-to-stderr --install --start-position --stop-datetime --database
-         --read-from-remote-server --raw --backup --stream --prepare --target-dir --copy-back"
+         --read-from-remote-server --raw --backup --stream --prepare --target-dir --copy-back --stop-position"
 printf '%s\n' $foreign | cat - "$T/global-opts" "$T/src-opts" "$T"/opts-* 2>/dev/null | sort -u > "$T/known"
 while read -r o; do
     grep -qxF -- "$o" "$T/known" || missing+=("man page names $o, which arca does not have")

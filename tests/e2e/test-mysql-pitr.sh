@@ -1,5 +1,5 @@
 #!/bin/bash
-# restore --mysql --until: a nightly dump (with its binary log position), a workload, the
+# restore --mysql --until (and --until-gtid): a nightly dump (with its binary log position), a workload, the
 # binary logs archived, an accidental DROP TABLE at a known second; a restore until just
 # before it, into a fresh server, gives the checksums recorded at that moment, for all the
 # databases of the dump (not those it does not hold) and for one (--databases); --dry-run
@@ -40,6 +40,10 @@ sql "$SRC" "USE ${DB}_shop; UPDATE ${DB}_shop.orders SET amount = amount + 1 WHE
 sql "$SRC" "FLUSH BINARY LOGS"
 sql "$SRC" "DELETE FROM ${DB}_shop.items WHERE id > 450; INSERT INTO ${DB}_crm.contacts VALUES (1000, 'new')"
 state "$SRC" > "$T/state-before"
+# the accident's GTID: the one after the server's last (one domain, one server here)
+g=$(sql "$SRC" "SELECT @@gtid_binlog_pos")
+[[ "$g" =~ ^([0-9]+)-([0-9]+)-([0-9]+)$ ]] || fail "unexpected GTID position $g"
+accident_gtid="${BASH_REMATCH[1]}-${BASH_REMATCH[2]}-$((BASH_REMATCH[3] + 1))"
 # the moment to go back to: a second after the last change, a second before the accident
 sleep 1.2
 until=$(date '+%Y-%m-%d %H:%M:%S')
@@ -71,6 +75,19 @@ sql "$DST" "DROP DATABASE ${DB}_crm"
 arca -r "$R" restore --mysql --until "$until" --databases "${DB}_crm" --mysql-defaults-file "$DST" -q ||
     fail "restore --until --databases"
 diff <(grep "${DB}_crm" "$T/state-before") <(state "$DST" | grep "${DB}_crm") || fail "--databases: crm differs"
+
+# --until-gtid: the transactions before the accident's GTID, not it
+sql "$DST" "DROP DATABASE ${DB}_shop; DROP DATABASE ${DB}_crm"
+arca -r "$R" restore --mysql --until-gtid "$accident_gtid" --dry-run > "$T/plan-gtid.txt" || fail "the GTID plan"
+contains "up to GTID $accident_gtid (not included)" < "$T/plan-gtid.txt" || fail "the GTID plan: $(cat "$T/plan-gtid.txt")"
+arca -r "$R" restore --mysql --until-gtid "$accident_gtid" --mysql-defaults-file "$DST" -q ||
+    fail "restore --until-gtid"
+state "$DST" > "$T/state-gtid"
+diff "$T/state-before" "$T/state-gtid" || fail "the databases restored until GTID $accident_gtid differ from their state before it"
+expect_rc 2 arca -r "$R" restore --mysql --until-gtid 0-1 2>/dev/null
+expect_rc 2 arca -r "$R" restore --mysql --until-gtid "$accident_gtid" --until "$until" 2>/dev/null
+expect_rc 1 arca -r "$R" restore --mysql --until-gtid "${BASH_REMATCH[1]}-${BASH_REMATCH[2]}-999999999" --dry-run 2> "$T/gtid-late.err"
+contains 'archived binary logs end at' < "$T/gtid-late.err" || fail "a GTID past the archive: $(cat "$T/gtid-late.err")"
 
 # a time the archived logs do not reach: an error, and nothing loaded
 sql "$SRC" "INSERT INTO ${DB}_crm.contacts VALUES (2000, 'unarchived')"
