@@ -12,13 +12,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cdc.h"
 #include "match.h"
 #include "mysql.h"
+#include "readahead.h"
 #include "scan.h"
 #include "snapshot.h"
 #include "snapsum.h"
@@ -45,6 +48,7 @@ struct bk_backup {
     /* run state */
     bk_writer *w;
     bk_hashpool *hashpool;      /* hashes the chunks of a large file on several cores */
+    bk_readahead *readahead;    /* reads the next files of a directory ahead (NULL: none) */
     bk_scan *scan;              /* totals for progress, when someone watches */
     struct archive *ard;
     bk_chunker stream_chunker;
@@ -405,10 +409,7 @@ static bool content_known(bk_backup *b, const bk_node *n)
 
 static bool unchanged(bk_backup *b, const bk_node *old, const struct stat *st)
 {
-    return old && old->type == BK_NODE_FILE && old->size == (uint64_t)st->st_size &&
-           old->mtime == st->st_mtim.tv_sec && old->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec &&
-           old->ctime == st->st_ctim.tv_sec && old->ctime_nsec == (uint32_t)st->st_ctim.tv_nsec &&
-           old->inode == (uint64_t)st->st_ino && content_known(b, old);
+    return bk_node_same_stat(old, st) && content_known(b, old);
 }
 
 /* A regular file: reuse the parent's node if unchanged, else read and chunk it.  A file
@@ -648,9 +649,16 @@ static int save_dir(bk_backup *b, int fd, const char *path, const bk_node *old, 
     bk_tree old_tree, t = { 0 };
     load_old_tree(b, old, &old_tree);
     b->sum.total_dirs++;
+    /* on a disk, the next files are read while this one is chunked (not on tmpfs, where
+     * the page cache is the storage) */
+    struct statfs sf;
+    bk_readahead *ra = b->readahead && n > 1 && fstatfs(fd, &sf) == 0 &&
+                       sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC ? b->readahead : NULL;
+    bk_readahead_set(ra, fd, names, n, &old_tree);
     for (size_t i = 0; r == 0 && i < n; i++) {
         if ((r = bk_repo_check_interrupt(b->repo)) < 0)
             break;
+        bk_readahead_at(ra, i);
         char *sub = join(path, names[i]);
         if (!sub) {
             r = -ENOMEM;
@@ -660,6 +668,10 @@ static int save_dir(bk_backup *b, int fd, const char *path, const bk_node *old, 
             bk_node node;
             const bk_node *o = bk_tree_find(&old_tree, names[i], strlen(names[i]));
             r = save_entry(b, fd, names[i], sub, o, root_dev, &node);
+            if (ra && node.type == BK_NODE_DIR) {   /* (its walk had the thread) */
+                bk_readahead_set(ra, fd, names, n, &old_tree);
+                bk_readahead_at(ra, i + 1);
+            }
             if (r == 0 && node.type) {
                 if (node.type == BK_NODE_FILE) {
                     b->sum.total_files++;
@@ -672,6 +684,7 @@ static int save_dir(bk_backup *b, int fd, const char *path, const bk_node *old, 
         }
         free(sub);
     }
+    bk_readahead_stop(ra);
     bk_strv_free(names, n);
     if (r == 0)
         r = save_tree(b, &t, ret_tree);
@@ -1160,6 +1173,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
         r = bk_writer_new(repo, b->dry_run, &b->w);
     if (r == 0)
         r = bk_hashpool_new(repo->keys, bk_repo_threads(repo) - 1, &b->hashpool);
+    if (r == 0 && npaths)
+        r = bk_readahead_new(&b->readahead);
     if (r == 0 && !b->dry_run)
         spill_setup(repo);
     if (r == 0) {
@@ -1325,6 +1340,8 @@ int bk_backup_run(bk_backup *b, bk_repo *repo, bk_snapshot **ret_snap)
     b->w = NULL;
     bk_hashpool_free(b->hashpool);
     b->hashpool = NULL;
+    bk_readahead_free(b->readahead);
+    b->readahead = NULL;
     bk_scan_free(b->scan);
     b->scan = NULL;
     bk_node_clear(&rootnode);
