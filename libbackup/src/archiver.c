@@ -862,24 +862,15 @@ static int stream_file(bk_backup *b, const char *name, const bk_node *old, bk_no
     int64_t t;
     int32_t ns, tz;
     bk_time_now(&t, &ns, &tz);
-    memset(n, 0, sizeof(*n));
-    n->name = strdup(name);
-    n->user = strdup("");
-    n->group = strdup("");
-    if (!n->name || !n->user || !n->group)
-        return -ENOMEM;
-    n->name_len = strlen(name);
-    n->type = BK_NODE_FILE;
-    n->mode = 0600;
-    n->uid = getuid();
-    n->gid = getgid();
-    n->mtime = n->ctime = b->time_set ? b->time : t;
     /* the dump profile unless --chunk-size-avg, recorded as for the dumps */
     const bk_chunker *ch = &b->stream_chunker;
-    n->chunk_avg = (uint32_t)ch->avg;
+    int r = bk_node_made_file(n, name, (uint32_t)ch->avg);
+    if (r < 0)
+        return r;
+    n->mtime = n->ctime = b->time_set ? b->time : t;
     b->current = name;
     int io_err = 0;
-    int r = read_content(b, ch, b->stdin_fd, NULL, n, &io_err);
+    r = read_content(b, ch, b->stdin_fd, NULL, n, &io_err);
     if (r < 0)
         return r;
     if (io_err)

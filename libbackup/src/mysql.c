@@ -257,6 +257,39 @@ static int on_section_end(void *ctx, const char *db)
     return c ? bk_cdc_flush(c) : -ENOMEM;
 }
 
+int bk_mysql_read_output(bk_repo *repo, bk_proc *p, const char *what,
+                         int (*fn)(void *ctx, const uint8_t *p, size_t n), void *ctx,
+                         void (*tick)(void *), void *tick_ctx)
+{
+    uint8_t *buf = malloc(1 << 20);
+    if (!buf)
+        return -ENOMEM;
+    int r = 0;
+    while (r == 0) {
+        ssize_t k = read(p->out, buf, 1 << 20);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = bk_repo_error(repo, -errno, "cannot read %s: %s", what, strerror(errno));
+            break;
+        }
+        if (k == 0)
+            break;
+        r = fn(ctx, buf, (size_t)k);
+        if (r == 0)
+            r = bk_repo_check_interrupt(repo);
+        if (tick)
+            tick(tick_ctx);
+    }
+    free(buf);
+    return r;
+}
+
+static int split_feed(void *ctx, const uint8_t *p, size_t n)
+{
+    return bk_sqlsplit_feed(ctx, p, n);
+}
+
 int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
                   void (*tick)(void *), void *tick_ctx, bk_tree *ret, bk_mysql_pos *ret_pos)
 {
@@ -307,26 +340,8 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     static const bk_sqlsplit_ops ops = { on_data, on_section_end };
     bk_sqlsplit split;
     bk_sqlsplit_init(&split, &ops, &d);
-    uint8_t *buf = started ? malloc(1 << 20) : NULL;
-    if (started && !buf)
-        r = -ENOMEM;
-    while (r == 0 && started) {
-        ssize_t k = read(p.out, buf, 1 << 20);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = bk_repo_error(repo, -errno, "cannot read the dump: %s", strerror(errno));
-            break;
-        }
-        if (k == 0)
-            break;
-        r = bk_sqlsplit_feed(&split, buf, (size_t)k);
-        if (r == 0)
-            r = bk_repo_check_interrupt(repo);
-        if (tick)
-            tick(tick_ctx);
-    }
-    free(buf);
+    if (started)
+        r = bk_mysql_read_output(repo, &p, "the dump", split_feed, &split, tick, tick_ctx);
     int split_end = r == 0 && started ? bk_sqlsplit_finish(&split) : 0;
     if (started) {
         int status;
@@ -356,20 +371,11 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     for (size_t i = 0; r == 0 && i < d.n; i++) {
         bk_node n;
         memset(&n, 0, sizeof(n));
-        n.name = bk_mysql_file_name(d.names[i]);
-        n.user = strdup("");
-        n.group = strdup("");
-        if (!n.name || !n.user || !n.group) {
-            r = -ENOMEM;
-        } else {
-            n.name_len = strlen(n.name);
-            n.type = BK_NODE_FILE;
-            n.mode = 0600;
-            n.uid = getuid();
-            n.gid = getgid();
-            n.chunk_avg = (uint32_t)ch->avg;
+        char *name = bk_mysql_file_name(d.names[i]);
+        r = name ? bk_node_made_file(&n, name, (uint32_t)ch->avg) : -ENOMEM;
+        free(name);
+        if (r == 0)
             r = bk_cdc_finish(&d.cdcs[i], &n);
-        }
         if (r == 0)
             r = bk_tree_push(ret, &n);
         bk_node_clear(&n);
@@ -647,20 +653,8 @@ static int fetch_binlog(bk_repo *repo, const bk_mysql_conf *conf, const char *di
                               strerror(io_err));
     }
     memset(ret_node, 0, sizeof(*ret_node));
-    if (r == 0) {
-        ret_node->name = strdup(name);
-        ret_node->user = strdup("");
-        ret_node->group = strdup("");
-        if (!ret_node->name || !ret_node->user || !ret_node->group)
-            r = -ENOMEM;
-        ret_node->name_len = strlen(name);
-        ret_node->type = BK_NODE_FILE;
-        ret_node->mode = 0600;
-        ret_node->uid = getuid();
-        ret_node->gid = getgid();
+    if (r == 0 && (r = bk_node_made_file(ret_node, name, 0)) == 0)   /* (the file profile, ch) */
         ret_node->mtime = ret_node->ctime = info.last_time;
-        ret_node->chunk_avg = 0;   /* the repository's file profile (ch) */
-    }
     if (r == 0)
         r = bk_cdc_finish(&cdc, ret_node);
     bk_cdc_free(&cdc);

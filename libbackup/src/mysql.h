@@ -30,6 +30,14 @@ int bk_mysql_argv(bk_repo *repo, const char *command, const char *const *names,
                   const char *defaults_file, char **args, size_t nargs, char ***ret) BK_MUST_CHECK;
 void bk_mysql_argv_free(char **v);
 
+/* Read a helper's output to its end, each piece (up to 1 MiB) to fn; the interrupt is
+ * checked and tick called between pieces.  0, fn's error, or a read error (said: "cannot
+ * read <what>"). */
+struct bk_proc;
+int bk_mysql_read_output(bk_repo *repo, struct bk_proc *p, const char *what,
+                         int (*fn)(void *ctx, const uint8_t *p, size_t n), void *ctx,
+                         void (*tick)(void *), void *tick_ctx) BK_MUST_CHECK;
+
 /* Where a dump is in the server's binary log (NULL, 0 when the server has none, or is not
  * MariaDB). */
 typedef struct bk_mysql_pos {

@@ -67,21 +67,18 @@ static void last_error(const char *err, const char **ret, int *ret_len)
     *ret_len = best ? best_len : last_len;
 }
 
-static int file_node(const char *name, const bk_chunker *ch, bk_node *n)
+struct stream {
+    bk_xbs xbs;
+    bk_cdc cdc;
+    int bad;   /* not an xbstream: read on, say so after the exit status */
+};
+
+static int on_stream(void *ctx, const uint8_t *p, size_t n)
 {
-    memset(n, 0, sizeof(*n));
-    n->name = strdup(name);
-    n->user = strdup("");
-    n->group = strdup("");
-    if (!n->name || !n->user || !n->group)
-        return -ENOMEM;
-    n->name_len = strlen(name);
-    n->type = BK_NODE_FILE;
-    n->mode = 0600;
-    n->uid = getuid();
-    n->gid = getgid();
-    n->chunk_avg = (uint32_t)ch->avg;
-    return 0;
+    struct stream *s = ctx;
+    if (!s->bad)
+        s->bad = bk_xbs_feed(&s->xbs, p, n);
+    return bk_cdc_write(&s->cdc, p, n);
 }
 
 int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch, bk_writer *w,
@@ -109,33 +106,12 @@ int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker
             r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
         started = r == 0;
     }
-    bk_xbs xbs;
-    bk_xbs_init(&xbs);
-    bk_cdc cdc;
-    bk_cdc_init(&cdc, ch, repo->keys, w);
-    uint8_t *buf = started ? malloc(1 << 20) : NULL;
-    if (started && !buf)
-        r = -ENOMEM;
-    int bad = 0;   /* the stream is not an xbstream: read on, say so after the exit status */
-    while (r == 0 && started) {
-        ssize_t k = read(p.out, buf, 1 << 20);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = bk_repo_error(repo, -errno, "cannot read the backup stream: %s", strerror(errno));
-            break;
-        }
-        if (k == 0)
-            break;
-        if (!bad)
-            bad = bk_xbs_feed(&xbs, buf, (size_t)k);
-        r = bk_cdc_write(&cdc, buf, (size_t)k);
-        if (r == 0)
-            r = bk_repo_check_interrupt(repo);
-        if (tick)
-            tick(tick_ctx);
-    }
-    free(buf);
+    struct stream s;
+    bk_xbs_init(&s.xbs);
+    bk_cdc_init(&s.cdc, ch, repo->keys, w);
+    s.bad = 0;
+    if (started)
+        r = bk_mysql_read_output(repo, &p, "the backup stream", on_stream, &s, tick, tick_ctx);
     bk_xbs_pos pos;
     bool has_pos = false;
     if (started) {
@@ -148,7 +124,7 @@ int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker
         const char *err;
         int elen;
         last_error(bk_proc_stderr(&p), &err, &elen);
-        int end = r == 0 && !how[0] ? (bad ? bad : bk_xbs_finish(&xbs, &pos, &has_pos)) : 0;
+        int end = r == 0 && !how[0] ? (s.bad ? s.bad : bk_xbs_finish(&s.xbs, &pos, &has_pos)) : 0;
         if (r == 0 && how[0])
             r = bk_repo_error(repo, -EIO, "the physical backup failed: %s %s%s%.*s", argv[0], how,
                               elen ? ": " : "", elen, err);
@@ -157,25 +133,25 @@ int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker
                               "a file not ended)", argv[0]);
         else if (end == -EPROTO)
             r = bk_repo_error(repo, -EBADMSG, "the binary log position in the backup stream of "
-                              "%s is malformed: '%.200s'", argv[0], xbs.info);
+                              "%s is malformed: '%.200s'", argv[0], s.xbs.info);
         else if (end < 0)
             r = bk_repo_error(repo, end, "what %s wrote is not an xbstream (at byte %llu, in "
-                              "chunk %llu)", argv[0], (unsigned long long)xbs.err_at,
-                              (unsigned long long)xbs.chunks + 1);
+                              "chunk %llu)", argv[0], (unsigned long long)s.xbs.err_at,
+                              (unsigned long long)s.xbs.chunks + 1);
         else if (r < 0 && bk_repo_errcode(repo) == 0)
             r = bk_repo_error(repo, r, "the physical backup failed: %s", strerror(-r));
     }
-    bk_xbs_free(&xbs);
+    bk_xbs_free(&s.xbs);
     bk_node n;
     memset(&n, 0, sizeof(n));
     if (r == 0)
-        r = file_node(BK_PHYSICAL_FILE, ch, &n);
+        r = bk_node_made_file(&n, BK_PHYSICAL_FILE, (uint32_t)ch->avg);
     if (r == 0)
-        r = bk_cdc_finish(&cdc, &n);
+        r = bk_cdc_finish(&s.cdc, &n);
     if (r == 0)
         r = bk_tree_push(ret, &n);
     bk_node_clear(&n);
-    bk_cdc_free(&cdc);
+    bk_cdc_free(&s.cdc);
     if (r == 0 && has_pos) {
         ret_pos->binlog_file = strdup(pos.file);
         ret_pos->binlog_pos = pos.pos;

@@ -12,6 +12,8 @@
  * list blobs, each id, uvarint bytes, uvarint pieces; a file with lists has no pieces of
  * its own.  A list blob: BK_CLIST_MAGIC, uvarint count, pieces.
  * "bytes" is a uvarint length and the bytes. */
+#include <unistd.h>
+
 #include "tree.h"
 
 #define MAX_NODES (1u << 24)
@@ -482,6 +484,25 @@ static void *dup_array(const void *v, size_t n, size_t size)
 {
     void *d = malloc(n * size);
     return d ? memcpy(d, v, n * size) : NULL;
+}
+
+int bk_node_made_file(bk_node *n, const char *name, uint32_t chunk_avg)
+{
+    memset(n, 0, sizeof(*n));
+    n->name = strdup(name);
+    n->user = strdup("");
+    n->group = strdup("");
+    if (!n->name || !n->user || !n->group) {
+        bk_node_clear(n);
+        return -ENOMEM;
+    }
+    n->name_len = strlen(name);
+    n->type = BK_NODE_FILE;
+    n->mode = 0600;
+    n->uid = getuid();
+    n->gid = getgid();
+    n->chunk_avg = chunk_avg;
+    return 0;
 }
 
 int bk_node_copy(const bk_node *src, bk_node *dst)

@@ -105,6 +105,9 @@ int bk_tree_push(bk_tree *t, bk_node *n) BK_MUST_CHECK;
 int bk_tree_sort(bk_tree *t) BK_MUST_CHECK;
 /* Deep copy of a node (strings and arrays owned by the copy). */
 int bk_node_copy(const bk_node *src, bk_node *dst) BK_MUST_CHECK;
+/* A file that arca makes (a stream, a dump, a binary log, a physical backup): mode 0600,
+ * the process's owner (no names), times 0, chunk_avg as given (0: the repository's). */
+int bk_node_made_file(bk_node *n, const char *name, uint32_t chunk_avg) BK_MUST_CHECK;
 /* Same owner, mode, mtime, xattrs, ACLs and file flags. */
 bool bk_node_meta_equal(const bk_node *a, const bk_node *b);
 /* Same type and content (blob list, link target, device, subtree). */
