@@ -188,36 +188,10 @@ json_t *cli_snapshot_json(const bk_snapshot *s)
         bk_id_hex(&s->original, original);
         json_object_set_new(o, "original", json_string(original));
     }
-    if (s->mysql_binlog_file || s->mysql_gtid || s->nbinlogs || s->binlog_gap) {
-        json_t *m = json_object();
-        if (s->mysql_binlog_file) {
-            json_object_set_new(m, "binlog_file", json_string(s->mysql_binlog_file));
-            json_object_set_new(m, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
-        }
-        if (s->mysql_gtid)
-            json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
-        json_t *bl = s->nbinlogs ? json_array() : NULL;
-        for (size_t i = 0; i < s->nbinlogs; i++) {
-            const bk_binlog *b = &s->binlogs[i];
-            char t0[48], t1[48];
-            bk_snapshot t = { .time = b->first_time };
-            bk_snapshot_time_str(&t, t0);
-            t.time = b->last_time;
-            bk_snapshot_time_str(&t, t1);
-            json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "name", b->name, "size", (json_int_t)b->size,
-                                  "first_time", t0, "last_time", t1);
-            if (b->first_gtid)
-                json_object_set_new(e, "first_gtid", json_string(b->first_gtid));
-            if (b->last_gtid)
-                json_object_set_new(e, "last_gtid", json_string(b->last_gtid));
-            json_array_append_new(bl, e);
-        }
-        if (bl)
-            json_object_set_new(m, "binlogs", bl);
-        if (s->binlog_gap)
-            json_object_set_new(m, "binlog_gap", json_string(s->binlog_gap));
-        json_object_set_new(o, "mysql", m);
-    }
+    char *mysql = bk_snapshot_mysql_json(s);   /* (as stored) */
+    if (mysql)
+        json_object_set_new(o, "mysql", json_loads(mysql, 0, NULL));
+    free(mysql);
     if (s->has_key_slot) {
         char slot[BK_ID_HEX];
         bk_id_hex(&s->key_slot, slot);

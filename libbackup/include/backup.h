@@ -245,6 +245,9 @@ BK_API int bk_snapshot_find(bk_repo *repo, const char *arg, const bk_filter *fil
                             bk_snapshot **ret) BK_WARN_UNUSED;
 /* RFC 3339 with nanoseconds and offset, "2026-11-25T12:30:11.123456789+01:00". */
 BK_API void bk_snapshot_time_str(const bk_snapshot *s, char out[48]);
+/* The snapshot's "mysql" member as it is stored (docs/FORMAT.md: binary log position,
+ * archived logs), as JSON text to free; NULL if it has none (or out of memory). */
+BK_API char *bk_snapshot_mysql_json(const bk_snapshot *s);
 /* Parse "YYYY-MM-DD HH:MM[:SS]" (local time) or RFC 3339. */
 BK_API int bk_parse_time(const char *s, int64_t *ret_time, int32_t *ret_nsec, int32_t *ret_tz);
 

@@ -5,6 +5,52 @@
 #include "snapshot.h"
 #include "util.h"
 
+/* The snapshot's "mysql" object (binary log position, archived logs), or NULL. */
+static json_t *mysql_json(const bk_snapshot *s)
+{
+    json_t *m = json_object();
+    int bad = !m;
+    if (m && s->mysql_binlog_file) {
+        bad |= json_object_set_new(m, "binlog_file", json_string(s->mysql_binlog_file));
+        bad |= json_object_set_new(m, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
+    }
+    if (m && s->mysql_gtid)
+        bad |= json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
+    json_t *bl = m && s->nbinlogs ? json_array() : NULL;
+    for (size_t i = 0; bl && i < s->nbinlogs; i++) {
+        const bk_binlog *b = &s->binlogs[i];
+        char t0[48], t1[48];
+        bk_time_format(b->first_time, 0, 0, t0);
+        bk_time_format(b->last_time, 0, 0, t1);
+        json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "name", b->name, "size", (json_int_t)b->size,
+                              "first_time", t0, "last_time", t1);
+        if (e && b->first_gtid)
+            bad |= json_object_set_new(e, "first_gtid", json_string(b->first_gtid));
+        if (e && b->last_gtid)
+            bad |= json_object_set_new(e, "last_gtid", json_string(b->last_gtid));
+        bad |= !e || json_array_append_new(bl, e) < 0;
+    }
+    if (bl)
+        bad |= json_object_set_new(m, "binlogs", bl);
+    if (m && s->binlog_gap)
+        bad |= json_object_set_new(m, "binlog_gap", json_string(s->binlog_gap));
+    if (bad) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+char *bk_snapshot_mysql_json(const bk_snapshot *s)
+{
+    if (!s->mysql_binlog_file && !s->mysql_gtid && !s->nbinlogs && !s->binlog_gap)
+        return NULL;
+    json_t *m = mysql_json(s);
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    return text;
+}
+
 static json_t *strv_json(char *const *v, size_t n)
 {
     json_t *a = json_array();
@@ -55,35 +101,8 @@ int bk_snapshot_encode(const bk_snapshot *s, bk_buf *out)
         bad |= json_object_set_new(o, "key_slot", json_string(slot));
     }
     if (s->mysql_binlog_file || s->mysql_gtid || s->nbinlogs || s->binlog_gap) {   /* since 0.2 */
-        json_t *m = json_object();
-        if (!m)
-            bad = 1;
-        if (m && s->mysql_binlog_file) {
-            bad |= json_object_set_new(m, "binlog_file", json_string(s->mysql_binlog_file));
-            bad |= json_object_set_new(m, "binlog_pos", json_integer((json_int_t)s->mysql_binlog_pos));
-        }
-        if (m && s->mysql_gtid)
-            bad |= json_object_set_new(m, "gtid", json_string(s->mysql_gtid));
-        json_t *bl = m && s->nbinlogs ? json_array() : NULL;
-        for (size_t i = 0; bl && i < s->nbinlogs; i++) {
-            const bk_binlog *b = &s->binlogs[i];
-            char t0[48], t1[48];
-            bk_time_format(b->first_time, 0, 0, t0);
-            bk_time_format(b->last_time, 0, 0, t1);
-            json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "name", b->name, "size", (json_int_t)b->size,
-                                  "first_time", t0, "last_time", t1);
-            if (e && b->first_gtid)
-                bad |= json_object_set_new(e, "first_gtid", json_string(b->first_gtid));
-            if (e && b->last_gtid)
-                bad |= json_object_set_new(e, "last_gtid", json_string(b->last_gtid));
-            bad |= !e || json_array_append_new(bl, e) < 0;
-        }
-        if (bl)
-            bad |= json_object_set_new(m, "binlogs", bl);
-        if (m && s->binlog_gap)
-            bad |= json_object_set_new(m, "binlog_gap", json_string(s->binlog_gap));
-        if (m)
-            bad |= json_object_set_new(o, "mysql", m);
+        json_t *m = mysql_json(s);
+        bad |= !m || json_object_set_new(o, "mysql", m);
     }
     bad |= json_object_set_new(o, "chunker", json_pack("{s:I, s:I, s:I}", "min",
                                    (json_int_t)s->chunk_min, "avg", (json_int_t)s->chunk_avg,
