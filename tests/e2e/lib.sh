@@ -62,6 +62,24 @@ remove_rados_repos() {
 }
 
 # arca with a cheap key derivation for new key slots (tests run it many times)
+# own_cluster DIR WHAT [VAR=VALUE...]: start a Ceph cluster of the test's own in DIR
+# (scripts/ceph-cluster.sh with those settings), its environment in DIR.env.  A second try
+# on a busy machine, where the setup commands may time out (the failed start's log is
+# shown); fails the test, naming WHAT, if that does not start either.  The test stops it
+# (ceph-cluster.sh stop DIR) in its EXIT trap.
+CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
+own_cluster() {
+    local dir=$1 what=$2
+    shift 2
+    if ! env CEPH_CLIENT_TIMEOUT=30 "$@" "$CLUSTER" start "$dir" > "$dir.env" 2> "$dir-start.log"; then
+        cat "$dir-start.log" >&2
+        "$CLUSTER" stop "$dir" >/dev/null 2>&1 || true
+        rm -rf "$dir"
+        env CEPH_CLIENT_TIMEOUT=30 "$@" "$CLUSTER" start "$dir" > "$dir.env" 2> "$dir-start.log" ||
+            { cat "$dir-start.log" >&2; fail "$what did not start"; }
+    fi
+}
+
 arca() { "$ARCA" "$@"; }
 arca_init() { "$ARCA" -r "$1" init --kdf-memory 8M --kdf-ops 1 "${@:2}"; }
 

@@ -14,18 +14,9 @@ source "$(dirname "$0")/lib.sh"
 CEPH_DIR=${ARCA_TEST_CEPH_DIR:-}
 [ -n "$CEPH_DIR" ] && [ -f "$CEPH_DIR/ceph.conf" ] ||
     fail "set ARCA_TEST_CEPH_DIR to the directory of scripts/ceph-cluster.sh start"
-CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
 stop_cluster() { "$CLUSTER" stop "$T/gva" >/dev/null 2>&1 || true; }
 trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
-start_cluster() {
-    CEPH_CLIENT_TIMEOUT=30 CEPH_POOLS=gva "$CLUSTER" start "$T/gva" > "$T/gva.env" 2> "$T/gva-start.log"
-}
-if ! start_cluster; then
-    cat "$T/gva-start.log" >&2
-    stop_cluster
-    rm -rf "$T/gva"
-    start_cluster || { cat "$T/gva-start.log" >&2; fail "the second cluster did not start"; }
-fi
+own_cluster "$T/gva" "the second cluster" CEPH_POOLS=gva
 GVA_CONF=$T/gva/ceph.conf
 ZRH_CONF=$CEPH_DIR/ceph.conf
 [ "$(sed -n 's/^ *mon[ _]host *= *//p' "$GVA_CONF")" != "$(sed -n 's/^ *mon[ _]host *= *//p' "$ZRH_CONF")" ] ||

@@ -7,7 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 
 [ "$BACKEND" = rados ] || fail "needs ARCA_TEST_BACKEND=rados (it starts a Ceph cluster of its own)"
-CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
 sleeper=
 stuck=
 stop_cluster() {
@@ -15,18 +14,7 @@ stop_cluster() {
     "$CLUSTER" stop "$T/ceph" >/dev/null 2>&1 || true
 }
 trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
-start_cluster() {
-    CEPH_CLIENT_TIMEOUT=30 CEPH_OSDS=3 CEPH_POOLS=meta CEPH_EC_POOLS=ecdata \
-        "$CLUSTER" start "$T/ceph" > "$T/ceph.env" 2> "$T/ceph-start.log"
-}
-# (a second try on a busy machine, where the setup commands may time out; the log of a
-# failed start is shown)
-if ! start_cluster; then
-    cat "$T/ceph-start.log" >&2
-    stop_cluster
-    rm -rf "$T/ceph"
-    start_cluster || { cat "$T/ceph-start.log" >&2; fail "the three-OSD cluster did not start"; }
-fi
+own_cluster "$T/ceph" "the three-OSD cluster" CEPH_OSDS=3 CEPH_POOLS=meta CEPH_EC_POOLS=ecdata
 set -a; source "$T/ceph.env"; set +a     # CEPH_CONF of this cluster, for arca and rados
 
 # an erasure-coded pool cannot hold the catalogs (no omap): refused, with the way out

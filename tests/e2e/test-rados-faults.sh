@@ -19,7 +19,6 @@ if [ -z "$CEPH_DIR" ] && [ -n "${CEPH_CONF:-}" ] && [ -f "$(dirname "$CEPH_CONF"
 fi
 [ -n "$CEPH_DIR" ] && [ -d "$CEPH_DIR" ] ||
     fail "set ARCA_TEST_CEPH_DIR to the directory of scripts/ceph-cluster.sh start"
-CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
 LOCK_DURATION=10
 export ARCA_RADOS_LOCK_DURATION=$LOCK_DURATION
 

@@ -10,19 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 
 [ "$BACKEND" = rados ] || fail "needs ARCA_TEST_BACKEND=rados (it starts a Ceph cluster of its own)"
-CLUSTER="$HERE/../../scripts/ceph-cluster.sh"
 stop_cluster() { "$CLUSTER" stop "$T/ceph" >/dev/null 2>&1 || true; }
 trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
-start_cluster() {
-    CEPH_CLIENT_TIMEOUT=30 CEPH_OSDS=3 CEPH_POOLS="meta" CEPH_EC_POOLS=ecdata \
-        "$CLUSTER" start "$T/ceph" > "$T/ceph.env" 2> "$T/ceph-start.log"
-}
-if ! start_cluster; then
-    cat "$T/ceph-start.log" >&2
-    stop_cluster
-    rm -rf "$T/ceph"
-    start_cluster || { cat "$T/ceph-start.log" >&2; fail "the cluster did not start"; }
-fi
+own_cluster "$T/ceph" "the cluster" CEPH_OSDS=3 CEPH_POOLS=meta CEPH_EC_POOLS=ecdata
 set -a; source "$T/ceph.env"; set +a
 
 # the backup host's user: read, write and delete in its namespace of both pools
