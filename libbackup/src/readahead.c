@@ -2,9 +2,10 @@
  * (readahead.h). */
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/uio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "readahead.h"
@@ -15,9 +16,11 @@ struct bk_readahead {
     pthread_cond_t cond;        /* the walk moved, a set changed, the thread let go */
     int dirfd;
     char *const *names;
-    size_t n, at, next;         /* the set; the walk's entry; the thread's next */
+    size_t n, next;             /* the set; the thread's next entry */
+    _Atomic size_t at;          /* the walk's entry (set without the lock) */
     const bk_tree *old;
     bool busy;                  /* the thread is using the set's dirfd */
+    _Atomic bool waiting;       /* the thread waits for the walk to move */
     bool quit;
     unsigned cached;            /* files in a row found in the page cache already */
     unsigned skip;              /* entries to pass over before the next probe */
@@ -25,10 +28,11 @@ struct bk_readahead {
 };
 
 /* A tree already in the page cache (a backup just after another, a small tree) gains
- * nothing and pays four system calls a file: after this many files in a row found cached,
- * only one entry in SPARSE is probed, until one is not. */
+ * nothing and pays four system calls a file: after each CACHED_RUN files in a row found
+ * cached, the probes are half as many (one entry in 2, 4, ... SPARSE_MAX), until one is
+ * not cached. */
 #define CACHED_RUN 32
-#define SPARSE 8
+#define SPARSE_MAX 64
 
 /* One entry: read it ahead if the walk will read it.  1 if it was in the page cache
  * already (its first byte), 0 if it was read ahead, -1 if it is not to be read. */
@@ -60,12 +64,15 @@ static void *run(void *arg)
     bk_readahead *ra = arg;
     pthread_mutex_lock(&ra->lock);
     for (;;) {
-        while (!ra->quit && (ra->next >= ra->n || ra->next >= ra->at + BK_READAHEAD_WINDOW))
+        while (!ra->quit && (ra->next >= ra->n || ra->next >= atomic_load(&ra->at) + BK_READAHEAD_WINDOW)) {
+            atomic_store(&ra->waiting, true);
             pthread_cond_wait(&ra->cond, &ra->lock);
+            atomic_store(&ra->waiting, false);
+        }
         if (ra->quit)
             break;
         size_t i = ra->next++;
-        if (i < ra->at)
+        if (i < atomic_load(&ra->at))
             continue;   /* the walk is past it */
         if (ra->skip) {
             ra->skip--;
@@ -82,8 +89,8 @@ static void *run(void *arg)
         ra->opened += k >= 0;
         if (k == 0)
             ra->cached = 0;
-        else if ((ra->cached += k == 1) >= CACHED_RUN)
-            ra->skip = SPARSE - 1;   /* (entries that are not read count as probes too) */
+        else if ((ra->cached += k == 1) >= CACHED_RUN)   /* (entries not read count too) */
+            ra->skip = (ra->cached / CACHED_RUN >= 6 ? SPARSE_MAX : 1u << (ra->cached / CACHED_RUN)) - 1;
         ra->busy = false;
         pthread_cond_broadcast(&ra->cond);
     }
@@ -127,7 +134,8 @@ void bk_readahead_free(bk_readahead *ra)
 /* (with the lock) until the thread holds nothing of the current set */
 static void let_go(bk_readahead *ra)
 {
-    ra->n = ra->at = ra->next = 0;
+    ra->n = ra->next = 0;
+    atomic_store(&ra->at, 0);
     ra->names = NULL;
     ra->old = NULL;
     ra->dirfd = -1;
@@ -154,11 +162,15 @@ void bk_readahead_at(bk_readahead *ra, size_t i)
 {
     if (!ra)
         return;
+    /* no lock for each entry, and a wake-up only when half the window is free (the lock
+     * and a wake-up per entry cost more than read-ahead gains on a tree in the page
+     * cache).  A thread about to wait may miss this one: the next entry wakes it. */
+    atomic_store(&ra->at, i);
+    if (!atomic_load(&ra->waiting))
+        return;
     pthread_mutex_lock(&ra->lock);
-    ra->at = i;
-    if (ra->next < i)
-        ra->next = i;
-    if (ra->next < ra->n && ra->next < i + BK_READAHEAD_WINDOW)
+    if (atomic_load(&ra->waiting) && ra->next < ra->n &&
+        ra->next + BK_READAHEAD_WINDOW / 2 <= i + BK_READAHEAD_WINDOW)
         pthread_cond_broadcast(&ra->cond);
     pthread_mutex_unlock(&ra->lock);
 }
