@@ -18,13 +18,14 @@ trap 'rc=$?; fixup; (exit $rc); cleanup' EXIT
 R=$(new_repo repo)
 arca_init "$R" --pack-size 1M >/dev/null
 
-# every regular file under DIR (but temporary ones) is byte for byte the one under REF or,
-# when given, under OLD: nothing partial, nothing zero-filled, under a real name
+# every regular file under DIR (but temporary ones, and those in a temporary directory) is
+# byte for byte the one under REF or, when given, under OLD: nothing partial, nothing
+# zero-filled, under a real path
 only_exact_files() {
     local dir=$1 ref=$2 old=${3:-} f rel
     while IFS= read -r -d '' f; do
         rel=${f#"$dir"/}
-        case ${rel##*/} in .arca-restore-*) continue ;; esac
+        case /$rel in */.arca-restore-*) continue ;; esac
         cmp -s "$f" "$ref/$rel" && continue
         [ -n "$old" ] && cmp -s "$f" "$old/$rel" && continue
         fail "$f has content that is neither the snapshot's nor the old one"
@@ -152,7 +153,9 @@ arca -r "$R3" backup "$T/k" -q
 first=$(arca -r "$R3" --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 arca -r "$R3" restore "$first" --target "$T/kt-over" -q
 
-# run_and_kill SNAP TARGET: start a restore, kill -9 it once a temporary file exists
+# run_and_kill SNAP TARGET: start a restore, kill -9 it once a temporary file exists (a file
+# with a temporary name, or any file in a temporary directory: into a fresh target, new
+# directories are made under a temporary name and the files in them under their own)
 run_and_kill() {
     local tries=0 pid found
     while [ $tries -lt 5 ]; do
@@ -161,21 +164,24 @@ run_and_kill() {
         pid=$!
         found=
         while kill -0 $pid 2>/dev/null; do
-            found=$(find "$2" -name '.arca-restore-*' -type f -size +0 -print -quit 2>/dev/null || true)
+            found=$(find "$2" -path '*/.arca-restore-*' -type f -size +0 -print -quit 2>/dev/null || true)
             [ -n "$found" ] && break
             sleep 0.02
         done
         kill -9 $pid 2>/dev/null || true
         wait $pid 2>/dev/null || true
         if [ -n "$found" ]; then
-            echo "  kill -9 with ${found##*/} being written (attempt $tries)" >&2
+            echo "  kill -9 with ${found#"$2"/} being written (attempt $tries)" >&2
             return 0
         fi
     done
     fail "never saw a restore into $2 writing a temporary file"
 }
 run_and_kill latest "$T/kt"
-only_exact_files "$T/kt$T/k" "$T/k"
+# the fresh target holds its tree under a temporary directory until it is complete: nothing
+# at a real path
+[ -z "$(find "$T/kt" -mindepth 1 -maxdepth 1 ! -name '.arca-restore-*')" ] ||
+    fail "a killed restore into a fresh target left something under a real name: $(ls -A "$T/kt")"
 run_and_kill latest "$T/kt-over"
 only_exact_files "$T/kt-over$T/k" "$T/k" "$T/k-v1"
 for t in kt kt-over; do
