@@ -477,8 +477,8 @@ static int make_tmp(bk_place *p, int dirfd, char tmp[32], make_fn make, void *ct
 /* ---- directories ---------------------------------------------------------------------------- */
 
 /* A hidden directory, made under a temporary name, is complete: renamed to its own name
- * (never over anything: in a fresh target nothing can be there).  If it cannot be, it
- * goes with everything below it (reported).  0 in place, 1 not. */
+ * (never over anything: the target was empty).  If it cannot be, it goes with everything
+ * below it (reported).  0 in place, 1 not. */
 static int unhide(bk_place *p, level *l)
 {
     const bk_plan_entry *pe = entry(p, l->idx);
@@ -721,14 +721,14 @@ static int make_dir_at(bk_place *p, int dirfd, const char *name, void *ctx)
 }
 
 /* mkdir name in dirfd (level parent) and open it as a new level: it inherits what new
- * entries of parent do.  Writable by its owner until it is left.  In a fresh target a
- * directory that is not below a hidden one is made hidden, under a temporary name, and
- * what goes into it under final names (nothing of it is at its real path before it is
- * complete). */
+ * entries of parent do.  Writable by its owner until it is left.  In a target that was
+ * empty a directory that is not below a hidden one is made hidden, under a temporary
+ * name, and what goes into it under final names (nothing of it is at its real path before
+ * it is complete). */
 static int make_dir(bk_place *p, int dirfd, const char *name, const bk_node *n,
                     const level *parent, level *l)
 {
-    bool hide = p->o.fresh && !parent->hidden;
+    bool hide = p->o.empty && !parent->hidden;
     int e = hide ? make_tmp(p, dirfd, l->tmp, make_dir_at, (void *)n)
                  : make_dir_at(p, dirfd, name, (void *)n);
     if (e < 0) {

@@ -6,12 +6,13 @@
  * directory (BK_PLACE_TMP_PREFIX, O_CREAT | O_EXCL), its metadata set on the fd, and only
  * then renamed over its final name; if anything fails the temporary file is removed and
  * the final name keeps what it had.  Symlinks, fifos, sockets and device nodes are made
- * under a temporary name too.  In a fresh target (made by this run) the temporary name is
- * a directory's instead: a directory made in the target itself gets one, everything below
- * it is made under its final name (no rename each), and the directory is renamed to its
- * own name when it is left, complete: nothing is at its real path before it is whole, as
- * with temporary files.  A directory gets its owner, ACLs, mode, times and flags when it
- * is left, after everything below it; immutable and append-only flags come last.
+ * under a temporary name too.  In a target that was empty (or made by this run) the
+ * temporary name is a directory's instead: a directory made in the target itself gets one,
+ * everything below it is made under its final name (no rename each), and the directory is
+ * renamed to its own name when it is left, complete: nothing is at its real path before it
+ * is whole, as with temporary files.  A directory gets its owner, ACLs, mode, times and
+ * flags when it is left, after everything below it; immutable and append-only flags come
+ * last.
  * Leftovers of a killed restore (temporary files, and temporary directories with what they
  * hold) are removed from each existing directory before the first entry is written into
  * it. */
@@ -52,6 +53,8 @@ typedef struct bk_place_opts {
     bool owner;                  /* restore owners (root, unless --no-owner) */
     bool readable;               /* temporary files opened read-write (for --verify) */
     bool fresh;                  /* this run made the target: nothing can be in the way */
+    bool empty;                  /* the target held nothing when this run began (fresh, or
+                                  * an empty directory): directories made in it are hidden */
 } bk_place_opts;
 
 /* tfd: the target directory (borrowed).  The plan must outlive the handle. */

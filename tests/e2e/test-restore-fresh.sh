@@ -1,11 +1,12 @@
 #!/bin/bash
-# A restore into a target it creates makes each directory of the target itself under a
-# temporary name, what is below it under final names, and renames the directory into place
-# when it is complete.  What comes back is the same as through temporary files: owners,
+# A restore into a target it creates, or into an empty one, makes each directory of the
+# target itself under a temporary name, what is below it under final names, and renames the
+# directory into place when it is complete.  What comes back is the same as through temporary files: owners,
 # modes (setuid, setgid, sticky, read-only directories with content), mtimes (ns) of files,
 # symlinks and directories, the top directory's too (the one that was renamed), hard links
 # between directories and to a file of the target itself; as root and with --no-owner (the
-# restoring user's ids, the same modes and times); nothing temporary stays.
+# restoring user's ids, the same modes and times); nothing temporary stays.  A target that
+# holds something gets temporary files, as before.
 source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (owners)"
@@ -69,14 +70,19 @@ odd=$(find "$T/n$S" \( ! -user 0 -o ! -group 0 \) -print)
 [ -z "$odd" ] || fail "--no-owner: not root's: $odd"
 [ "$(stat -c %a "$T/n$S/a/b/setuid")" = 4755 ] || fail "--no-owner: setuid bit"
 
-# an existing empty target (not made by the restore: temporary files, as before)
-mkdir "$T/e"
-arca -r "$R" restore latest --target "$T/e" -q || fail "restore into an empty directory failed"
-compare_trees "$S" "$T/e$S"
-no_temporary_names "$T/e"
+# an existing empty target, and one that holds something (temporary files, as before)
+mkdir "$T/e" "$T/k"
+echo keep > "$T/k/keep"
+for d in e k; do
+    arca -r "$R" restore latest --target "$T/$d" -q || fail "restore into $d failed"
+    compare_trees "$S" "$T/$d$S"
+    no_temporary_names "$T/$d"
+    same_top "$T/$d"
+done
+[ "$(cat "$T/k/keep")" = keep ] || fail "what the target held is gone"
 
 # and over each again: nothing to do, nothing changes
-for d in r e; do
+for d in r e k; do
     arca -r "$R" --json restore latest --target "$T/$d" > "$T/again.json" || fail "again into $d"
     [ "$(json_get "$T/again.json" 'j["files_restored"] == 0 and j["errors"] == 0')" = True ] ||
         fail "again into $d: $(cat "$T/again.json")"
