@@ -6,13 +6,14 @@
  * each gets its blobs from the fetcher (or from the file's old version) and pwrites them
  * at their offsets, so small files are written side by side and a large one by several
  * writers at once, out of order.  The writer that finishes a file's last piece gives it
- * its size and, with --verify, reads it back.  Files are committed (metadata, rename over
- * the final name) on the restorer's thread, in plan order, while their directory is the
- * current one: before the plan moves on to a directory, a hard link or another directory's
- * entries, every queued file is committed (bk_rw_must_drain), so a directory still gets
- * its metadata after everything that goes into it, and every safety property of place.c
- * holds as it did with one writer.  A file that fails is reported at its commit, in plan
- * order, and its temporary file removed; the final name keeps what it had.
+ * its size and, with --verify, reads it back.  Files are committed (metadata, and the
+ * rename over the final name of those made under a temporary one) on the restorer's
+ * thread, in plan order, while their directory is the current one: before the plan moves
+ * on to a directory, a hard link or another directory's entries, every queued file is
+ * committed (bk_rw_must_drain), so a directory still gets its metadata after everything
+ * that goes into it, and every safety property of place.c holds as it did with one
+ * writer.  A file that fails is reported at its commit, in plan order, and its temporary
+ * file removed; the final name keeps what it had.
  *
  * The fetcher hands blobs out in plan order and lets its workers run only a window ahead
  * of what has been consumed.  The writers stay close to that order: pieces are taken in
