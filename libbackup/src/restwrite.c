@@ -36,6 +36,8 @@
 #define PIECE_BYTES (8u << 20)
 #define MAX_FILES 256          /* begun and not committed */
 #define MAX_PIECES 512         /* queued and not taken */
+#define WAKE_PIECES 8          /* small pieces queued before the writers are woken */
+#define WAKE_BYTES (1u << 20)  /* a piece this big wakes them at once */
 
 typedef struct rfile {
     bk_plan_entry *pe;
@@ -341,6 +343,8 @@ static int commit_head(bk_rwriters *w)
 {
     pthread_mutex_lock(&w->mu);
     rfile *f = w->files[w->fhead];
+    if (!f->complete && w->plen > 0)
+        pthread_cond_broadcast(&w->work);   /* what was queued without a wake-up */
     while (!f->complete && !w->fatal)
         pthread_cond_wait(&w->changed, &w->mu);
     int fatal = w->fatal;
@@ -368,16 +372,22 @@ static int commit_head(bk_rwriters *w)
     return k < 0 ? k : 0;
 }
 
-static int push_piece(bk_rwriters *w, const piece *pc)
+/* Queue a piece.  The writers are woken for a big one, or once WAKE_PIECES small ones wait
+ * (one wake-up for a run of small files, not one each); whoever waits for them wakes them
+ * first (commit_head, and here when the queue is full). */
+static int push_piece(bk_rwriters *w, const piece *pc, bool big)
 {
     pthread_mutex_lock(&w->mu);
+    if (w->plen == MAX_PIECES)
+        pthread_cond_broadcast(&w->work);
     while (w->plen == MAX_PIECES && !w->fatal)
         pthread_cond_wait(&w->changed, &w->mu);
     int r = w->fatal;
     if (!r) {
         w->pieces[(w->phead + w->plen) % MAX_PIECES] = *pc;
         w->plen++;
-        pthread_cond_signal(&w->work);
+        if (w->plen >= WAKE_PIECES || big)
+            pthread_cond_signal(&w->work);
     }
     pthread_mutex_unlock(&w->mu);
     return r;
@@ -424,7 +434,7 @@ int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int ol
         uint64_t cost = n->content[k].hole ? 0 : n->content[k].len;
         if (k > 0 && acc + cost > PIECE_BYTES) {
             pc.to = k;
-            r = push_piece(w, &pc);
+            r = push_piece(w, &pc, acc >= WAKE_BYTES);
             pc.from = k;
             pc.off = off;
             acc = 0;
@@ -434,7 +444,7 @@ int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int ol
     }
     pc.to = n->ncontent;
     if (r == 0)
-        r = push_piece(w, &pc);
+        r = push_piece(w, &pc, acc >= WAKE_BYTES);
     return r;
 }
 
