@@ -23,6 +23,8 @@
 #include "util.h"
 
 #define MAX_OPEN_LEVELS 256      /* deeper, only the current directory's fd stays open */
+#define HIDE_MAX_ENTRIES 65536   /* a hidden directory holds at most this many entries */
+#define HIDE_MAX_BYTES (1u << 30)    /* and this many bytes of files */
 #define FFLAGS_EARLY (FS_NOCOW_FL | FS_COMPR_FL | FS_NOCOMP_FL)   /* set while still empty */
 #define FFLAGS_INHERITED (BK_FFLAGS_KEPT & ~BK_FFLAGS_LOCKING)
 
@@ -713,6 +715,26 @@ static int open_existing_dir(bk_place *p, int dirfd, const char *name, level *l)
     return 0;
 }
 
+/* Is what plan entry i (a directory) holds small enough to be made hidden: at most
+ * HIDE_MAX_ENTRIES entries and HIDE_MAX_BYTES?  A killed restore loses no more than that
+ * (the next run removes the hidden directory; what was completed outside it is kept). */
+static bool small_subtree(const bk_place *p, size_t i)
+{
+    const bk_plan_entry *d = entry(p, i);
+    uint64_t bytes = 0;
+    for (size_t k = i + 1; k < p->plan->n; k++) {
+        const bk_plan_entry *e = entry(p, k);
+        if (e->path_len <= d->path_len || e->path[d->path_len] != '/' ||
+            memcmp(e->path, d->path, d->path_len) != 0)
+            break;   /* plan order: what it holds follows it */
+        if (k - i > HIDE_MAX_ENTRIES)
+            return false;
+        if (e->node.type == BK_NODE_FILE && (bytes += e->node.size) > HIDE_MAX_BYTES)
+            return false;
+    }
+    return true;
+}
+
 static int make_dir_at(bk_place *p, int dirfd, const char *name, void *ctx)
 {
     (void)p;
@@ -722,13 +744,13 @@ static int make_dir_at(bk_place *p, int dirfd, const char *name, void *ctx)
 
 /* mkdir name in dirfd (level parent) and open it as a new level: it inherits what new
  * entries of parent do.  Writable by its owner until it is left.  In a target that was
- * empty a directory that is not below a hidden one is made hidden, under a temporary
- * name, and what goes into it under final names (nothing of it is at its real path before
- * it is complete). */
+ * empty a directory that is not below a hidden one, and holds little (small_subtree), is
+ * made hidden, under a temporary name, and what goes into it under final names (nothing
+ * of it is at its real path before it is complete). */
 static int make_dir(bk_place *p, int dirfd, const char *name, const bk_node *n,
                     const level *parent, level *l)
 {
-    bool hide = p->o.empty && !parent->hidden;
+    bool hide = p->o.empty && !parent->hidden && small_subtree(p, l->idx);
     int e = hide ? make_tmp(p, dirfd, l->tmp, make_dir_at, (void *)n)
                  : make_dir_at(p, dirfd, name, (void *)n);
     if (e < 0) {

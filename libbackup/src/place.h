@@ -7,10 +7,11 @@
  * then renamed over its final name; if anything fails the temporary file is removed and
  * the final name keeps what it had.  Symlinks, fifos, sockets and device nodes are made
  * under a temporary name too.  In a target that was empty (or made by this run) the
- * temporary name is a directory's instead: a directory made in the target itself gets one,
- * everything below it is made under its final name (no rename each), and the directory is
- * renamed to its own name when it is left, complete: nothing is at its real path before it
- * is whole, as with temporary files.  A directory gets its owner, ACLs, mode, times and
+ * temporary name is a directory's instead: the topmost directories that hold little (64 Ki
+ * entries and 1 GiB, place.c) get one, everything below them is made under its final name
+ * (no rename each), and each is renamed to its own name when it is left, complete: nothing
+ * is at its real path before it is whole, as with temporary files, and a killed restore
+ * loses no more than one of them (the next run keeps what is in place).  A directory gets its owner, ACLs, mode, times and
  * flags when it is left, after everything below it; immutable and append-only flags come
  * last.
  * Leftovers of a killed restore (temporary files, and temporary directories with what they
