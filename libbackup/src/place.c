@@ -23,6 +23,8 @@
 #include "util.h"
 
 #define MAX_OPEN_LEVELS 256      /* deeper, only the current directory's fd stays open */
+#define HIDE_MAX_ENTRIES 65536   /* a hidden directory holds at most this many entries */
+#define HIDE_MAX_BYTES (1u << 30)    /* and this many bytes of files */
 #define FFLAGS_EARLY (FS_NOCOW_FL | FS_COMPR_FL | FS_NOCOMP_FL)   /* set while still empty */
 #define FFLAGS_INHERITED (BK_FFLAGS_KEPT & ~BK_FFLAGS_LOCKING)
 
@@ -68,6 +70,10 @@ typedef struct level {
     bool default_acl;         /* new entries inherit a default ACL */
     bool setgid;              /* setgid: new directories in it inherit the bit */
     bool flags_unlocked;      /* its immutable/append-only flags were cleared (the target) */
+    bool hidden;              /* it or a directory above it has a temporary name: what is
+                               * made in it gets its final name at once */
+    char tmp[32];             /* made under this temporary name, renamed to its own when it
+                               * is left ("": it has its own) */
     uint32_t flags;           /* its file flags now (FS_IOC_GETFLAGS) */
     gid_t new_gid;            /* the group new entries get */
     struct stat st;           /* existed: as found */
@@ -198,7 +204,7 @@ static int push_level(bk_place *p, level *l)
 }
 
 /* The fd of level k, reopened name by name from the nearest open level above it if it was
- * closed.  -errno if it cannot be. */
+ * closed (a hidden level by its temporary name).  -errno if it cannot be. */
 static int level_fd(bk_place *p, size_t k)
 {
     level *l = &p->lv[k];
@@ -210,24 +216,23 @@ static int level_fd(bk_place *p, size_t k)
     const char *path = level_path(p, l);
     size_t pos = p->lv[j].path_len;
     int fd = p->lv[j].fd;
+    bool own = false;         /* fd was opened here (not a level's) */
     while (pos < l->path_len) {
+        /* each level is one name below the one under it */
+        const level *m = &p->lv[++j];
         const char *name = path + pos + 1;
         const char *end = memchr(name, '/', l->path_len - pos - 1);
         size_t nl = end ? (size_t)(end - name) : l->path_len - pos - 1;
-        char *one = strndup(name, nl);
-        if (!one) {
-            if (fd != p->lv[j].fd)
-                close(fd);
-            return -ENOMEM;
-        }
-        int nfd = openat(fd, one, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int e = errno;
+        char *one = m->tmp[0] ? strdup(m->tmp) : strndup(name, nl);
+        int nfd = one ? openat(fd, one, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        int e = one ? errno : ENOMEM;
         free(one);
-        if (fd != p->lv[j].fd)
+        if (own)
             close(fd);
         if (nfd < 0)
             return -e;
         fd = nfd;
+        own = true;
         pos += 1 + nl;
     }
     l->fd = fd;
@@ -428,9 +433,77 @@ static void set_times_fd(bk_place *p, int fd, const bk_plan_entry *pe)
         warn(p, pe->path, "cannot set the times", errno);
 }
 
+/* ---- renaming into place --------------------------------------------------------------------- */
+
+/* Rename tmp over name in dirfd.  0, or -errno with *ret_why saying what was in the way. */
+static int rename_over(int dirfd, const char *tmp, const char *name, const char **ret_why)
+{
+    *ret_why = NULL;
+    if (renameat(dirfd, tmp, dirfd, name) == 0)
+        return 0;
+    int e = -errno;
+    if (e == -EISDIR || e == -ENOTEMPTY || e == -EEXIST) {
+        /* a directory is in the way: an empty one goes, as with tar */
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+            return 0;
+        *ret_why = "a directory that is not empty is in the way (--delete replaces it)";
+        return e;
+    }
+    if (e == -EPERM) {
+        int u = bk_target_unlock(dirfd, name);
+        if (u == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+            return 0;
+        if (u != -ENODATA)
+            *ret_why = "the entry there is immutable or append-only and was kept (chattr -i -a "
+                       "it, or restore as root)";
+        return e;
+    }
+    return e;
+}
+
+/* A temporary name in level k's directory: make(dirfd, tmp, ctx) creates it (-errno on
+ * failure); tried with new names while it exists. */
+typedef int (*make_fn)(bk_place *p, int dirfd, const char *tmp, void *ctx);
+
+static int make_tmp(bk_place *p, int dirfd, char tmp[32], make_fn make, void *ctx)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(tmp, 32, "%s%08x", BK_PLACE_TMP_PREFIX, p->tmp_base + p->tmp_seq++);
+        int e = make(p, dirfd, tmp, ctx);
+        if (e != -EEXIST)
+            return e;
+    }
+    return -EEXIST;
+}
+
 /* ---- directories ---------------------------------------------------------------------------- */
 
-/* Leave the top level: its metadata, after everything below it. */
+/* A hidden directory, made under a temporary name, is complete: renamed to its own name
+ * (never over anything: the target was empty).  If it cannot be, it goes with everything
+ * below it (reported).  0 in place, 1 not. */
+static int unhide(bk_place *p, level *l)
+{
+    const bk_plan_entry *pe = entry(p, l->idx);
+    int dirfd = level_fd(p, p->nlv - 2);
+    int e = dirfd < 0 ? dirfd : 0;
+    if (e == 0 && renameat2(dirfd, l->tmp, dirfd, base_name(pe), RENAME_NOREPLACE) < 0) {
+        e = -errno;
+        if (e == -EINVAL && renameat(dirfd, l->tmp, dirfd, base_name(pe)) == 0)
+            e = 0;   /* a file system without RENAME_NOREPLACE */
+    }
+    if (e < 0) {
+        report(p, pe->path, e, "cannot put the directory in place (nothing below it is "
+               "restored): %s", strerror(-e));
+        uint64_t count = 0;
+        if (dirfd >= 0)
+            (void)bk_target_remove(dirfd, l->tmp, false, &count);
+    }
+    l->tmp[0] = 0;
+    return e < 0;
+}
+
+/* Leave the top level: its metadata, after everything below it; a hidden directory is
+ * renamed into place. */
 static void leave(bk_place *p)
 {
     level *l = &p->lv[p->nlv - 1];
@@ -454,9 +527,12 @@ static void leave(bk_place *p)
             if (!old || l->written || old->st_mtim.tv_sec != n->mtime ||
                 (uint32_t)old->st_mtim.tv_nsec != n->mtime_nsec)
                 set_times_fd(p, fd, pe);
-            set_fflags(p, fd, l->idx, l->flags);
+            if (!l->tmp[0] || unhide(p, l) == 0)
+                set_fflags(p, fd, l->idx, l->flags);   /* (an immutable one cannot be renamed) */
         }
     }
+    if (l->tmp[0] && l->idx != SIZE_MAX)
+        (void)unhide(p, l);   /* not in place: what it holds is, still */
     if (l->fd >= 0 && l->idx != SIZE_MAX) {
         close(l->fd);
         p->nopen--;
@@ -464,7 +540,21 @@ static void leave(bk_place *p)
     p->nlv--;
 }
 
-/* Leftovers of a killed restore in an existing directory: temporary names go. */
+/* A temporary name as make_tmp makes them (the prefix and 8 hex digits)? */
+static bool tmp_name(const char *s)
+{
+    size_t plen = strlen(BK_PLACE_TMP_PREFIX);
+    if (strncmp(s, BK_PLACE_TMP_PREFIX, plen) != 0 || strlen(s) != plen + 8)
+        return false;
+    for (s += plen; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+/* Leftovers of a killed restore in an existing directory: temporary names go, and so do
+ * hidden directories (of a fresh target) with all they hold; another directory whose name
+ * starts like a temporary one stays. */
 static void remove_leftovers(bk_place *p, level *l, int fd)
 {
     char buf[16384];
@@ -478,7 +568,8 @@ static void remove_leftovers(bk_place *p, level *l, int fd)
         for (ssize_t off = 0; off < k;) {
             struct dirent64 *d = (struct dirent64 *)(buf + off);
             off += d->d_reclen;
-            if (strncmp(d->d_name, BK_PLACE_TMP_PREFIX, plen) != 0 || d->d_type == DT_DIR)
+            if (strncmp(d->d_name, BK_PLACE_TMP_PREFIX, plen) != 0 ||
+                (d->d_type == DT_DIR && !tmp_name(d->d_name)))
                 continue;
             if (n == cap) {
                 size_t nc = cap ? cap * 2 : 8;
@@ -499,8 +590,10 @@ static void remove_leftovers(bk_place *p, level *l, int fd)
     if (n > 0 && !known)
         bk_repo_clear_error(p->repo);
     for (size_t i = 0; i < n; i++) {
+        uint64_t count = 0;
         if (known && !bk_tree_find(&t, names[i], strlen(names[i])) &&
-            unlinkat(fd, names[i], 0) == 0)
+            (tmp_name(names[i]) ? bk_target_remove(fd, names[i], false, &count) == 0 && count
+                                : unlinkat(fd, names[i], 0) == 0))
             l->written = true;
         free(names[i]);
     }
@@ -622,20 +715,62 @@ static int open_existing_dir(bk_place *p, int dirfd, const char *name, level *l)
     return 0;
 }
 
-/* mkdir name in dirfd (level parent) and open it as a new level: it inherits what new
- * entries of parent do.  Writable by its owner until it is left. */
-static int make_dir(int dirfd, const char *name, const bk_node *n, const level *parent,
-                    level *l)
+/* Is what plan entry i (a directory) holds small enough to be made hidden: at most
+ * HIDE_MAX_ENTRIES entries and HIDE_MAX_BYTES?  A killed restore loses no more than that
+ * (the next run removes the hidden directory; what was completed outside it is kept). */
+static bool small_subtree(const bk_place *p, size_t i)
 {
-    if (mkdirat(dirfd, name, (n->mode & 0777) | 0700) < 0)
-        return -errno;
+    const bk_plan_entry *d = entry(p, i);
+    uint64_t bytes = 0;
+    for (size_t k = i + 1; k < p->plan->n; k++) {
+        const bk_plan_entry *e = entry(p, k);
+        if (e->path_len <= d->path_len || e->path[d->path_len] != '/' ||
+            memcmp(e->path, d->path, d->path_len) != 0)
+            break;   /* plan order: what it holds follows it */
+        if (k - i > HIDE_MAX_ENTRIES)
+            return false;
+        if (e->node.type == BK_NODE_FILE && (bytes += e->node.size) > HIDE_MAX_BYTES)
+            return false;
+    }
+    return true;
+}
+
+static int make_dir_at(bk_place *p, int dirfd, const char *name, void *ctx)
+{
+    (void)p;
+    const bk_node *n = ctx;
+    return mkdirat(dirfd, name, (n->mode & 0777) | 0700) < 0 ? -errno : 0;
+}
+
+/* mkdir name in dirfd (level parent) and open it as a new level: it inherits what new
+ * entries of parent do.  Writable by its owner until it is left.  In a target that was
+ * empty a directory that is not below a hidden one, and holds little (small_subtree), is
+ * made hidden, under a temporary name, and what goes into it under final names (nothing
+ * of it is at its real path before it is complete). */
+static int make_dir(bk_place *p, int dirfd, const char *name, const bk_node *n,
+                    const level *parent, level *l)
+{
+    bool hide = p->o.empty && !parent->hidden && small_subtree(p, l->idx);
+    int e = hide ? make_tmp(p, dirfd, l->tmp, make_dir_at, (void *)n)
+                 : make_dir_at(p, dirfd, name, (void *)n);
+    if (e < 0) {
+        l->tmp[0] = 0;
+        return e;
+    }
+    l->hidden = hide || parent->hidden;
     l->new_gid = parent->new_gid;
     l->default_acl = parent->default_acl;
     l->setgid = parent->setgid;   /* (taken to be set, a guess of its mode is not made) */
     l->flags = parent->flags & FFLAGS_INHERITED;
     l->prepared = true;
-    l->fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return l->fd < 0 ? -errno : 0;
+    l->fd = openat(dirfd, hide ? l->tmp : name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (l->fd >= 0)
+        return 0;
+    e = -errno;
+    if (hide)
+        (void)unlinkat(dirfd, l->tmp, AT_REMOVEDIR);
+    l->tmp[0] = 0;
+    return e;
 }
 
 int bk_place_dir(bk_place *p, size_t i)
@@ -659,7 +794,7 @@ int bk_place_dir(bk_place *p, size_t i)
             if ((r = prepare(p, k, pe->path)) != 0)
                 goto push;
             dirfd = level_fd(p, k);
-            e = make_dir(dirfd, name, &pe->node, parent, &l);
+            e = make_dir(p, dirfd, name, &pe->node, parent, &l);
             if (e == -EEXIST) {
                 e = open_existing_dir(p, dirfd, name, &l);
                 opened = true;
@@ -674,7 +809,7 @@ int bk_place_dir(bk_place *p, size_t i)
             if (unlinkat(dirfd, name, 0) < 0 && errno == EPERM &&
                 bk_target_unlock(dirfd, name) == 0)
                 (void)unlinkat(dirfd, name, 0);
-            e = make_dir(dirfd, name, &pe->node, parent, &l);
+            e = make_dir(p, dirfd, name, &pe->node, parent, &l);
         }
         if (e < 0) {
             l.failed = true;
@@ -706,49 +841,6 @@ push:
     return r;
 }
 
-/* ---- renaming into place --------------------------------------------------------------------- */
-
-/* Rename tmp over name in dirfd.  0, or -errno with *ret_why saying what was in the way. */
-static int rename_over(int dirfd, const char *tmp, const char *name, const char **ret_why)
-{
-    *ret_why = NULL;
-    if (renameat(dirfd, tmp, dirfd, name) == 0)
-        return 0;
-    int e = -errno;
-    if (e == -EISDIR || e == -ENOTEMPTY || e == -EEXIST) {
-        /* a directory is in the way: an empty one goes, as with tar */
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
-            return 0;
-        *ret_why = "a directory that is not empty is in the way (--delete replaces it)";
-        return e;
-    }
-    if (e == -EPERM) {
-        int u = bk_target_unlock(dirfd, name);
-        if (u == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
-            return 0;
-        if (u != -ENODATA)
-            *ret_why = "the entry there is immutable or append-only and was kept (chattr -i -a "
-                       "it, or restore as root)";
-        return e;
-    }
-    return e;
-}
-
-/* A temporary name in level k's directory: make(dirfd, tmp, ctx) creates it (-errno on
- * failure); tried with new names while it exists. */
-typedef int (*make_fn)(bk_place *p, int dirfd, const char *tmp, void *ctx);
-
-static int make_tmp(bk_place *p, int dirfd, char tmp[32], make_fn make, void *ctx)
-{
-    for (int tries = 0; tries < 100; tries++) {
-        snprintf(tmp, 32, "%s%08x", BK_PLACE_TMP_PREFIX, p->tmp_base + p->tmp_seq++);
-        int e = make(p, dirfd, tmp, ctx);
-        if (e != -EEXIST)
-            return e;
-    }
-    return -EEXIST;
-}
-
 /* ---- files ------------------------------------------------------------------------------------ */
 
 static int make_file(bk_place *p, int dirfd, const char *tmp, void *ctx)
@@ -769,9 +861,14 @@ int bk_place_file_begin(bk_place *p, size_t i, bk_place_file *ret)
     if (r != 0)
         return r;
     int dirfd = level_fd(p, k);
-    int fd = make_tmp(p, dirfd, ret->tmp, make_file, (void *)&pe->node);
-    if (fd < 0)
+    /* in a hidden directory nothing is at the final name, nor can be seen there */
+    ret->final = p->lv[k].hidden;
+    int fd = ret->final ? make_file(p, dirfd, base_name(pe), (void *)&pe->node)
+                        : make_tmp(p, dirfd, ret->tmp, make_file, (void *)&pe->node);
+    if (fd < 0) {
+        ret->final = false;
         return make_failed(p, k, pe->path, "cannot create", fd);
+    }
     ret->p = p;
     ret->idx = i;
     ret->fd = fd;
@@ -815,7 +912,7 @@ void bk_place_file_abort(bk_place_file *f)
     if (f->fd < 0)
         return;
     close(f->fd);
-    unlinkat(f->dirfd, f->tmp, 0);
+    unlinkat(f->dirfd, f->final ? base_name(entry(f->p, f->idx)) : f->tmp, 0);
     f->fd = -1;
 }
 
@@ -850,7 +947,7 @@ int bk_place_file_commit(bk_place_file *f)
     meta_fd(p, f->fd, pe, parent, created, NULL);
     set_times_fd(p, f->fd, pe);
     const char *why;
-    e = rename_over(f->dirfd, f->tmp, base_name(pe), &why);
+    e = f->final ? 0 : rename_over(f->dirfd, f->tmp, base_name(pe), &why);
     if (e < 0) {
         report(p, pe->path, e, "cannot put in place: %s", why ? why : strerror(-e));
         bk_place_file_abort(f);
@@ -923,8 +1020,10 @@ int bk_place_node(bk_place *p, size_t i)
         return r;
     int dirfd = level_fd(p, k);
     const level *parent = &p->lv[k];
-    char tmp[32];
-    int e = make_tmp(p, dirfd, tmp, make_node, (void *)n);
+    char tmp_name[32];
+    const char *tmp = parent->hidden ? base_name(pe) : tmp_name;   /* (as for files) */
+    int e = parent->hidden ? make_node(p, dirfd, tmp, (void *)n)
+                           : make_tmp(p, dirfd, tmp_name, make_node, (void *)n);
     if (e < 0) {
         const char *what = n->type == BK_NODE_SYMLINK ? "cannot create the symlink"
                                                       : "cannot create the node";
@@ -946,6 +1045,8 @@ int bk_place_node(bk_place *p, size_t i)
     struct timespec ts[2] = { { n->mtime, n->mtime_nsec }, { n->mtime, n->mtime_nsec } };
     if (utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
         warn(p, pe->path, "cannot set the times", errno);
+    if (parent->hidden)
+        return 0;
     const char *why;
     e = rename_over(dirfd, tmp, base_name(pe), &why);
     if (e < 0) {
@@ -978,23 +1079,28 @@ int bk_place_link(bk_place *p, size_t i, size_t first)
     if (r != 0)
         return r;
     int dirfd = level_fd(p, k);
-    /* the directory of the first name: on the stack, or opened beneath the target */
+    /* the directory of the first name: on the stack, or opened beneath the deepest level
+     * that holds it (a hidden one has its temporary name, what is below it its own) */
     const char *oname = base_name(fe);
     size_t plen = (size_t)(oname - 1 - fe->path);
-    int ofd = -1, close_fd = -1;
+    int ofd = -ENOENT, close_fd = -1;
     for (size_t j = p->nlv; j-- > 0;) {
-        if (p->lv[j].path_len == plen && !p->lv[j].failed &&
-            memcmp(level_path(p, &p->lv[j]), fe->path, plen) == 0) {
-            ofd = level_fd(p, j);
+        const level *l = &p->lv[j];
+        size_t ll = l->path_len;
+        if (ll > plen || (ll < plen && fe->path[ll] != '/') ||
+            memcmp(level_path(p, l), fe->path, ll) != 0)
+            continue;
+        if (l->failed)
             break;
+        ofd = level_fd(p, j);
+        if (ofd >= 0 && ll < plen) {
+            char *rel = strndup(fe->path + ll + 1, plen - ll - 1);
+            if (!rel)
+                return -ENOMEM;
+            ofd = close_fd = bk_target_open(ofd, rel, O_PATH | O_DIRECTORY);
+            free(rel);
         }
-    }
-    if (ofd < 0) {
-        char *rel = strndup(fe->path + 1, plen ? plen - 1 : 0);
-        if (!rel)
-            return -ENOMEM;
-        ofd = close_fd = *rel ? bk_target_open(p->tfd, rel, O_PATH | O_DIRECTORY) : dup(p->tfd);
-        free(rel);
+        break;
     }
     int e = ofd < 0 ? ofd : 0;
     const char *name = base_name(pe);

@@ -6,10 +6,17 @@
  * directory (BK_PLACE_TMP_PREFIX, O_CREAT | O_EXCL), its metadata set on the fd, and only
  * then renamed over its final name; if anything fails the temporary file is removed and
  * the final name keeps what it had.  Symlinks, fifos, sockets and device nodes are made
- * under a temporary name too.  A directory gets its owner, ACLs, mode, times and flags
- * when it is left, after everything below it; immutable and append-only flags come last.
- * Leftovers of a killed restore are removed from each existing directory before the first
- * entry is written into it. */
+ * under a temporary name too.  In a target that was empty (or made by this run) the
+ * temporary name is a directory's instead: the topmost directories that hold little (64 Ki
+ * entries and 1 GiB, place.c) get one, everything below them is made under its final name
+ * (no rename each), and each is renamed to its own name when it is left, complete: nothing
+ * is at its real path before it is whole, as with temporary files, and a killed restore
+ * loses no more than one of them (the next run keeps what is in place).  A directory gets its owner, ACLs, mode, times and
+ * flags when it is left, after everything below it; immutable and append-only flags come
+ * last.
+ * Leftovers of a killed restore (temporary files, and temporary directories with what they
+ * hold) are removed from each existing directory before the first entry is written into
+ * it. */
 #ifndef BK_PLACE_H
 #define BK_PLACE_H
 
@@ -47,6 +54,8 @@ typedef struct bk_place_opts {
     bool owner;                  /* restore owners (root, unless --no-owner) */
     bool readable;               /* temporary files opened read-write (for --verify) */
     bool fresh;                  /* this run made the target: nothing can be in the way */
+    bool empty;                  /* the target held nothing when this run began (fresh, or
+                                  * an empty directory): directories made in it are hidden */
 } bk_place_opts;
 
 /* tfd: the target directory (borrowed).  The plan must outlive the handle. */
@@ -87,6 +96,7 @@ typedef struct bk_place_file {
     int fd;                      /* the temporary file */
     int dirfd;                   /* its directory (borrowed) */
     char tmp[32];
+    bool final;                  /* made under its final name (in a hidden directory), not tmp */
     uint64_t end;                /* highest offset written */
 } bk_place_file;
 

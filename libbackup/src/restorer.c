@@ -574,6 +574,23 @@ static int lock_target(bk_restore *rs, int tfd)
     }
 }
 
+/* Does the directory fd hold nothing?  (Read from its start, and put back there.) */
+static bool dir_empty(int fd)
+{
+    char buf[1024];
+    bool empty = true;
+    ssize_t k = getdents64(fd, buf, sizeof(buf));
+    for (ssize_t off = 0; k > 0 && off < k && empty;) {
+        const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+        off += d->d_reclen;
+        empty = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+    }
+    if (k > 0 && empty)
+        empty = getdents64(fd, buf, sizeof(buf)) == 0;   /* (only . and .. in the first read) */
+    (void)lseek(fd, 0, SEEK_SET);
+    return k >= 0 && empty;
+}
+
 /* ---- writing ---------------------------------------------------------------------------- */
 
 typedef struct run_ctx {
@@ -678,7 +695,9 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
     }
     if (r == 0 && tfd >= 0 && !rs->dry_run)
         r = lock_target(rs, tfd);
-    if (r == 0 && tfd >= 0 && !fresh)
+    /* an empty target is as one made: nothing to look at, nothing in the way */
+    bool empty = fresh || (r == 0 && tfd >= 0 && dir_empty(tfd));
+    if (r == 0 && tfd >= 0 && !empty)
         r = inspect_target(rs, &plan, tfd, owners, &st);
 
     uint64_t total_bytes = 0, total_files = 0;
@@ -723,7 +742,7 @@ int bk_restore_run(bk_restore *rs, bk_restore_stats *ret_stats)
     run_ctx ctx = { .rs = rs, .st = &st };
     bk_place_opts po = { .target = rs->target, .root_tree = &rs->snap->tree, .owners = owners,
                          .owner = geteuid() == 0 && !rs->no_owner, .readable = rs->verify,
-                         .fresh = fresh };
+                         .fresh = fresh, .empty = empty };
     if (r == 0)
         r = bk_place_new(repo, tfd, &plan, &po, on_report, &ctx, &pl);
     uint64_t done_bytes = 0, done_files = 0;

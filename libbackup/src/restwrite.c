@@ -6,13 +6,14 @@
  * each gets its blobs from the fetcher (or from the file's old version) and pwrites them
  * at their offsets, so small files are written side by side and a large one by several
  * writers at once, out of order.  The writer that finishes a file's last piece gives it
- * its size and, with --verify, reads it back.  Files are committed (metadata, rename over
- * the final name) on the restorer's thread, in plan order, while their directory is the
- * current one: before the plan moves on to a directory, a hard link or another directory's
- * entries, every queued file is committed (bk_rw_must_drain), so a directory still gets
- * its metadata after everything that goes into it, and every safety property of place.c
- * holds as it did with one writer.  A file that fails is reported at its commit, in plan
- * order, and its temporary file removed; the final name keeps what it had.
+ * its size and, with --verify, reads it back.  Files are committed (metadata, and the
+ * rename over the final name of those made under a temporary one) on the restorer's
+ * thread, in plan order, while their directory is the current one: before the plan moves
+ * on to a directory, a hard link or another directory's entries, every queued file is
+ * committed (bk_rw_must_drain), so a directory still gets its metadata after everything
+ * that goes into it, and every safety property of place.c holds as it did with one
+ * writer.  A file that fails is reported at its commit, in plan order, and its temporary
+ * file removed; the final name keeps what it had.
  *
  * The fetcher hands blobs out in plan order and lets its workers run only a window ahead
  * of what has been consumed.  The writers stay close to that order: pieces are taken in
@@ -35,6 +36,8 @@
 #define PIECE_BYTES (8u << 20)
 #define MAX_FILES 256          /* begun and not committed */
 #define MAX_PIECES 512         /* queued and not taken */
+#define WAKE_PIECES 8          /* small pieces queued before the writers are woken */
+#define WAKE_BYTES (1u << 20)  /* a piece this big wakes them at once */
 
 typedef struct rfile {
     bk_plan_entry *pe;
@@ -340,6 +343,8 @@ static int commit_head(bk_rwriters *w)
 {
     pthread_mutex_lock(&w->mu);
     rfile *f = w->files[w->fhead];
+    if (!f->complete && w->plen > 0)
+        pthread_cond_broadcast(&w->work);   /* what was queued without a wake-up */
     while (!f->complete && !w->fatal)
         pthread_cond_wait(&w->changed, &w->mu);
     int fatal = w->fatal;
@@ -367,16 +372,22 @@ static int commit_head(bk_rwriters *w)
     return k < 0 ? k : 0;
 }
 
-static int push_piece(bk_rwriters *w, const piece *pc)
+/* Queue a piece.  The writers are woken for a big one, or once WAKE_PIECES small ones wait
+ * (one wake-up for a run of small files, not one each); whoever waits for them wakes them
+ * first (commit_head, and here when the queue is full). */
+static int push_piece(bk_rwriters *w, const piece *pc, bool big)
 {
     pthread_mutex_lock(&w->mu);
+    if (w->plen == MAX_PIECES)
+        pthread_cond_broadcast(&w->work);
     while (w->plen == MAX_PIECES && !w->fatal)
         pthread_cond_wait(&w->changed, &w->mu);
     int r = w->fatal;
     if (!r) {
         w->pieces[(w->phead + w->plen) % MAX_PIECES] = *pc;
         w->plen++;
-        pthread_cond_signal(&w->work);
+        if (w->plen >= WAKE_PIECES || big)
+            pthread_cond_signal(&w->work);
     }
     pthread_mutex_unlock(&w->mu);
     return r;
@@ -423,7 +434,7 @@ int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int ol
         uint64_t cost = n->content[k].hole ? 0 : n->content[k].len;
         if (k > 0 && acc + cost > PIECE_BYTES) {
             pc.to = k;
-            r = push_piece(w, &pc);
+            r = push_piece(w, &pc, acc >= WAKE_BYTES);
             pc.from = k;
             pc.off = off;
             acc = 0;
@@ -433,7 +444,7 @@ int bk_rw_add(bk_rwriters *w, bk_plan_entry *pe, const bk_place_file *pf, int ol
     }
     pc.to = n->ncontent;
     if (r == 0)
-        r = push_piece(w, &pc);
+        r = push_piece(w, &pc, acc >= WAKE_BYTES);
     return r;
 }
 

@@ -4,7 +4,8 @@
 # keep their old version over an existing one; once the pack is back a re-run restores
 # them, byte for byte), a full file system (a 20 MiB tmpfs: exit 1, no partial file; grown,
 # a re-run with --verify exits 0 and the tree is exact), kill -9 in the middle of writing
-# (no partial file under a final name; the re-run removes the leftovers and completes).
+# (no partial file under a final name; the re-run removes the leftovers, keeps what was
+# complete and completes the rest).
 source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (mounts a tmpfs)"
@@ -18,13 +19,14 @@ trap 'rc=$?; fixup; (exit $rc); cleanup' EXIT
 R=$(new_repo repo)
 arca_init "$R" --pack-size 1M >/dev/null
 
-# every regular file under DIR (but temporary ones) is byte for byte the one under REF or,
-# when given, under OLD: nothing partial, nothing zero-filled, under a real name
+# every regular file under DIR (but temporary ones, and those in a temporary directory) is
+# byte for byte the one under REF or, when given, under OLD: nothing partial, nothing
+# zero-filled, under a real path
 only_exact_files() {
     local dir=$1 ref=$2 old=${3:-} f rel
     while IFS= read -r -d '' f; do
         rel=${f#"$dir"/}
-        case ${rel##*/} in .arca-restore-*) continue ;; esac
+        case /$rel in */.arca-restore-*) continue ;; esac
         cmp -s "$f" "$ref/$rel" && continue
         [ -n "$old" ] && cmp -s "$f" "$old/$rel" && continue
         fail "$f has content that is neither the snapshot's nor the old one"
@@ -142,8 +144,13 @@ arca_init "$R3" >/dev/null
 pattern() {
     python3 -c 'import sys; open(sys.argv[1], "wb").write((sys.argv[2] + "\n").encode() * 12500000)' "$1" "$2"
 }
-mkdir -p "$T/k/a" "$T/k/b"
+# 0/ holds little and is restored first: into a fresh target it is made under a temporary
+# name and renamed into place once complete, before a/ begins; a/ holds more than a hidden
+# directory may (a sparse 2 GiB file: nothing to write), so its files get temporary names
+mkdir -p "$T/k/0" "$T/k/a" "$T/k/b"
+for i in 1 2 3 4; do echo "first $i" > "$T/k/0/s$i"; done
 for i in 1 2 3; do pattern "$T/k/a/f$i" "v1-file-$i-abcde"; done
+truncate -s 2G "$T/k/a/sparse"
 for i in $(seq 1 8); do echo "$i" > "$T/k/b/s$i"; done
 arca -r "$R3" backup "$T/k" -q
 cp -a "$T/k" "$T/k-v1"
@@ -152,7 +159,8 @@ arca -r "$R3" backup "$T/k" -q
 first=$(arca -r "$R3" --json snapshots | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 arca -r "$R3" restore "$first" --target "$T/kt-over" -q
 
-# run_and_kill SNAP TARGET: start a restore, kill -9 it once a temporary file exists
+# run_and_kill SNAP TARGET: start a restore, kill -9 it once a big temporary file exists (a
+# file with a temporary name, or any file in a temporary directory)
 run_and_kill() {
     local tries=0 pid found
     while [ $tries -lt 5 ]; do
@@ -161,14 +169,14 @@ run_and_kill() {
         pid=$!
         found=
         while kill -0 $pid 2>/dev/null; do
-            found=$(find "$2" -name '.arca-restore-*' -type f -size +0 -print -quit 2>/dev/null || true)
+            found=$(find "$2" -path '*/.arca-restore-*' -type f -size +1M -print -quit 2>/dev/null || true)
             [ -n "$found" ] && break
             sleep 0.02
         done
         kill -9 $pid 2>/dev/null || true
         wait $pid 2>/dev/null || true
         if [ -n "$found" ]; then
-            echo "  kill -9 with ${found##*/} being written (attempt $tries)" >&2
+            echo "  kill -9 with ${found#"$2"/} being written (attempt $tries)" >&2
             return 0
         fi
     done
@@ -176,10 +184,17 @@ run_and_kill() {
 }
 run_and_kill latest "$T/kt"
 only_exact_files "$T/kt$T/k" "$T/k"
+# what was complete before the kill is in place, and the next run keeps it
+for i in 1 2 3 4; do
+    cmp -s "$T/k/0/s$i" "$T/kt$T/k/0/s$i" || fail "0/s$i is not in place after the kill"
+done
 run_and_kill latest "$T/kt-over"
 only_exact_files "$T/kt-over$T/k" "$T/k" "$T/k-v1"
 for t in kt kt-over; do
-    arca -r "$R3" restore latest --target "$T/$t" --verify -q || fail "restore into $t after kill -9 failed"
+    arca -r "$R3" --json restore latest --target "$T/$t" --verify > "$T/again-$t.json" ||
+        fail "restore into $t after kill -9 failed: $(cat "$T/again-$t.json")"
     compare_trees "$T/k" "$T/$t$T/k"   # leftovers too: they would be "only in"
 done
+[ "$(json_get "$T/again-kt.json" 'j["files_unchanged"] >= 4')" = True ] ||
+    fail "the run after a kill -9 rewrote what was complete: $(cat "$T/again-kt.json")"
 pass

@@ -350,6 +350,22 @@ static bk_node nd_file(env *e, const char *name, const char *content)
     return n;
 }
 
+/* A file of size bytes that is one hole (nothing to write). */
+static bk_node nd_sparse(env *e, const char *name, uint32_t size)
+{
+    bk_node n = node_base(e, name, BK_NODE_FILE, 0644);
+    n.size = size;
+    assert_true(e->nallocs < BK_ELEMENTSOF(e->allocs));
+    bk_content *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    e->allocs[e->nallocs++] = c;
+    c->len = size;
+    c->hole = true;
+    n.content = c;
+    n.ncontent = 1;
+    return n;
+}
+
 /* A file with nlink links to the inode ino (hard links are (dev, inode) groups). */
 static bk_node nd_hardlink(env *e, const char *name, const char *content, uint64_t ino)
 {
@@ -777,6 +793,77 @@ static void test_symlinks_outside_valid(void **state)
     free(before);
 }
 
+/* A fresh target: its directories are made under temporary names and renamed into place
+ * when complete, what is below them under final names; hard links between two directories
+ * below a temporary one and from a file of the target itself, a symlink to outside/ in
+ * each; a directory that holds too much to be hidden (a sparse 1.5 GiB file) beside them,
+ * with a link to a file of a hidden one.  Nothing temporary stays, nothing is written
+ * outside. */
+static void test_fresh_hidden_dirs(void **state)
+{
+    env *e = *state;
+    char victim[PATH_MAX];
+    join(victim, e->outside, "victim");
+    bk_node a[] = { nd_hardlink(e, "h1", PAYLOAD, 888), nd_link(e, "s", victim) };
+    bk_node b[] = { nd_hardlink(e, "h2", PAYLOAD, 888), nd_link(e, "s", e->outside),
+                    nd_hardlink(e, "t2", PAYLOAD, 999) };
+    bk_node d[] = { nd_dir(e, "a", PLAIN_TREE(e, a)), nd_dir(e, "b", PLAIN_TREE(e, b)) };
+    bk_node z[] = { nd_sparse(e, "huge", 3u << 29), nd_hardlink(e, "t4", PAYLOAD, 888) };
+    bk_node root[] = { nd_dir(e, "d", PLAIN_TREE(e, d)), nd_hardlink(e, "t1", PAYLOAD, 999),
+                       nd_dir(e, "z", PLAIN_TREE(e, z)) };
+    bk_id snap = commit(e, PLAIN_TREE(e, root));
+    char *before = listing(e->outside, true);
+    outcome o;
+    restore(e, snap, e->target, 0, &o);   /* (--verify would read 1.5 GiB of zeros) */
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(count_entries(e->target), 3);   /* d, t1, z: no temporary name left */
+    char dz[PATH_MAX], ph[PATH_MAX];
+    struct stat sh;
+    join(dz, e->target, "z");
+    assert_int_equal(count_entries(dz), 2);
+    join(ph, dz, "huge");
+    assert_int_equal(lstat(ph, &sh), 0);
+    assert_true(S_ISREG(sh.st_mode) && sh.st_size == (off_t)3 << 29 && sh.st_blocks == 0);
+    char da[PATH_MAX], db[PATH_MAX], dd[PATH_MAX];
+    join(dd, e->target, "d");
+    join(da, dd, "a");
+    join(db, dd, "b");
+    assert_int_equal(count_entries(dd), 2);
+    assert_int_equal(count_entries(da), 2);
+    assert_int_equal(count_entries(db), 3);
+    assert_file_is(da, "h1", PAYLOAD);
+    assert_file_is(db, "h2", PAYLOAD);
+    assert_symlink_is(da, "s", victim);
+    assert_symlink_is(db, "s", e->outside);
+    char p1[PATH_MAX], p2[PATH_MAX];
+    struct stat s1, s2;
+    join(p1, da, "h1");
+    join(p2, db, "h2");
+    assert_int_equal(lstat(p1, &s1), 0);
+    assert_int_equal(lstat(p2, &s2), 0);
+    assert_true(s1.st_ino == s2.st_ino && s1.st_nlink == 3);   /* and z/t4 */
+    join(p1, e->target, "t1");
+    join(p2, db, "t2");
+    assert_int_equal(lstat(p1, &s1), 0);
+    assert_int_equal(lstat(p2, &s2), 0);
+    assert_true(s1.st_ino == s2.st_ino && s1.st_nlink == 2);
+    join(p1, da, "h1");
+    join(p2, dz, "t4");
+    assert_int_equal(lstat(p1, &s1), 0);
+    assert_int_equal(lstat(p2, &s2), 0);
+    assert_true(s1.st_ino == s2.st_ino && s1.st_nlink == 3);
+    assert_outside_unchanged(e, before, true);
+    /* the same target again: nothing to write, nothing temporary */
+    restore(e, snap, e->target, 0, &o);
+    assert_int_equal(o.r, 0);
+    assert_int_equal(o.st.errors, 0);
+    assert_int_equal(o.st.files_restored, 0);
+    assert_int_equal(count_entries(e->target), 3);
+    assert_outside_unchanged(e, before, true);
+    free(before);
+}
+
 /* A snapshot that has symlinks to outside/ restored first, then one that has directories
  * and files under the same names: the second replaces the symlinks, writes nothing
  * through them. */
@@ -1076,6 +1163,14 @@ static void test_leftovers(void **state)
     make_symlink(td, ".arca-restore-cafe", e->outside);
     write_file(td, ".arca-restore-0badf00d", "half of a file");
     make_dir(td, ".arca-restore-dir");
+    /* a temporary directory of a killed restore into a fresh target: goes, all of it */
+    char hd[PATH_MAX];
+    join(hd, td, ".arca-restore-0000abcd");
+    assert_int_equal(mkdir(hd, 0755), 0);
+    make_dir(hd, "sub");
+    make_symlink(hd, "to-victim", victim);
+    make_symlink(hd, "to-outside", e->outside);
+    write_file(hd, "half", "half of a file");
     write_file(td, "keep", "not in the snapshot\n");
     char *before = listing(e->outside, true);
     outcome o;
@@ -1087,6 +1182,7 @@ static void test_leftovers(void **state)
     assert_absent(td, ".arca-restore-cafe");
     assert_absent(td, ".arca-restore-0badf00d");
     assert_type(td, ".arca-restore-dir", S_IFDIR);
+    assert_absent(td, ".arca-restore-0000abcd");
     assert_file_is(td, "keep", "not in the snapshot\n");
     assert_file_is(td, "PAYLOAD-a", PAYLOAD);
     assert_file_is(td, ".arca-restore-00000001", OWN);
@@ -1271,6 +1367,7 @@ int main(void)
         T(test_dup_symlink_dir_rel),
         T(test_hardlink_second_outside),
         T(test_symlinks_outside_valid),
+        T(test_fresh_hidden_dirs),
         T(test_snapshot_over_own_symlinks),
         T(test_existing_symlink_dir),
         T(test_existing_symlink_dir_delete),
