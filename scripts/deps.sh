@@ -13,7 +13,7 @@ build_pkgs="build-essential cmake pkg-config libsodium-dev libssl-dev libzstd-de
 # of scripts/fresh-root.sh; prometheus gives promtool, which checks the metrics file
 test_pkgs="libcmocka-dev ceph-mon ceph-osd ceph-common mariadb-server mariadb-client mariadb-backup
            clang libfuzzer-14-dev libclang-rt-14-dev attr acl e2fsprogs ansible-core python3
-           procps util-linux mount man-db groff-base git mmdebstrap prometheus"
+           procps util-linux mount man-db groff-base git mmdebstrap prometheus time"
 bench_pkgs="restic borgbackup time"
 
 want=$build_pkgs

@@ -214,12 +214,14 @@ static int verify_fd(bk_rwriters *w, wbuf *b, int fd, const bk_plan_entry *pe)
     uint64_t off = 0;
     for (size_t i = 0; r == 0 && i < n->ncontent; i++) {
         const bk_content *c = &n->content[i];
-        if ((r = grow(b, c->len)) < 0)
+        /* a hole (up to BK_HOLE_PIECE_MAX) is read back in steps of 1 MiB */
+        size_t step = c->hole ? BK_MIN((size_t)c->len, (size_t)1 << 20) : c->len;
+        if ((r = grow(b, step)) < 0)
             break;
         if (c->hole) {
             size_t got = 0;
             while (r == 0 && got < c->len) {
-                ssize_t k = pread(fd, b->p, c->len - got, (off_t)(off + got));
+                ssize_t k = pread(fd, b->p, BK_MIN(c->len - got, step), (off_t)(off + got));
                 if (k <= 0)
                     r = k < 0 ? -errno : -EBADMSG;
                 else if (b->p[0] != 0 || memcmp(b->p, b->p + 1, (size_t)k - 1) != 0)

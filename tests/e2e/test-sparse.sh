@@ -1,7 +1,7 @@
 #!/bin/bash
 # Sparse files: a backup finds the holes with SEEK_HOLE/SEEK_DATA and does not read them
 # (a 50 GB file with 4 MiB of data reads 4 MiB), stores them as holes, and the restored
-# file has the same content, with its holes.
+# file has the same content, with its holes; --verify reads holes back in bounded memory.
 source "$(dirname "$0")/lib.sh"
 
 R=$(new_repo repo)
@@ -52,5 +52,15 @@ arca -r "$R" backup "$T/src" --json > "$T/b3.json"
 rm -rf "$T/r"
 arca -r "$R" restore latest --target "$T/r" --include "$T/src/small" >/dev/null
 cmp "$T/src/small" "$T/r$T/src/small" || fail "restored small (hole filled) differs"
+
+# --verify reads a hole back in bounded steps: a file of two 1 GiB hole pieces and a byte,
+# restored and verified in well under a hole piece of memory (it took 1 GiB before)
+mkdir -p "$T/src2"
+printf 'z' | dd of="$T/src2/holey" bs=1 seek=$((2 << 30)) status=none
+arca -r "$R" backup "$T/src2" -q
+/usr/bin/time -f '%M' -o "$T/rss" "$ARCA" -r "$R" restore latest --target "$T/r2" --verify -q ||
+    fail "restore --verify of a sparse file"
+cmp "$T/src2/holey" "$T/r2$T/src2/holey" || fail "restored holey differs"
+[ "$(cat "$T/rss")" -lt $((600 << 10)) ] || fail "restore --verify of 2 GiB of holes peaked at $(cat "$T/rss") KiB"
 arca -r "$R" check >/dev/null
 pass
