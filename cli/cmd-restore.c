@@ -262,6 +262,8 @@ static int run(cli *c, int argc, char **argv)
                           "--databases or --mysql-client-command");
         else if ((e = cli_open(c, OPEN_READER)) == 0)
             e = restore_physical(c, &o, argv[first]);
+        for (size_t i = 0; i < o.ncopies; i++)
+            free(o.dbs_copy[i]);
         return e;
     }
     if (e == 0 && o.mysql_backup)

@@ -120,6 +120,7 @@ contains 'holds no physical backup' < "$T/none.err" || fail "no physical backup:
 expect_rc 1 arca -r "$R" restore "$SNAP" --mysql --until "2001-01-01 00:00:00" --dry-run 2>/dev/null
 expect_rc 2 arca -r "$R" restore "$SNAP" --mysql-physical 2>/dev/null
 expect_rc 2 arca -r "$R" restore "$SNAP" --mysql-physical --mysql --target "$T/y" 2>/dev/null
+expect_rc 2 arca -r "$R" restore "$SNAP" --mysql-physical --databases "$DB" --target "$T/y" 2>/dev/null
 expect_rc 2 arca -r "$R" backup --mysql-physical /etc 2>/dev/null
 expect_rc 2 arca -r "$R" backup --mysql-physical --databases "$DB" 2>/dev/null
 
