@@ -150,6 +150,9 @@ typedef struct cli_filter {
     size_t nhosts, npaths, ntags;
 } cli_filter;
 int cli_filter_opt(cli_filter *f, int opt, const char *arg);   /* 0 handled, 1 not a filter option */
+/* cli_parse for a command whose only options are --host/--tag/--path (cli_filter_opts). */
+extern const struct option cli_filter_opts[];
+int cli_parse_filter(cli *c, int argc, char **argv, cli_filter *f, int *first);
 bk_filter cli_filter_get(const cli_filter *f);
 /* Find a snapshot argument; prints the error.  Returns an exit code. */
 int cli_find_snapshot(cli *c, const char *arg, const cli_filter *f, bk_snapshot **ret);

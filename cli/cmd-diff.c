@@ -3,18 +3,6 @@
 
 #include "cli.h"
 
-static const struct option opts[] = {
-    FILTER_OPTIONS,
-    { 0 },
-};
-
-static int on_opt(cli *c, int opt, const char *arg, void *ctx)
-{
-    if (cli_filter_opt(ctx, opt, arg) == 0)
-        return 0;
-    return cli_usage(c, "unknown option");
-}
-
 struct diff_ctx {
     json_t *arr;
     uint64_t added, removed, modified, meta, type;
@@ -49,7 +37,7 @@ static int run(cli *c, int argc, char **argv)
 {
     cli_filter f = { 0 };
     int first;
-    int e = cli_parse(c, argc, argv, "", opts, on_opt, &f, &first);
+    int e = cli_parse_filter(c, argc, argv, &f, &first);
     if (e)
         return e;
     if (argc - first != 2)
@@ -91,5 +79,5 @@ const command cmd_diff = {
     "diff", run, "diff SNAPSHOT1 SNAPSHOT2",
     "Show added (+), removed (-), modified (M), metadata-only (U) and type-changed (T)\n"
     "entries.  Unchanged directories are skipped without reading them.\n",
-    .opts = opts, .words = "latest",
+    .opts = cli_filter_opts, .words = "latest",
 };

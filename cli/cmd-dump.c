@@ -3,23 +3,11 @@
 
 #include "cli.h"
 
-static const struct option opts[] = {
-    FILTER_OPTIONS,
-    { 0 },
-};
-
-static int on_opt(cli *c, int opt, const char *arg, void *ctx)
-{
-    if (cli_filter_opt(ctx, opt, arg) == 0)
-        return 0;
-    return cli_usage(c, "unknown option");
-}
-
 static int run(cli *c, int argc, char **argv)
 {
     cli_filter f = { 0 };
     int first;
-    int e = cli_parse(c, argc, argv, "", opts, on_opt, &f, &first);
+    int e = cli_parse_filter(c, argc, argv, &f, &first);
     if (e)
         return e;
     if (argc - first != 2)
@@ -42,5 +30,5 @@ const command cmd_dump = {
     "Write the content of the file PATH to standard output, or, if PATH is a directory,\n"
     "a tar (pax) archive of it with full metadata (sockets, which tar cannot hold, are\n"
     "left out with a warning).\n",
-    .opts = opts, .words = "latest",
+    .opts = cli_filter_opts, .words = "latest",
 };

@@ -3,23 +3,11 @@
 
 #include "cli.h"
 
-static const struct option opts[] = {
-    FILTER_OPTIONS,
-    { 0 },
-};
-
-static int on_opt(cli *c, int opt, const char *arg, void *ctx)
-{
-    if (cli_filter_opt(ctx, opt, arg) == 0)
-        return 0;
-    return cli_usage(c, "unknown option");
-}
-
 static int run(cli *c, int argc, char **argv)
 {
     cli_filter f = { 0 };
     int first;
-    int e = cli_parse(c, argc, argv, "", opts, on_opt, &f, &first);
+    int e = cli_parse_filter(c, argc, argv, &f, &first);
     if (e)
         return e;
     if (first < argc)
@@ -80,5 +68,5 @@ const command cmd_snapshots = {
     "      --host HOST            only snapshots of HOST (repeat for several)\n"
     "      --tag TAGS             only snapshots with all of TAGS (a,b); repeat for alternatives\n"
     "      --path PATH            only snapshots that include PATH\n",
-    .opts = opts,
+    .opts = cli_filter_opts,
 };

@@ -97,6 +97,23 @@ int cli_filter_opt(cli_filter *f, int opt, const char *arg)
     return 1;
 }
 
+static int filter_only_opt(cli *c, int opt, const char *arg, void *ctx)
+{
+    if (cli_filter_opt(ctx, opt, arg) == 0)
+        return 0;
+    return cli_usage(c, "unknown option");
+}
+
+const struct option cli_filter_opts[] = {
+    FILTER_OPTIONS,
+    { 0 },
+};
+
+int cli_parse_filter(cli *c, int argc, char **argv, cli_filter *f, int *first)
+{
+    return cli_parse(c, argc, argv, "", cli_filter_opts, filter_only_opt, f, first);
+}
+
 bk_filter cli_filter_get(const cli_filter *f)
 {
     bk_filter bf = { f->hosts, f->nhosts, f->paths, f->npaths, f->tags, f->ntags };

@@ -75,11 +75,11 @@ macro() {   # macro NAME: the body of a #define NAME of cli/cli.h that ends line
     awk -v m="$1" '$1 == "#define" && $2 == m { on = 1; next } on { print; on = /\\$/ }' "$ROOT/cli/cli.h"
 }
 defined() {   # defined FILE: the long option names of its struct option tables
-    # FILTER_OPTIONS (cli.h) stands for --host, --tag and --path, FROM_OPTIONS for the
-    # --from-* options of the source repository
+    # FILTER_OPTIONS (cli.h) and the table cli_filter_opts stand for --host, --tag and
+    # --path, FROM_OPTIONS for the --from-* options of the source repository
     { cat "$1"
       if [ "$(basename "$1")" != cli.h ]; then
-          ! grep -q 'FILTER_OPTIONS' "$1" || macro FILTER_OPTIONS
+          ! grep -qE 'FILTER_OPTIONS|cli_filter_opts' "$1" || macro FILTER_OPTIONS
           ! grep -q 'FROM_OPTIONS' "$1" || macro FROM_OPTIONS
       fi
     } | grep -oP '\{ *"\K[a-z0-9-]+(?=", *(no|required|optional)_argument)' |
