@@ -22,6 +22,12 @@
 #   ceph-cluster.sh osd-start DIR [N]        start the (stopped/killed) osd.N again.
 #                                 memstore loses all objects when its OSD dies; use
 #                                 bluestore for restart tests.
+#   ceph-cluster.sh wait-io DIR POOL [SECONDS]
+#                                 wait (default 60 s) until a rados put/stat/rm in POOL
+#                                 succeeds; else print the report below and exit 1
+#   ceph-cluster.sh report DIR    what a failed test needs to know of the cluster: each
+#                                 daemon's state and memory, space left in DIR, `ceph
+#                                 health detail`, the last lines of the daemons' logs
 #   ceph-cluster.sh add-user DIR NAME 'MONCAPS' 'OSDCAPS'
 #                                 create cephx user NAME (client.NAME if NAME has no
 #                                 type prefix), write DIR/NAME.keyring, print its path.
@@ -579,6 +585,54 @@ do_osd_start() {
     phase "osd.$OSD_ID started again (pid $(read_pid "$DIR/run/osd.$OSD_ID.pid"))"
 }
 
+do_wait_io() {
+    resolve_dir
+    [ -f "$DIR/ceph.conf" ] || die "$DIR has no ceph.conf (not a cluster dir)"
+    local pool=${1:-} secs=${2:-60} end
+    [ -n "$pool" ] || die "usage: wait-io DIR POOL [SECONDS]"
+    is_uint "$secs" || die "bad SECONDS '$secs'"
+    end=$(( $(date +%s) + secs ))
+    until probe_pool "$pool"; do
+        if [ "$(date +%s)" -ge "$end" ]; then
+            echo "$PROG: pool $pool of $DIR served no I/O within $secs s" >&2
+            do_report >&2
+            exit 1
+        fi
+        sleep 1
+    done
+    phase "pool $pool serves I/O"
+}
+
+do_report() {
+    resolve_dir
+    local name pid st rss
+    while read -r name; do
+        [ -n "$name" ] || continue
+        pid=$(read_pid "$DIR/run/$name.pid")
+        if [ -n "$pid" ] && pid_ours "$pid"; then
+            st=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status")
+            rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$pid/status")
+            echo "$name: running (pid $pid, $st, $rss resident)"
+        else
+            echo "$name: not running"
+        fi
+    done < "$DIR/daemons"
+    echo "space: $(df -Ph "$DIR" | awk 'NR == 2 { print $4 " free of " $2 " (" $5 " used) on " $6 }')"
+    echo "memory: $(awk '/^MemAvailable:/ { printf "%d MiB available", $2 / 1024 }' /proc/meminfo)"
+    if pid_alive "$(read_pid "$DIR/run/mon.a.pid")"; then
+        echo "ceph health detail:"
+        timeout 20 ceph -c "$DIR/ceph.conf" --connect-timeout 10 health detail 2>&1 | sed 's/^/  /' || true
+    fi
+    local f
+    for f in "$DIR"/log/cluster.log "$DIR"/log/mon.*.log "$DIR"/log/osd.*.log "$DIR"/log/osd.*.stdio; do
+        [ -s "$f" ] || continue
+        echo "last lines of $f (without the audit of commands and rocksdb):"
+        grep -vE 'audit|handle_command|rocksdb' "$f" | tail -n 15 | cut -c1-300 | sed 's/^/  /' || true
+    done
+    # the kernel's word on a daemon that vanished (where dmesg may be read)
+    dmesg 2>/dev/null | grep -iE 'out of memory|oom-kill|killed process|ceph-(osd|mon)' | tail -n 5 || true
+}
+
 do_add_user() {
     resolve_dir
     [ $# -eq 3 ] || die "usage: add-user DIR NAME 'MONCAPS' 'OSDCAPS'"
@@ -611,6 +665,8 @@ case $cmd in
     osd-signal) { [ $# -ge 1 ] && [ $# -le 2 ]; } || usage; do_osd_signal "$@" ;;
     osd-start)  [ $# -le 1 ] || usage; do_osd_start "$@" ;;
     add-user)   do_add_user "$@" ;;
+    wait-io)    { [ $# -ge 1 ] && [ $# -le 2 ]; } || usage; do_wait_io "$@" ;;
+    report)     [ $# -eq 0 ] || usage; do_report ;;
     -h|--help|help) usage ;;
-    *)          die "unknown command '$cmd' (start|stop|status|osd-signal|osd-start|add-user)" ;;
+    *)          die "unknown command '$cmd' (start|stop|status|osd-signal|osd-start|wait-io|report|add-user)" ;;
 esac

@@ -28,6 +28,11 @@ chmod 755 "$WORK"   # some tests run arca as an unprivileged user
 export ARCA_TEST_TMP=$WORK
 cleanup() {
     local rc=$?
+    # a failed run says what state the cluster was in (a test that broke it, a daemon that died)
+    if [ $rc -ne 0 ] && [ -f "$WORK/ceph/ceph.conf" ]; then
+        echo "test.sh: the Ceph cluster at the failure:" >&2
+        scripts/ceph-cluster.sh report "$WORK/ceph" >&2 || true
+    fi
     [ -d "$WORK/ceph" ] && scripts/ceph-cluster.sh stop "$WORK/ceph" >/dev/null 2>&1 || true
     [ -d "$WORK/mariadb" ] && scripts/mariadb-server.sh stop "$WORK/mariadb" >/dev/null 2>&1 || true
     if [ $rc -eq 0 ]; then rm -rf "$WORK"; else echo "test.sh: failed (rc $rc); scratch in $WORK" >&2; fi

@@ -2,7 +2,8 @@
 # Faults of a real Ceph cluster under a running backup (RADOS only):
 #  (a) the OSD freezes (SIGSTOP) in the middle of a ~200 MB backup: arca --ceph-timeout 10
 #      gives up with exit 1 within about one timeout, leaves no snapshot, and once
-#      the OSD runs again (SIGCONT) the next backup succeeds and check --read-data passes;
+#      the OSD runs again (SIGCONT) and serves I/O, the next backup succeeds and check
+#      --read-data passes;
 #  (b) arca is killed with SIGKILL mid-backup: its lock is left in the cluster, but an
 #      exclusive `key add` breaks it at once (same host, dead pid); check passes and the
 #      next backup succeeds.  (The lapse of a lock whose holder cannot be seen, on another
@@ -83,7 +84,14 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 22 else 1)" "$took" |
     fail "backup against a frozen OSD took ${took} s to give up (--ceph-timeout 10)"
 grep -qi 'timed out' "$T/a.err" || fail "the error does not say it timed out: $(cat "$T/a.err")"
 [ "$(snapshot_count "$R")" = 0 ] || fail "a snapshot exists after the failed backup"
-arca -r "$R" backup "$T/src" >/dev/null || fail "backup after SIGCONT failed"
+# the cluster serves again before arca is asked to (else this says why: the daemons' state,
+# their logs; and the tests after this one are not blamed for what this one did)
+CEPH_QUIET=1 "$CLUSTER" wait-io "$CEPH_DIR" "$ARCA_TEST_POOL" 60 ||
+    fail "after SIGCONT the cluster served no I/O within 60 s (report above)"
+arca -r "$R" backup "$T/src" >/dev/null 2> "$T/a2.err" || {
+    CEPH_QUIET=1 "$CLUSTER" report "$CEPH_DIR" >&2 || true
+    fail "backup after SIGCONT failed: $(cat "$T/a2.err")"
+}
 [ "$(snapshot_count "$R")" = 1 ] || fail "expected 1 snapshot after the second backup"
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed after the OSD fault"
 wipe_repo "$R"
