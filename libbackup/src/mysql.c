@@ -121,9 +121,8 @@ static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sq
     if (r < 0)
         return r;
     bk_proc p;
-    r = bk_proc_start(&p, argv, false, true);
+    r = bk_mysql_start(repo, &p, argv, false, true);
     if (r < 0) {
-        r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
         bk_mysql_argv_free(argv);
         return r;
     }
@@ -135,11 +134,8 @@ static int client_query(bk_repo *repo, const bk_mysql_conf *conf, const char *sq
         if (k <= 0 || bk_buf_append(out, buf, (size_t)k) < 0)
             break;
     }
-    int status;
-    bk_proc_wait(&p, &status);
     char how[128];
-    bk_proc_status_str(status, how, sizeof(how));
-    if (how[0])
+    if (bk_proc_end(&p, false, how, sizeof(how)))
         r = bk_repo_error(repo, -EIO, "cannot %s: %s %s: %s", what, argv[0], how, bk_proc_stderr(&p));
     bk_mysql_argv_free(argv);
     return r;
@@ -257,6 +253,14 @@ static int on_section_end(void *ctx, const char *db)
     return c ? bk_cdc_flush(c) : -ENOMEM;
 }
 
+int bk_mysql_start(bk_repo *repo, bk_proc *p, char *const argv[], bool want_in, bool want_out)
+{
+    int r = bk_proc_start(p, argv, want_in, want_out);
+    if (r < 0)
+        return bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+    return 0;
+}
+
 int bk_mysql_read_output(bk_repo *repo, bk_proc *p, const char *what,
                          int (*fn)(void *ctx, const uint8_t *p, size_t n), void *ctx,
                          void (*tick)(void *), void *tick_ctx)
@@ -331,9 +335,7 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
     bk_proc p;
     bool started = false;
     if (r == 0) {
-        r = bk_proc_start(&p, argv, false, true);
-        if (r < 0)
-            r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+        r = bk_mysql_start(repo, &p, argv, false, true);
         started = r == 0;
     }
     dump_ctx d = { repo, ch, w, NULL, NULL, 0, tick, tick_ctx };
@@ -344,12 +346,8 @@ int bk_mysql_dump(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker *ch
         r = bk_mysql_read_output(repo, &p, "the dump", split_feed, &split, tick, tick_ctx);
     int split_end = r == 0 && started ? bk_sqlsplit_finish(&split) : 0;
     if (started) {
-        int status;
-        if (r < 0)
-            kill(p.pid, SIGTERM);   /* we stopped reading: do not leave it blocked */
-        bk_proc_wait(&p, &status);
         char how[128];
-        bk_proc_status_str(status, how, sizeof(how));
+        bk_proc_end(&p, r < 0, how, sizeof(how));
         const char *err = bk_proc_stderr(&p);
         if (r == 0 && how[0])
             r = bk_repo_error(repo, -EIO, "the dump failed: %s %s%s%s", argv[0], how,
@@ -447,10 +445,8 @@ static int load_one(bk_repo *repo, const bk_node *file, const char *db, const bk
             bk_fetcher_skip(f, file->content, file->ncontent, i + 1, NULL);
     }
     bk_fetcher_free(f);
-    int status;
-    bk_proc_wait(&p, &status);
     char how[128];
-    bk_proc_status_str(status, how, sizeof(how));
+    bk_proc_end(&p, false, how, sizeof(how));
     if (r < 0)
         snprintf(msg, msglen, "%s", bk_repo_errmsg(repo));
     else if (how[0] || write_err)
@@ -607,17 +603,14 @@ static int fetch_binlog(bk_repo *repo, const bk_mysql_conf *conf, const char *di
     int r = bk_mysql_argv(repo, NULL, binlog_names, conf->defaults_file, args, 4, &argv);
     free(rf);
     bk_proc p;
-    if (r == 0 && (r = bk_proc_start(&p, argv, false, true)) < 0)
-        r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+    if (r == 0)
+        r = bk_mysql_start(repo, &p, argv, false, true);
     if (r == 0) {
         char buf[4096];
         while (read(p.out, buf, sizeof(buf)) > 0)
             ;
-        int status;
-        bk_proc_wait(&p, &status);
         char how[128];
-        bk_proc_status_str(status, how, sizeof(how));
-        if (how[0])
+        if (bk_proc_end(&p, false, how, sizeof(how)))
             r = bk_repo_error(repo, -EIO, "cannot fetch the binary log %s: %s %s: %s", name,
                               argv[0], how, bk_proc_stderr(&p));
     }
@@ -1001,17 +994,10 @@ static int replay(bk_repo *repo, const bk_mysql_pitr *plan, const bk_mysql_targe
     }
     free(buf);
     char how_b[128] = "", how_c[128] = "";
-    int status;
-    if (b_on) {
-        if (r < 0)
-            kill(bp.pid, SIGTERM);
-        bk_proc_wait(&bp, &status);
-        bk_proc_status_str(status, how_b, sizeof(how_b));
-    }
-    if (c_on) {
-        bk_proc_wait(&cp, &status);
-        bk_proc_status_str(status, how_c, sizeof(how_c));
-    }
+    if (b_on)
+        bk_proc_end(&bp, r < 0, how_b, sizeof(how_b));
+    if (c_on)
+        bk_proc_end(&cp, false, how_c, sizeof(how_c));
     if (how_b[0]) {
         snprintf(msg, msglen, "%s %s: %s", bargv[0], how_b, bk_proc_stderr(&bp));
         r = -EIO;

@@ -30,10 +30,14 @@ int bk_mysql_argv(bk_repo *repo, const char *command, const char *const *names,
                   const char *defaults_file, char **args, size_t nargs, char ***ret) BK_MUST_CHECK;
 void bk_mysql_argv_free(char **v);
 
+/* bk_proc_start, and "cannot run <argv[0]>: ..." on the handle when it fails. */
+struct bk_proc;
+int bk_mysql_start(bk_repo *repo, struct bk_proc *p, char *const argv[], bool want_in,
+                   bool want_out) BK_MUST_CHECK;
+
 /* Read a helper's output to its end, each piece (up to 1 MiB) to fn; the interrupt is
  * checked and tick called between pieces.  0, fn's error, or a read error (said: "cannot
  * read <what>"). */
-struct bk_proc;
 int bk_mysql_read_output(bk_repo *repo, struct bk_proc *p, const char *what,
                          int (*fn)(void *ctx, const uint8_t *p, size_t n), void *ctx,
                          void (*tick)(void *), void *tick_ctx) BK_MUST_CHECK;

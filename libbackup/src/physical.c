@@ -44,29 +44,6 @@ static void tmp_dir_remove(const char *path)
     rmdir(path);
 }
 
-/* What went wrong, of what mariadb-backup says (many lines of progress): its last line
- * that says error, else its last line. */
-static void last_error(const char *err, const char **ret, int *ret_len)
-{
-    const char *best = NULL, *last = err;
-    int best_len = 0, last_len = 0;
-    for (const char *p = err; *p;) {
-        const char *e = strchrnul(p, '\n');
-        int len = (int)(e - p);
-        if (len > 0) {
-            last = p;
-            last_len = len;
-            if (memmem(p, (size_t)len, "ERROR", 5) || memmem(p, (size_t)len, "Error", 5)) {
-                best = p;
-                best_len = len;
-            }
-        }
-        p = *e ? e + 1 : e;
-    }
-    *ret = best ? best : last;
-    *ret_len = best ? best_len : last_len;
-}
-
 struct stream {
     bk_xbs xbs;
     bk_cdc cdc;
@@ -101,9 +78,7 @@ int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker
     bk_proc p;
     bool started = false;
     if (r == 0) {
-        r = bk_proc_start(&p, argv, false, true);
-        if (r < 0)
-            r = bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+        r = bk_mysql_start(repo, &p, argv, false, true);
         started = r == 0;
     }
     struct stream s;
@@ -115,15 +90,11 @@ int bk_mysql_physical(bk_repo *repo, const bk_mysql_conf *conf, const bk_chunker
     bk_xbs_pos pos;
     bool has_pos = false;
     if (started) {
-        int status;
-        if (r < 0)
-            kill(p.pid, SIGTERM);   /* we stopped reading: do not leave it blocked */
-        bk_proc_wait(&p, &status);
         char how[128];
-        bk_proc_status_str(status, how, sizeof(how));
+        bk_proc_end(&p, r < 0, how, sizeof(how));
         const char *err;
         int elen;
-        last_error(bk_proc_stderr(&p), &err, &elen);
+        bk_proc_last_error(&p, &err, &elen);
         int end = r == 0 && !how[0] ? (s.bad ? s.bad : bk_xbs_finish(&s.xbs, &pos, &has_pos)) : 0;
         if (r == 0 && how[0])
             r = bk_repo_error(repo, -EIO, "the physical backup failed: %s %s%s%.*s", argv[0], how,
@@ -195,9 +166,9 @@ static int make_target(bk_repo *repo, const char *dir)
 static int run_tool(bk_repo *repo, char **argv, const bk_snapshot *feed, const char *what)
 {
     bk_proc p;
-    int r = bk_proc_start(&p, argv, feed != NULL, false);
+    int r = bk_mysql_start(repo, &p, argv, feed != NULL, false);
     if (r < 0)
-        return bk_repo_error(repo, r, "cannot run %s: %s", argv[0], strerror(-r));
+        return r;
     int fr = 0;
     if (feed) {
         struct sigaction ign = { .sa_handler = SIG_IGN }, old;
@@ -206,14 +177,12 @@ static int run_tool(bk_repo *repo, char **argv, const bk_snapshot *feed, const c
         fr = bk_dump(repo, feed, "/" BK_PHYSICAL_DIR "/" BK_PHYSICAL_FILE, p.in);
         sigaction(SIGPIPE, &old, NULL);
     }
-    int status;
-    bk_proc_wait(&p, &status);
     char how[128];
-    bk_proc_status_str(status, how, sizeof(how));
+    bool failed = bk_proc_end(&p, false, how, sizeof(how));
     const char *err;
     int elen;
-    last_error(bk_proc_stderr(&p), &err, &elen);
-    if (how[0])
+    bk_proc_last_error(&p, &err, &elen);
+    if (failed)
         return bk_repo_error(repo, -EIO, "%s failed: %s %s%s%.*s", what, argv[0], how,
                              elen ? ": " : "", elen, err);
     if (fr < 0)

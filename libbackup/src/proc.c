@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -164,6 +165,38 @@ void bk_proc_status_str(int status, char *out, size_t n)
         snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(out, n, "ended abnormally");
+}
+
+bool bk_proc_end(bk_proc *p, bool stop, char *how, size_t n)
+{
+    if (stop)
+        kill(p->pid, SIGTERM);
+    int status;
+    bk_proc_wait(p, &status);
+    bk_proc_status_str(status, how, n);
+    return how[0] != '\0';
+}
+
+void bk_proc_last_error(bk_proc *p, const char **ret, int *ret_len)
+{
+    const char *err = bk_proc_stderr(p);
+    const char *best = NULL, *last = err;
+    int best_len = 0, last_len = 0;
+    for (const char *s = err; *s;) {
+        const char *e = strchrnul(s, '\n');
+        int len = (int)(e - s);
+        if (len > 0) {
+            last = s;
+            last_len = len;
+            if (memmem(s, (size_t)len, "ERROR", 5) || memmem(s, (size_t)len, "Error", 5)) {
+                best = s;
+                best_len = len;
+            }
+        }
+        s = *e ? e + 1 : e;
+    }
+    *ret = best ? best : last;
+    *ret_len = best ? best_len : last_len;
 }
 
 bool bk_have_program(const char *name)

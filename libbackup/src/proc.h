@@ -33,6 +33,12 @@ int bk_proc_wait(bk_proc *p, int *ret_status);
 const char *bk_proc_stderr(bk_proc *p);
 /* "exited with status 2", "killed by signal 9"; "" when it exited with 0. */
 void bk_proc_status_str(int status, char *out, size_t n);
+/* Wait for it (after a SIGTERM when stop: we stopped reading, it must not be left blocked
+ * on a full pipe) and say how it ended into how, as bk_proc_status_str.  true if it failed. */
+bool bk_proc_end(bk_proc *p, bool stop, char *how, size_t n);
+/* Of its stderr (a tool's many lines of progress), the last line that says error, else its
+ * last line: *ret and *ret_len (0 when it said nothing). */
+void bk_proc_last_error(bk_proc *p, const char **ret, int *ret_len);
 /* Is a program of that name in PATH? */
 bool bk_have_program(const char *name);
 

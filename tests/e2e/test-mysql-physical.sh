@@ -128,6 +128,16 @@ expect_rc 2 arca -r "$R" backup --mysql-physical --databases "$DB" 2>/dev/null
 n=$(arca -r "$R" --json snapshots | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 expect_rc 1 arca -r "$R" backup --mysql-physical --mysql-backup-command false 2> "$T/false.err"
 contains 'the physical backup failed' < "$T/false.err" || fail "a failing program: $(cat "$T/false.err")"
+# of its many lines of progress, the one that says what went wrong
+cat > "$T/err.sh" <<'EOF'
+#!/bin/sh
+printf '[00] copying ibdata1\n[00] ERROR: cannot open ./ibdata1\n[00] done\n' >&2
+exit 3
+EOF
+chmod +x "$T/err.sh"
+expect_rc 1 arca -r "$R" backup --mysql-physical --mysql-backup-command "$T/err.sh" 2> "$T/err.err"
+contains -F 'exited with status 3: [00] ERROR: cannot open ./ibdata1' < "$T/err.err" ||
+    fail "the error line of a failing program: $(cat "$T/err.err")"
 cat > "$T/cut.sh" <<'EOF'
 #!/bin/sh
 # mariadb-backup, its stream cut after 200 KB
