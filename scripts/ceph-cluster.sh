@@ -534,20 +534,29 @@ stop_pids() {   # SIGTERM, wait up to 5 s, SIGKILL, wait up to 5 s
     die "could not stop pid(s) $*"
 }
 
-do_status() {
-    resolve_dir
-    [ -f "$DIR/ceph.conf" ] || die "$DIR has no ceph.conf (not a cluster dir)"
-    local name pid bad=0 st
+# one line a daemon of DIR/daemons: running (pid, state, resident memory) or not;
+# non-zero if one is not running
+daemon_states() {
+    local name pid st rss bad=0
     while read -r name; do
         [ -n "$name" ] || continue
         pid=$(read_pid "$DIR/run/$name.pid")
         if [ -n "$pid" ] && pid_ours "$pid"; then
             st=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status")
-            echo "$name: running (pid $pid, $st)"
+            rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$pid/status")
+            echo "$name: running (pid $pid, $st, $rss resident)"
         else
             echo "$name: not running"; bad=1
         fi
     done < "$DIR/daemons"
+    return "$bad"
+}
+
+do_status() {
+    resolve_dir
+    [ -f "$DIR/ceph.conf" ] || die "$DIR has no ceph.conf (not a cluster dir)"
+    local bad=0
+    daemon_states || bad=1
     [ -s "$DIR/env" ] && cat "$DIR/env"
     if pid_alive "$(read_pid "$DIR/run/mon.a.pid")"; then
         timeout 20 ceph -c "$DIR/ceph.conf" --connect-timeout 10 -s || bad=1
@@ -607,18 +616,7 @@ do_wait_io() {
 
 do_report() {
     resolve_dir
-    local name pid st rss
-    while read -r name; do
-        [ -n "$name" ] || continue
-        pid=$(read_pid "$DIR/run/$name.pid")
-        if [ -n "$pid" ] && pid_ours "$pid"; then
-            st=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status")
-            rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$pid/status")
-            echo "$name: running (pid $pid, $st, $rss resident)"
-        else
-            echo "$name: not running"
-        fi
-    done < "$DIR/daemons"
+    daemon_states || true
     echo "space: $(df -Ph "$DIR" | awk 'NR == 2 { print $4 " free of " $2 " (" $5 " used) on " $6 }')"
     echo "memory: $(awk '/^MemAvailable:/ { printf "%d MiB available", $2 / 1024 }' /proc/meminfo)"
     if pid_alive "$(read_pid "$DIR/run/mon.a.pid")"; then

@@ -3,7 +3,8 @@
 #  (a) the OSD freezes (SIGSTOP) in the middle of a ~200 MB backup: arca --ceph-timeout 10
 #      gives up with exit 1 within about one timeout, leaves no snapshot, and once
 #      the OSD runs again (SIGCONT) and serves I/O, the next backup succeeds and check
-#      --read-data passes;
+#      --read-data passes; and the guard of that (ceph-cluster.sh wait-io) gives up, with its
+#      report of the cluster, on a pool that serves nothing;
 #  (b) arca is killed with SIGKILL mid-backup: its lock is left in the cluster, but an
 #      exclusive `key add` breaks it at once (same host, dead pid); check passes and the
 #      next backup succeeds.  (The lapse of a lock whose holder cannot be seen, on another
@@ -95,6 +96,15 @@ arca -r "$R" backup "$T/src" >/dev/null 2> "$T/a2.err" || {
 [ "$(snapshot_count "$R")" = 1 ] || fail "expected 1 snapshot after the second backup"
 arca -r "$R" check --read-data >/dev/null || fail "check --read-data failed after the OSD fault"
 wipe_repo "$R"
+# the guard itself: a pool that serves nothing, given up after its time, with the report
+rc=0
+CEPH_QUIET=1 "$CLUSTER" wait-io "$CEPH_DIR" no-such-pool 2 >/dev/null 2> "$T/wio.err" || rc=$?
+[ "$rc" = 1 ] || fail "wait-io on a pool that does not exist exited $rc: $(cat "$T/wio.err")"
+for want in 'pool no-such-pool of ' 'served no I/O within 2 s' 'mon.a: running (pid ' \
+            'osd.0: running (pid ' 'ceph health detail:' 'last lines of '; do
+    contains -F "$want" < "$T/wio.err" || fail "the report lacks '$want': $(cat "$T/wio.err")"
+done
+contains -E '^space: .+ free of .+ used\) on ' < "$T/wio.err" || fail "the report says no space: $(cat "$T/wio.err")"
 
 # ---- (b) arca is killed with SIGKILL during a backup --------------------------------------
 R=$(new_repo killed)
